@@ -1,0 +1,69 @@
+/**
+ * The key-value port and its adapters. {@link storeFromEnv} picks the adapter the way every
+ * function does: Upstash when `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` are set,
+ * the embedded memory store otherwise.
+ *
+ * @module
+ */
+import { MemoryStore } from './memory.ts';
+import { UpstashStore } from './upstash.ts';
+import type { KeyValueStore } from './types.ts';
+
+export * from './types.ts';
+export { MemoryStore, type MemoryStoreOptions } from './memory.ts';
+export { UpstashStore, type UpstashStoreOptions } from './upstash.ts';
+
+/** Reads an environment variable; `undefined` where there is no environment (or no access). */
+export type EnvReader = (name: string) => string | undefined;
+
+/** The process environment, read safely (`Deno.env` may be denied). */
+export const processEnv: EnvReader = (name) => {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Builds the store the environment names.
+ *
+ * | variable | default | meaning |
+ * |---|---|---|
+ * | `UPSTASH_REDIS_REST_URL`, `UPSTASH_REDIS_REST_TOKEN` | unset | both set: Upstash Redis |
+ * | `UPSTASH_TIMEOUT_MS` | `250` | bound of one Upstash call |
+ * | `MEMORY_STORE_MAX_ENTRIES` | `50000` | keys the memory store holds |
+ *
+ * @example
+ * ```ts
+ * const store = storeFromEnv(); // MemoryStore with no environment
+ * ```
+ */
+export function storeFromEnv(env: EnvReader = processEnv): KeyValueStore {
+  const url = env('UPSTASH_REDIS_REST_URL');
+  const token = env('UPSTASH_REDIS_REST_TOKEN');
+  if (url && token) {
+    const timeout = env('UPSTASH_TIMEOUT_MS');
+    return new UpstashStore({ url, token, timeoutMs: timeout ? Number(timeout) : undefined });
+  }
+  if (url || token) {
+    throw new TypeError(
+      'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together: only ' +
+        (url ? 'UPSTASH_REDIS_REST_URL' : 'UPSTASH_REDIS_REST_TOKEN') + ' is set',
+    );
+  }
+  const max = env('MEMORY_STORE_MAX_ENTRIES');
+  return new MemoryStore({ maxEntries: max ? Number(max) : undefined });
+}
+
+let isolateStore: KeyValueStore | undefined;
+
+/** The isolate's store, created once on first use (clients live outside request handlers). */
+export function getStore(): KeyValueStore {
+  return isolateStore ??= storeFromEnv();
+}
+
+/** Replaces the isolate's store (tests, dev server). */
+export function setStore(store: KeyValueStore | undefined): void {
+  isolateStore = store;
+}

@@ -1,0 +1,2 @@
+import { x } from '@shared/probe.ts';
+export const app = x;
