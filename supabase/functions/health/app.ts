@@ -1,2 +1,125 @@
-import { x } from '@shared/probe.ts';
-export const app = x;
+/**
+ * `health`: is this function's isolate able to reach its backends?
+ *
+ * `GET /functions/v1/health` answers 200 `{ status: 'ok', checks, instance }`, or 503 with
+ * `status: 'degraded'` and the failing check's error when the cache store or the database does
+ * not answer; each check is bounded so the whole answer comes within 2 s.
+ *
+ * @module
+ */
+import { createFunctionApp } from '@shared/http/app.ts';
+import { instanceInfo } from '@shared/runtime/instance.ts';
+import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
+import { getDatabase } from '@shared/db/mod.ts';
+
+/** Something with a backend name and a round trip to measure. */
+export interface Pingable {
+  readonly backend: string;
+  ping(): Promise<unknown>;
+}
+
+/** What the health app checks; tests pass their own. */
+export interface HealthDependencies {
+  cache: () => Pingable | Promise<Pingable>;
+  db: () => Pingable | Promise<Pingable>;
+  /** Longest wait for one check. @default 1500 */
+  checkTimeoutMs?: number;
+  /** Backend names reported when a dependency cannot even be created. */
+  names?: { cache: string; db: string };
+}
+
+/** One check's outcome. */
+export interface CheckResult {
+  backend: string;
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+async function runCheck(
+  create: () => Pingable | Promise<Pingable>,
+  fallbackName: string,
+  timeoutMs: number,
+): Promise<CheckResult> {
+  const started = performance.now();
+  let backend = fallbackName;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
+    });
+    await Promise.race([
+      (async () => {
+        const target = await create();
+        backend = target.backend;
+        await target.ping();
+      })(),
+      timeout,
+    ]);
+    return { backend, ok: true, latencyMs: round(performance.now() - started) };
+  } catch (error) {
+    return {
+      backend,
+      ok: false,
+      latencyMs: round(performance.now() - started),
+      error: error instanceof Error ? error.message : String(error),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+function storeName(): string {
+  try {
+    return Deno.env.get('UPSTASH_REDIS_REST_URL') ? 'upstash' : 'memory';
+  } catch {
+    return 'memory';
+  }
+}
+
+function dbName(): string {
+  try {
+    return Deno.env.get('SUPABASE_DB_URL') || Deno.env.get('DATABASE_URL') ? 'postgres' : 'pglite';
+  } catch {
+    return 'pglite';
+  }
+}
+
+/**
+ * Builds the health app over the given dependencies.
+ *
+ * @example
+ * ```ts
+ * const app = createHealthApp({ cache: () => new MemoryStore(), db: () => getDatabase() });
+ * const res = await app.request('/health');
+ * ```
+ */
+export function createHealthApp(deps: HealthDependencies) {
+  const timeoutMs = deps.checkTimeoutMs ?? 1500;
+  const app = createFunctionApp('health');
+  app.on(['GET', 'HEAD'], '/', async (c) => {
+    const [cache, db] = await Promise.all([
+      runCheck(deps.cache, deps.names?.cache ?? storeName(), timeoutMs),
+      runCheck(deps.db, deps.names?.db ?? dbName(), timeoutMs),
+    ]);
+    const ok = cache.ok && db.ok;
+    c.header('cache-control', 'no-store');
+    return c.json(
+      {
+        status: ok ? 'ok' : 'degraded',
+        checks: { cache, db },
+        instance: instanceInfo(c.get('coldStart')),
+      },
+      ok ? 200 : 503,
+    );
+  });
+  return app;
+}
+
+/** The deployed app: the isolate's store and database. */
+export const app = createHealthApp({
+  cache: (): KeyValueStore => getStore(),
+  db: () => getDatabase(),
+});

@@ -1,0 +1,157 @@
+/**
+ * The local dev server (`npm start`, `deno task serve`): every function under
+ * `supabase/functions/<name>/app.ts` served at `http://127.0.0.1:54321/functions/v1/<name>/...`,
+ * routed as Supabase's gateway does (the function sees `/<name>/...`).
+ *
+ * With no environment it runs on embedded defaults: the memory key-value store and PGlite with
+ * the bootstrap SQL, every migration and the seed applied. `UPSTASH_REDIS_REST_URL` +
+ * `UPSTASH_REDIS_REST_TOKEN` switch to Upstash Redis; `SUPABASE_DB_URL` (or `DATABASE_URL`) to
+ * that Postgres. `supabase/functions/.env` is loaded when present (the variables already set
+ * win). `PORT` (default 54321) and `HOST` (default 127.0.0.1) move it.
+ *
+ * @module
+ */
+import { parse as parseDotenv } from 'dotenv';
+import type { Hono } from 'hono';
+
+const root = new URL('../', import.meta.url);
+const functionsDir = new URL('supabase/functions/', root);
+
+interface FunctionApp {
+  name: string;
+  app: Hono;
+}
+
+/** Loads `supabase/functions/.env` into the environment, without overriding what is set. */
+export async function loadDotenv(path = new URL('.env', functionsDir)): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const loaded: string[] = [];
+  for (const [name, value] of Object.entries(parseDotenv(text))) {
+    if (Deno.env.get(name) === undefined) {
+      Deno.env.set(name, value);
+      loaded.push(name);
+    }
+  }
+  return loaded;
+}
+
+/** Every function folder with an `app.ts` exporting `app`, sorted by name. */
+export async function discoverFunctions(dir: URL = functionsDir): Promise<FunctionApp[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isDirectory || entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
+    try {
+      await Deno.stat(new URL(`${entry.name}/app.ts`, dir));
+      names.push(entry.name);
+    } catch {
+      // A folder without app.ts is not a function (shared helpers, fixtures).
+    }
+  }
+  names.sort();
+  const apps: FunctionApp[] = [];
+  for (const name of names) {
+    const module = await import(new URL(`${name}/app.ts`, dir).href);
+    if (!module.app || typeof module.app.fetch !== 'function') {
+      throw new Error(`supabase/functions/${name}/app.ts must export 'app' (a Hono app)`);
+    }
+    apps.push({ name, app: module.app as Hono });
+  }
+  return apps;
+}
+
+const notFound = (message: string, status = 404) =>
+  Response.json({ error: { code: status === 404 ? 'function_not_found' : 'bad_request', message } }, {
+    status,
+    headers: { 'access-control-allow-origin': '*' },
+  });
+
+/**
+ * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`.
+ *
+ * @example
+ * ```ts
+ * const handler = createGateway(await discoverFunctions());
+ * Deno.serve({ port: 54321 }, handler);
+ * ```
+ */
+export function createGateway(functions: FunctionApp[]): Deno.ServeHandler {
+  const byName = new Map(functions.map((f) => [f.name, f.app]));
+  return (request, info) => {
+    const url = new URL(request.url);
+    const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
+    if (!match) {
+      return notFound(
+        `No route for ${url.pathname}: functions are served at /functions/v1/<name> (${
+          [...byName.keys()].join(', ')
+        })`,
+      );
+    }
+    const app = byName.get(match[1]);
+    if (!app) {
+      return notFound(
+        `No function named '${match[1]}'. Functions here: ${[...byName.keys()].join(', ')}`,
+      );
+    }
+    url.pathname = `/${match[1]}${match[2] ?? ''}`;
+    return app.fetch(new Request(url, request), { remoteAddr: info.remoteAddr });
+  };
+}
+
+async function main(): Promise<void> {
+  const loaded = await loadDotenv();
+  const port = Number(Deno.env.get('PORT') ?? 54321);
+  const hostname = Deno.env.get('HOST') ?? '127.0.0.1';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`PORT must be an integer from 0 to 65535: received ${Deno.env.get('PORT')}`);
+    Deno.exit(2);
+  }
+  // Imported after .env is loaded: modules read the environment when first used.
+  const { getStore } = await import('../shared/store/mod.ts');
+  const { getDatabase } = await import('../shared/db/mod.ts');
+  const { signLocalJwt, LOCAL_JWT_SECRET } = await import('../shared/http/auth.ts');
+  const started = performance.now();
+  const store = getStore();
+  const db = await getDatabase();
+  const functions = await discoverFunctions();
+  const controller = new AbortController();
+  const server = Deno.serve({
+    port,
+    hostname,
+    signal: controller.signal,
+    onListen: () => {},
+  }, createGateway(functions));
+  const base = `http://${hostname}:${server.addr.port}/functions/v1`;
+  const [anon, service] = await Promise.all([
+    signLocalJwt({ role: 'anon' }),
+    signLocalJwt({ role: 'service_role' }),
+  ]);
+  const lines = [
+    `QuantForge Edge Optimizer dev server ready in ${Math.round(performance.now() - started)} ms`,
+    ...(loaded.length ? [`  env:      loaded ${loaded.join(', ')} from supabase/functions/.env`] : []),
+    `  store:    ${store.backend}`,
+    `  database: ${db.backend}`,
+    `  jwt:      HS256 with ${Deno.env.get('SUPABASE_JWT_SECRET') ? 'SUPABASE_JWT_SECRET' : `the local secret '${LOCAL_JWT_SECRET}'`}`,
+    `  anon key:         ${anon}`,
+    `  service_role key: ${service}`,
+    '  functions:',
+    ...functions.map((f) => `    ${base}/${f.name}`),
+    'Ctrl-C stops it.',
+  ];
+  console.log(lines.join('\n'));
+  const stop = async () => {
+    controller.abort();
+    await server.finished;
+    await db.close();
+    Deno.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) Deno.addSignalListener(signal, stop);
+  await server.finished;
+}
+
+if (import.meta.main) await main();

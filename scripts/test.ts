@@ -1,0 +1,170 @@
+/**
+ * The test runner (`npm test`, `deno task test`).
+ *
+ * 1. Installs what is missing on this machine kind (`redis-server`, `postgresql-15-cron` through
+ *    apt-get when running as root; otherwise it stops naming the package to install).
+ * 2. Starts a real `redis-server`, the Upstash REST bridge in front of it and a PostgreSQL 15
+ *    cluster, each on a free loopback port; applies the bootstrap SQL and the migrations with the
+ *    real Supabase CLI, and checks they were applied.
+ * 3. Runs `deno check`, `deno lint`, `deno fmt --check` and every test under `tests/`, passing
+ *    the servers as `TEST_*` variables.
+ * 4. Stops every server it started, also on failure or Ctrl-C, and prints, alone on its last
+ *    line, `N passed, N failed` (each static check counts as one test).
+ *
+ * Arguments after `--` go to `deno test` (e.g. `npm test -- --filter cache`); `--no-static`
+ * skips check/lint/fmt.
+ *
+ * @module
+ */
+import { ensureRedisInstalled, startRedisServer } from './services/redis.ts';
+import { startRedisBridge } from './redis-bridge.ts';
+import { applyMigrations, ensurePostgresReady, startPostgres } from './services/postgres.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+const deno = Deno.execPath();
+
+interface Stoppable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+const started: Stoppable[] = [];
+
+async function stopAll(): Promise<void> {
+  while (started.length) {
+    const service = started.pop()!;
+    try {
+      await service.stop();
+    } catch (error) {
+      console.error(`[test] stopping ${service.name} failed:`, error);
+    }
+  }
+}
+
+async function run(
+  label: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ ok: boolean; output: string }> {
+  console.log(`\n[test] ${label}: deno ${args.join(' ')}`);
+  const child = new Deno.Command(deno, {
+    args,
+    cwd: root,
+    env: { ...env, NO_COLOR: '1' },
+    stdout: 'piped',
+    stderr: 'inherit',
+  }).spawn();
+  const chunks: string[] = [];
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    const text = decoder.decode(chunk, { stream: true });
+    chunks.push(text);
+    await Deno.stdout.write(chunk);
+  }
+  const status = await child.status;
+  return { ok: status.success, output: chunks.join('') };
+}
+
+/** Reads deno test's closing line: `ok | 12 passed (3 steps) | 0 failed | 1 ignored (2s)`. */
+export function parseDenoTestSummary(output: string): { passed: number; failed: number } | null {
+  const lines = output.trim().split('\n').reverse();
+  for (const line of lines) {
+    const match = /^(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(
+      line.trim(),
+    );
+    if (match) return { passed: Number(match[2]), failed: Number(match[3]) };
+  }
+  return null;
+}
+
+interface Counts {
+  passed: number;
+  failed: number;
+}
+
+async function main(counts: Counts): Promise<void> {
+  const separator = Deno.args.indexOf('--');
+  const flags = separator === -1 ? Deno.args : Deno.args.slice(0, separator);
+  const testArgs = separator === -1 ? [] : Deno.args.slice(separator + 1);
+  const runStatic = !flags.includes('--no-static');
+  await ensureRedisInstalled();
+  await ensurePostgresReady();
+
+  const redis = await startRedisServer();
+  started.push({ name: 'redis-server', stop: redis.stop });
+  console.log(`[test] redis-server ${redis.url} (pid ${redis.pid})`);
+
+  const token = `test-${crypto.randomUUID()}`;
+  const bridge = await startRedisBridge({ redisUrl: redis.url, token });
+  started.push({ name: 'upstash bridge', stop: bridge.close });
+  console.log(`[test] Upstash REST bridge ${bridge.url} -> ${redis.url}`);
+
+  const postgres = await startPostgres();
+  started.push({ name: 'postgresql', stop: postgres.stop });
+  console.log(`[test] PostgreSQL ${postgres.version ?? '15'} at ${postgres.url.replace(/:[^:@/]+@/, ':***@')}`);
+  const applied = await applyMigrations(postgres.url);
+  console.log(`[test] Supabase CLI applied ${applied.length} migrations: ${applied.join(', ')}`);
+
+  if (runStatic) {
+    for (
+      const [label, args] of [
+        ['type check', ['task', '--quiet', 'check']],
+        ['lint', ['lint']],
+        ['format', ['fmt', '--check']],
+      ] as const
+    ) {
+      const result = await run(label, [...args]);
+      if (result.ok) counts.passed++;
+      else counts.failed++;
+    }
+  }
+
+  const env = {
+    TEST_REDIS_URL: redis.url,
+    TEST_UPSTASH_URL: bridge.url,
+    TEST_UPSTASH_TOKEN: token,
+    TEST_DATABASE_URL: postgres.url,
+  };
+  const tests = await run('tests', [
+    'test',
+    '-A',
+    '--parallel',
+    ...(testArgs.length ? testArgs : ['tests/']),
+  ], env);
+  const summary = parseDenoTestSummary(tests.output);
+  if (summary) {
+    counts.passed += summary.passed;
+    counts.failed += summary.failed;
+    if (!tests.ok && summary.failed === 0) counts.failed++; // e.g. a leak or an uncaught error
+  } else {
+    console.error('[test] deno test printed no summary line: counted as one failure');
+    counts.failed++;
+  }
+  console.log(
+    `\n[test] tests ran against real servers: redis-server ${redis.url} (via the bridge ${bridge.url}), PostgreSQL ${
+      postgres.version ?? '15'
+    } on port ${postgres.port}`,
+  );
+}
+
+if (import.meta.main) {
+  const counts: Counts = { passed: 0, failed: 0 };
+  const interrupt = async () => {
+    await stopAll();
+    console.log('interrupted');
+    Deno.exit(130);
+  };
+  Deno.addSignalListener('SIGINT', interrupt);
+  Deno.addSignalListener('SIGTERM', interrupt);
+  try {
+    await main(counts);
+  } catch (error) {
+    console.error('[test] the runner failed:', error instanceof Error ? error.message : error);
+    counts.failed++;
+  } finally {
+    await stopAll();
+  }
+  // Alone on the last line, for CI.
+  console.log(`${counts.passed} passed, ${counts.failed} failed`);
+  Deno.exit(counts.failed === 0 ? 0 : 1);
+}
