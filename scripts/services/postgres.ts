@@ -1,0 +1,399 @@
+/**
+ * A throwaway PostgreSQL 15 cluster for tests and benchmarks, and the real Supabase CLI applying
+ * the project's migrations to it.
+ *
+ * - {@link startPostgres} initdb's a cluster in a temp dir (as the `postgres` OS user when running
+ *   as root: initdb refuses root), starts it on a free 127.0.0.1 port with fast, unsafe test
+ *   settings (fsync off) and `pg_stat_statements` (+ `pg_cron` when installed) preloaded, and
+ *   returns its URL (superuser `postgres`, password `postgres`). `stop()` kills the postmaster by
+ *   PID and removes the directory.
+ * - {@link applyMigrations} applies `supabase/bootstrap.sql` (Supabase roles and `auth` schema),
+ *   then `supabase migration up --remote=<url>`, then verifies every migration file's version is
+ *   recorded in `supabase_migrations.schema_migrations` and the tables exist.
+ *
+ * @example
+ * ```ts
+ * const pg = await startPostgres();
+ * try {
+ *   await applyMigrations(pg.url);
+ *   // ... TEST_DATABASE_URL=pg.url
+ * } finally {
+ *   await pg.stop();
+ * }
+ * ```
+ * @module
+ */
+import postgres from 'postgres';
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+const PG_EXTENSION_DIR = '/usr/share/postgresql/15/extension';
+const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+const BOOTSTRAP_SQL = `${REPO_ROOT}/supabase/bootstrap.sql`;
+const MIGRATIONS_DIR = `${REPO_ROOT}/supabase/migrations`;
+const SUPABASE_CLI = `${REPO_ROOT}/node_modules/.bin/supabase`;
+/** Tables the migrations must have created; checked after applying them. */
+const EXPECTED_TABLES = ['strategies', 'robots', 'optimization_metrics', 'optimization_runs'];
+
+/** A running cluster. */
+export interface RunningPostgres {
+  /** `postgres://postgres:postgres@127.0.0.1:<port>/postgres` (superuser). */
+  url: string;
+  port: number;
+  /** Postmaster PID. */
+  pid: number;
+  /** Stops the postmaster by PID (fast shutdown, then immediate) and removes the data dir. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startPostgres}. */
+export interface StartPostgresOptions {
+  /**
+   * Extra `-c name=value` server settings.
+   * @default {}
+   */
+  settings?: Record<string, string>;
+  /**
+   * Preload pg_cron when it is installed (the schedules migration still skips: pg_net is absent).
+   * @default true
+   */
+  withCron?: boolean;
+  /**
+   * How long to wait for the server to accept connections.
+   * @default 30000
+   */
+  startTimeoutMs?: number;
+}
+
+const isRoot = (): boolean => Deno.uid?.() === 0;
+
+async function run(
+  cmd: string,
+  args: string[],
+  options: { asPostgres?: boolean; env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, finalArgs] = options.asPostgres && isRoot()
+    ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]]
+    : [cmd, args];
+  const out = await new Deno.Command(command, {
+    args: finalArgs,
+    env: options.env,
+    cwd: options.cwd,
+    stdout: 'piped',
+    stderr: 'piped',
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, 'SIGCONT');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!processAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return !processAlive(pid);
+}
+
+async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
+  try {
+    const text = await Deno.readTextFile(`${dataDir}/postmaster.pid`);
+    const pid = Number(text.split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function killByPid(pid: number | undefined): Promise<void> {
+  if (pid === undefined || !processAlive(pid)) return;
+  // SIGINT = fast shutdown; SIGQUIT = immediate shutdown if it hangs.
+  try {
+    Deno.kill(pid, 'SIGINT');
+  } catch { /* already gone */ }
+  if (await waitForExit(pid, 10_000)) return;
+  try {
+    Deno.kill(pid, 'SIGQUIT');
+  } catch { /* already gone */ }
+  if (await waitForExit(pid, 5_000)) return;
+  try {
+    Deno.kill(pid, 'SIGKILL');
+  } catch { /* already gone */ }
+  await waitForExit(pid, 5_000);
+}
+
+/** True when the pg_cron extension files are installed for PostgreSQL 15. */
+export async function isPostgresCronInstalled(): Promise<boolean> {
+  try {
+    await Deno.stat(`${PG_EXTENSION_DIR}/pg_cron.control`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs pg_cron (`apt-get install postgresql-15-cron`) when it is missing and we are root.
+ * Returns whether pg_cron is installed afterwards; never throws for a missing package.
+ *
+ * @example
+ * ```ts
+ * if (!(await ensurePostgresCronInstalled())) console.warn('pg_cron unavailable');
+ * ```
+ */
+export async function ensurePostgresCronInstalled(): Promise<boolean> {
+  if (await isPostgresCronInstalled()) return true;
+  if (!isRoot()) return false;
+  const result = await run('apt-get', [
+    'install',
+    '-y',
+    '--no-install-recommends',
+    'postgresql-15-cron',
+  ], {
+    env: { DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (result.code !== 0) {
+    console.warn(
+      `apt-get install postgresql-15-cron failed (${result.code}): ${result.stderr.trim()}`,
+    );
+  }
+  return await isPostgresCronInstalled();
+}
+
+/**
+ * Starts a fresh PostgreSQL 15 cluster on a free 127.0.0.1 port. The caller must `stop()` it.
+ *
+ * @example
+ * ```ts
+ * const pg = await startPostgres();
+ * console.log(pg.url); // postgres://postgres:postgres@127.0.0.1:54873/postgres
+ * await pg.stop();
+ * ```
+ */
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<RunningPostgres> {
+  const { settings = {}, withCron = true, startTimeoutMs = 30_000 } = options;
+  const baseDir = await Deno.makeTempDir({ prefix: 'qf-postgres-' });
+  const dataDir = `${baseDir}/data`;
+  const socketDir = baseDir;
+  let pid: number | undefined;
+  const cleanup = async () => {
+    await killByPid(pid ?? await readPostmasterPid(dataDir));
+    await Deno.remove(baseDir, { recursive: true }).catch(() => {});
+  };
+
+  try {
+    const pwFile = `${baseDir}/pwfile`;
+    await Deno.writeTextFile(pwFile, 'postgres\n');
+    if (isRoot()) {
+      const chown = await run('chown', ['-R', 'postgres:postgres', baseDir]);
+      if (chown.code !== 0) throw new Error(`chown ${baseDir} failed: ${chown.stderr}`);
+    }
+    const init = await run(`${PG_BIN}/initdb`, [
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      `--pwfile=${pwFile}`,
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C.UTF-8',
+      '--no-sync',
+    ], { asPostgres: true });
+    if (init.code !== 0) {
+      throw new Error(`initdb failed (${init.code}): ${init.stderr || init.stdout}`);
+    }
+
+    const cron = withCron && await isPostgresCronInstalled();
+    const port = freePort();
+    const conf: Record<string, string> = {
+      listen_addresses: "'127.0.0.1'",
+      port: String(port),
+      unix_socket_directories: `'${socketDir}'`,
+      shared_preload_libraries: cron ? "'pg_stat_statements,pg_cron'" : "'pg_stat_statements'",
+      'pg_stat_statements.track': "'all'",
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      max_connections: '200',
+      shared_buffers: "'128MB'",
+      max_wal_size: "'2GB'",
+      log_min_messages: "'warning'",
+      ...(cron ? { 'cron.database_name': "'postgres'" } : {}),
+      ...settings,
+    };
+    const confText = Object.entries(conf).map(([key, value]) => `${key} = ${value}`).join('\n');
+    // Appended to postgresql.conf (the file belongs to the postgres user; write via root is fine).
+    await Deno.writeTextFile(`${dataDir}/postgresql.conf`, `\n# qf test settings\n${confText}\n`, {
+      append: true,
+    });
+
+    const start = await run(`${PG_BIN}/pg_ctl`, [
+      '-D',
+      dataDir,
+      '-l',
+      `${baseDir}/postgres.log`,
+      '-w',
+      '-t',
+      String(Math.ceil(startTimeoutMs / 1000)),
+      'start',
+    ], { asPostgres: true });
+    pid = await readPostmasterPid(dataDir);
+    if (start.code !== 0) {
+      const log = await Deno.readTextFile(`${baseDir}/postgres.log`).catch(() => '');
+      throw new Error(`pg_ctl start failed (${start.code}): ${start.stderr}\n${log.slice(-2000)}`);
+    }
+    if (pid === undefined) throw new Error(`postmaster.pid missing in ${dataDir}`);
+
+    const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+    const postmasterPid = pid;
+    let stopped = false;
+    return {
+      url,
+      port,
+      pid: postmasterPid,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** Migration files in apply order: `<version>_<name>.sql`. */
+export async function migrationFiles(
+  dir = MIGRATIONS_DIR,
+): Promise<{ version: string; file: string }[]> {
+  const files: { version: string; file: string }[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const match = /^(\d{14})_.+\.sql$/.exec(entry.name);
+    if (entry.isFile && match) files.push({ version: match[1], file: entry.name });
+  }
+  return files.sort((a, b) => a.version.localeCompare(b.version));
+}
+
+/** Options of {@link applyMigrations}. */
+export interface ApplyMigrationsOptions {
+  /**
+   * Also apply `supabase/seed.sql` after the migrations.
+   * @default false
+   */
+  seed?: boolean;
+}
+
+/**
+ * Applies the bootstrap SQL, then every migration through the real Supabase CLI
+ * (`supabase migration up --remote=<url> --include-all --yes`), then verifies that every
+ * migration version is recorded and the tables exist. Throws with the CLI's output otherwise.
+ *
+ * @example
+ * ```ts
+ * await applyMigrations('postgres://postgres:postgres@127.0.0.1:5432/postgres');
+ * ```
+ */
+export async function applyMigrations(
+  url: string,
+  options: ApplyMigrationsOptions = {},
+): Promise<{ versions: string[]; cliOutput: string }> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    await sql.unsafe(await Deno.readTextFile(BOOTSTRAP_SQL));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+
+  const cli = await run(SUPABASE_CLI, [
+    'migration',
+    'up',
+    `--remote=${withSslDisabled(url)}`,
+    '--include-all',
+    '--workdir',
+    REPO_ROOT,
+    '--yes',
+  ], {
+    cwd: REPO_ROOT,
+    env: { SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', SUPABASE_YES: '1' },
+  });
+  const cliOutput = `${cli.stdout}${cli.stderr}`;
+  if (cli.code !== 0) {
+    throw new Error(`supabase migration up failed (${cli.code}):\n${cliOutput}`);
+  }
+
+  const expected = (await migrationFiles()).map((m) => m.version);
+  const check = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    const applied = await check.unsafe<{ version: string }[]>(
+      'select version from supabase_migrations.schema_migrations',
+    ).catch((error) => {
+      throw new Error(
+        `supabase migration up exited 0 but recorded no migrations (${error.message}):\n${cliOutput}`,
+      );
+    });
+    const appliedSet = new Set(applied.map((row) => row.version));
+    const missing = expected.filter((version) => !appliedSet.has(version));
+    if (missing.length > 0) {
+      throw new Error(
+        `supabase migration up exited 0 but did not apply ${missing.join(', ')}:\n${cliOutput}`,
+      );
+    }
+    const tables = await check.unsafe<{ relname: string }[]>(
+      `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname = 'public' and c.relkind = 'r' and c.relname = any($1)`,
+      [EXPECTED_TABLES],
+    );
+    const present = new Set(tables.map((row) => row.relname));
+    const absent = EXPECTED_TABLES.filter((table) => !present.has(table));
+    if (absent.length > 0) throw new Error(`tables missing after migrations: ${absent.join(', ')}`);
+    if (options.seed) {
+      await check.unsafe(await Deno.readTextFile(`${REPO_ROOT}/supabase/seed.sql`));
+    }
+  } finally {
+    await check.end({ timeout: 5 });
+  }
+  return { versions: expected, cliOutput };
+}
+
+/** The CLI tries TLS first against remote URLs; a local cluster has none. */
+function withSslDisabled(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('sslmode')) parsed.searchParams.set('sslmode', 'disable');
+  return parsed.toString();
+}
+
+if (import.meta.main) {
+  // deno run -A scripts/services/postgres.ts [--seed]: start, migrate, print the URL, wait.
+  const pg = await startPostgres();
+  try {
+    await applyMigrations(pg.url, { seed: Deno.args.includes('--seed') });
+    console.log(`export TEST_DATABASE_URL='${pg.url}'  # postmaster pid ${pg.pid}; Ctrl-C stops`);
+    await new Promise<void>((resolve) => {
+      Deno.addSignalListener('SIGINT', () => resolve());
+      Deno.addSignalListener('SIGTERM', () => resolve());
+    });
+  } finally {
+    await pg.stop();
+  }
+}
