@@ -66,10 +66,13 @@ export async function discoverFunctions(dir: URL = functionsDir): Promise<Functi
 }
 
 const notFound = (message: string, status = 404) =>
-  Response.json({ error: { code: status === 404 ? 'function_not_found' : 'bad_request', message } }, {
-    status,
-    headers: { 'access-control-allow-origin': '*' },
-  });
+  Response.json(
+    { error: { code: status === 404 ? 'function_not_found' : 'bad_request', message } },
+    {
+      status,
+      headers: { 'access-control-allow-origin': '*' },
+    },
+  );
 
 /**
  * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`.
@@ -133,10 +136,16 @@ async function main(): Promise<void> {
   ]);
   const lines = [
     `QuantForge Edge Optimizer dev server ready in ${Math.round(performance.now() - started)} ms`,
-    ...(loaded.length ? [`  env:      loaded ${loaded.join(', ')} from supabase/functions/.env`] : []),
+    ...(loaded.length
+      ? [`  env:      loaded ${loaded.join(', ')} from supabase/functions/.env`]
+      : []),
     `  store:    ${store.backend}`,
     `  database: ${db.backend}`,
-    `  jwt:      HS256 with ${Deno.env.get('SUPABASE_JWT_SECRET') ? 'SUPABASE_JWT_SECRET' : `the local secret '${LOCAL_JWT_SECRET}'`}`,
+    `  jwt:      HS256 with ${
+      Deno.env.get('SUPABASE_JWT_SECRET')
+        ? 'SUPABASE_JWT_SECRET'
+        : `the local secret '${LOCAL_JWT_SECRET}'`
+    }`,
     `  anon key:         ${anon}`,
     `  service_role key: ${service}`,
     '  functions:',

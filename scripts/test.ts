@@ -101,7 +101,11 @@ async function main(counts: Counts): Promise<void> {
 
   const postgres = await startPostgres();
   started.push({ name: 'postgresql', stop: postgres.stop });
-  console.log(`[test] PostgreSQL ${postgres.version ?? '15'} at ${postgres.url.replace(/:[^:@/]+@/, ':***@')}`);
+  console.log(
+    `[test] PostgreSQL ${postgres.version ?? '15'} at ${
+      postgres.url.replace(/:[^:@/]+@/, ':***@')
+    }`,
+  );
   const applied = await applyMigrations(postgres.url);
   console.log(`[test] Supabase CLI applied ${applied.length} migrations: ${applied.join(', ')}`);
 

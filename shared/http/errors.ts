@@ -85,7 +85,11 @@ function toApiError(error: unknown): ApiError {
   }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
-    return new ApiError(status, defaultCodes[status] ?? 'http_error', error.message || 'Request failed');
+    return new ApiError(
+      status,
+      defaultCodes[status] ?? 'http_error',
+      error.message || 'Request failed',
+    );
   }
   if (isZodError(error)) {
     return new ApiError(400, 'invalid_request', zodMessage(error), { details: error.issues });
@@ -124,10 +128,13 @@ export function errorResponse(c: Context, error: ApiError): Response {
   return c.json(body, error.status as ContentfulStatusCode);
 }
 
-/** `app.onError`: JSON errors, 500s logged with their cause and request id. */
+/**
+ * `app.onError`: JSON errors. Unexpected errors (500) are logged with their cause and request
+ * id; expected ones (4xx, a 503 from an open breaker) are answers, not incidents.
+ */
 export const onError: ErrorHandler = (error, c) => {
   const apiError = toApiError(error);
-  if (apiError.status >= 500) {
+  if (apiError.status === 500) {
     console.error(
       `[quantforge] ${c.req.method} ${c.req.path} failed (request ${c.get('requestId')}):`,
       apiError.cause ?? error,
