@@ -197,6 +197,8 @@ export class MemoryStore implements KeyValueStore {
   }
 
   #sadd(key: string, members: string[]): number {
+    // As the Upstash adapter: no members, no write (Redis would reject the call).
+    if (members.length === 0) return 0;
     const set = this.#typed(key, 'set', true)!;
     let added = 0;
     for (const m of members) {

@@ -203,9 +203,20 @@ export class UpstashStore implements KeyValueStore {
   }
 }
 
-/** Redis error replies (`WRONGTYPE`, `ERR ...`) are answers, not unavailability. */
+/**
+ * A Redis error reply as `@upstash/redis` words it: `ERR ...`, `WRONGTYPE ...`, or in a pipeline
+ * `Command 2 [ incrby ] failed: ERR ...`. Redis error codes are upper-case words.
+ */
+const REDIS_ERROR_REPLY = /^(?:Command (?:\d+ \[ [^\]]* \] )?failed: )?[A-Z][A-Z0-9_-]+ /;
+
+/**
+ * Redis error replies (`WRONGTYPE`, `ERR ...`) are answers, not unavailability. Other
+ * `UpstashError`s are the REST endpoint failing (401 `Unauthorized`, a 5xx such as the bridge's
+ * 503 when redis-server is down, a body that is not JSON): the store is unavailable.
+ */
 function isRedisReply(error: unknown): boolean {
-  return error instanceof Error && error.name === 'UpstashError';
+  return error instanceof Error && error.name === 'UpstashError' &&
+    REDIS_ERROR_REPLY.test(error.message);
 }
 
 function decode<T>(raw: unknown): T | null {
