@@ -1,6 +1,6 @@
 /**
  * Options of the predictive cache (`OptimizationConfig.cache`), with defaults and their
- * environment variables.
+ * environment variables. The base TTL is the spec's top-level `predictiveCacheTTL`.
  *
  * @module
  */
@@ -11,12 +11,91 @@ import type { EnvBinding } from '../env.ts';
 export const cacheOptionsSchema = z.object({
   /** Entries the memory tier holds at most. @default 5000 */
   memoryMaxEntries: z.number().int().min(1).default(5000),
+  /** Estimated bytes (JSON length x 2) the memory tier holds at most. @default 33554432 (32 MiB) */
+  memoryMaxBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+  /**
+   * Longest time a memory-tier entry is served without re-checking the Redis tier: the bound on
+   * how long this isolate may serve a value another isolate has invalidated. `0` re-checks on
+   * every read (no memory-only hits). @default 2000
+   */
+  memoryStalenessMs: z.number().int().min(0).default(2000),
+  /** Lowest TTL, as a factor of `predictiveCacheTTL` (unpopular keys). @default 0.5 */
+  ttlFloorFactor: z.number().positive().max(1).default(0.5),
+  /** Highest TTL, as a factor of `predictiveCacheTTL` (very popular keys). @default 4 */
+  ttlCeilingFactor: z.number().min(1).max(100).default(4),
+  /**
+   * Decayed access count at which the TTL is halfway between floor and ceiling
+   * (`ttl = floor + (ceiling - floor) * p / (p + popularityHalfSaturation)`). @default 20
+   */
+  popularityHalfSaturation: z.number().positive().default(20),
+  /** Half-life of the access counts' time decay. @default 600000 (10 min) */
+  popularityHalfLifeMs: z.number().int().min(1000).default(600_000),
+  /** How often aggregated access counts are flushed to the store (background). @default 5000 */
+  popularityFlushMs: z.number().int().min(0).default(5000),
+  /** After the fresh window, how long a stale entry is served while one revalidation runs. @default 60000 */
+  staleWhileRevalidateMs: z.number().int().min(0).default(60_000),
+  /** After the fresh window, how long a stale entry replaces an origin error. @default 300000 */
+  staleIfErrorMs: z.number().int().min(0).default(300_000),
+  /**
+   * Refresh ahead (in the background) a read entry whose remaining fresh time is below this
+   * fraction of its TTL, when popular enough (see `refreshAheadMinPopularity`). @default 0.2
+   */
+  refreshAheadRatio: z.number().min(0).max(1).default(0.2),
+  /** Decayed access count from which an entry near expiry is refreshed ahead. @default 3 */
+  refreshAheadMinPopularity: z.number().min(0).default(3),
+  /** Co-access window: key B "follows" key A when read within this time after A. @default 2000 */
+  predictionWindowMs: z.number().int().min(1).default(2000),
+  /** Learned P(next = B | A) from which B is pre-warmed after A is read. @default 0.4 */
+  predictionThreshold: z.number().gt(0).max(1).default(0.4),
+  /** Observations of A needed before its successors are predicted. @default 5 */
+  predictionMinSamples: z.number().int().min(1).default(5),
+  /** Keys whose successors are learned (oldest forgotten first). @default 5000 */
+  predictionMaxKeys: z.number().int().min(1).default(5000),
+  /** Longest wait for one store round trip before the cache fails open. @default 150 */
+  storeTimeoutMs: z.number().int().min(1).default(150),
+  /** After a store failure, how long the store is skipped (memory and origin only). @default 1000 */
+  storeRetryAfterMs: z.number().int().min(0).default(1000),
+  /** Lifetime of the cross-isolate load lease (`SET NX PX`). @default 5000 */
+  leaseMs: z.number().int().min(10).default(5000),
+  /** Longest time a lease loser polls the cache before loading itself. @default 1000 */
+  leaseWaitMs: z.number().int().min(0).default(1000),
+  /** Interval between a lease loser's polls. @default 25 */
+  leasePollMs: z.number().int().min(1).default(25),
+  /** Prefix of every key the cache writes to the store. @default 'qf:cache:' */
+  keyPrefix: z.string().min(1).default('qf:cache:'),
 }).strict();
 
 /** The cache options, defaults applied. */
 export type CacheOptions = z.infer<typeof cacheOptionsSchema>;
 
+const n = (env: string, path: string): EnvBinding => ({
+  env,
+  path: `cache.${path}`,
+  type: 'number',
+});
+
 /** Environment variables of the cache options. */
 export const cacheEnvBindings: readonly EnvBinding[] = [
-  { env: 'QF_CACHE_MEMORY_MAX_ENTRIES', path: 'cache.memoryMaxEntries', type: 'number' },
+  n('QF_CACHE_MEMORY_MAX_ENTRIES', 'memoryMaxEntries'),
+  n('QF_CACHE_MEMORY_MAX_BYTES', 'memoryMaxBytes'),
+  n('QF_CACHE_MEMORY_STALENESS_MS', 'memoryStalenessMs'),
+  n('QF_CACHE_TTL_FLOOR_FACTOR', 'ttlFloorFactor'),
+  n('QF_CACHE_TTL_CEILING_FACTOR', 'ttlCeilingFactor'),
+  n('QF_CACHE_POPULARITY_HALF_SATURATION', 'popularityHalfSaturation'),
+  n('QF_CACHE_POPULARITY_HALF_LIFE_MS', 'popularityHalfLifeMs'),
+  n('QF_CACHE_POPULARITY_FLUSH_MS', 'popularityFlushMs'),
+  n('QF_CACHE_STALE_WHILE_REVALIDATE_MS', 'staleWhileRevalidateMs'),
+  n('QF_CACHE_STALE_IF_ERROR_MS', 'staleIfErrorMs'),
+  n('QF_CACHE_REFRESH_AHEAD_RATIO', 'refreshAheadRatio'),
+  n('QF_CACHE_REFRESH_AHEAD_MIN_POPULARITY', 'refreshAheadMinPopularity'),
+  n('QF_CACHE_PREDICTION_WINDOW_MS', 'predictionWindowMs'),
+  n('QF_CACHE_PREDICTION_THRESHOLD', 'predictionThreshold'),
+  n('QF_CACHE_PREDICTION_MIN_SAMPLES', 'predictionMinSamples'),
+  n('QF_CACHE_PREDICTION_MAX_KEYS', 'predictionMaxKeys'),
+  n('QF_CACHE_STORE_TIMEOUT_MS', 'storeTimeoutMs'),
+  n('QF_CACHE_STORE_RETRY_AFTER_MS', 'storeRetryAfterMs'),
+  n('QF_CACHE_LEASE_MS', 'leaseMs'),
+  n('QF_CACHE_LEASE_WAIT_MS', 'leaseWaitMs'),
+  n('QF_CACHE_LEASE_POLL_MS', 'leasePollMs'),
+  { env: 'QF_CACHE_KEY_PREFIX', path: 'cache.keyPrefix', type: 'string' },
 ];

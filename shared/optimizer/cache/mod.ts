@@ -1,0 +1,23 @@
+/**
+ * The predictive cache's public entry.
+ *
+ * @module
+ */
+export {
+  type CacheReason,
+  type CacheResult,
+  type CacheStats,
+  type CacheStatus,
+  type CacheTier,
+  type ExecuteOptions,
+  executeWithPredictiveCaching,
+  PredictiveCache,
+  type PredictiveCacheOptions,
+  type PrewarmReport,
+  releaseLeaseScript,
+} from './predictive_cache.ts';
+export { type Loader, LoaderRegistry } from './loaders.ts';
+export { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
+export { Popularity, popularityTtl } from './popularity.ts';
+export { Predictor } from './predictor.ts';
+export { cacheEnvBindings, type CacheOptions, cacheOptionsSchema } from './options.ts';

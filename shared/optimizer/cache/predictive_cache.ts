@@ -1,0 +1,913 @@
+/**
+ * The predictive cache: two tiers (memory LRU, Redis through the key-value port), popularity-
+ * adjusted TTL, declared and learned pre-warming, stale-while-revalidate, stale-if-error,
+ * stampede protection in two layers, invalidation by key and tag, fail-open degradation.
+ *
+ * @module
+ */
+import type { KeyValueStore, StoreCommand, StoreScript } from '../../store/types.ts';
+import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
+import { type OptimizationConfig, parseOptimizationConfig } from '../config.ts';
+import { SingleFlight } from '../singleflight.ts';
+import { runInBackground } from '../../runtime/background.ts';
+import { scopeOfKey } from '../keys.ts';
+import { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
+import { Popularity, popularityTtl } from './popularity.ts';
+import { Predictor } from './predictor.ts';
+import { type Loader, LoaderRegistry } from './loaders.ts';
+
+/** How a result was served (for the `x-cache` header and metrics). */
+export type CacheStatus = 'hit' | 'miss' | 'stale' | 'prewarmed';
+/** Where the value came from. */
+export type CacheTier = 'memory' | 'redis' | 'origin';
+/** Why it was served that way. */
+export type CacheReason =
+  | 'fresh'
+  | 'prewarmed'
+  | 'stale-while-revalidate'
+  | 'stale-if-error'
+  | 'loaded'
+  | 'lease-wait'
+  | 'store-unavailable'
+  | 'disabled';
+
+/** The outcome of {@link PredictiveCache.execute}. */
+export interface CacheResult<T> {
+  value: T;
+  status: CacheStatus;
+  tier: CacheTier;
+  reason: CacheReason;
+  /** Time since the origin produced the value (0 for a fresh load). */
+  ageMs: number;
+  /** The entry's fresh window (popularity-adjusted TTL); 0 when not cached. */
+  ttlMs: number;
+}
+
+/** Per-call options of {@link PredictiveCache.execute}. */
+export interface ExecuteOptions {
+  /** Tags for {@link PredictiveCache.invalidateTag}. @default [] */
+  tags?: string[];
+  /** Base TTL of this entry before popularity adjusts it. @default config.predictiveCacheTTL */
+  ttlMs?: number;
+  /** Sequence in which co-access is learned. @default the key's scope (`scopeOfKey`) */
+  scope?: string;
+}
+
+/** Constructor options of {@link PredictiveCache}. */
+export interface PredictiveCacheOptions {
+  /** The shared store (Redis tier). */
+  store: KeyValueStore;
+  /** The optimizer configuration. @default parseOptimizationConfig() */
+  config?: OptimizationConfig;
+  /** Where metrics go. @default the isolate's shared `metrics` */
+  metrics?: Metrics;
+  /** Clock in ms (tests). @default Date.now */
+  now?: () => number;
+  /** Identifies this isolate in lease tokens. @default a random UUID */
+  instanceId?: string;
+}
+
+/** Result of {@link PredictiveCache.prewarm}. */
+export interface PrewarmReport {
+  /** Keys now in the memory tier. */
+  warmed: string[];
+  /** Keys not warmed, with why. */
+  skipped: { key: string; reason: 'no-loader' | 'fresh' | 'failed' | 'lease-held' }[];
+}
+
+/** Counters of one cache instance (see also the shared metrics). */
+export interface CacheStats {
+  requests: number;
+  hitsMemory: number;
+  hitsRedis: number;
+  misses: number;
+  staleServed: number;
+  staleIfErrorServed: number;
+  prewarms: number;
+  prewarmedRead: number;
+  originCalls: number;
+  originMsSaved: number;
+  storeFailures: number;
+  /** (memory + Redis hits + stale served) / requests. */
+  hitRate: number;
+  memoryEntries: number;
+  memoryBytes: number;
+  learnedKeys: number;
+}
+
+/** The Redis-tier record. */
+interface StoredRecord {
+  v: unknown;
+  t: number;
+  f: number;
+  s: number;
+  e: number;
+  id: string;
+  o: number;
+  b: number;
+  g?: string[];
+}
+
+const FAILED: unique symbol = Symbol('store failed');
+type Failed = typeof FAILED;
+
+/** Compare-and-delete: releases a lease only if this isolate still holds it. */
+export const releaseLeaseScript: StoreScript<number> = {
+  name: 'cache-lease-release',
+  lua:
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+  local(data, keys, args) {
+    return data.get(keys[0]) === args[0] ? data.del(keys[0]) : 0;
+  },
+};
+
+interface Loaded {
+  entry: CacheEntry;
+  tier: CacheTier;
+  reason: CacheReason;
+}
+
+/**
+ * Two-tier predictive cache. Create one per isolate and share it.
+ *
+ * @example
+ * ```ts
+ * const cache = new PredictiveCache({ store: new MemoryStore() });
+ * cache.registerLoader('robot:*', (key) => loadRobot(key.slice(6)));
+ * const result = await cache.execute('robots:list', () => listRobots(), ['strategies:list']);
+ * result.status; // 'miss', then 'hit'
+ * ```
+ */
+export class PredictiveCache {
+  #store: KeyValueStore;
+  #config: OptimizationConfig;
+  #metrics: Metrics;
+  #now: () => number;
+  #instanceId: string;
+  #memory: MemoryTier;
+  #popularity: Popularity;
+  #predictor: Predictor;
+  #loaders = new LoaderRegistry();
+  #flights = new SingleFlight();
+  #revalidating = new Set<string>();
+  #prewarming = new Set<string>();
+  #tasks = new Set<Promise<void>>();
+  #generation = 0;
+  #leaseSeq = 0;
+  #nextFlushAt: number;
+  #storeDownUntil = 0;
+  #closed = false;
+  // Hot-path copies of options.
+  #stalenessMs: number;
+  #refreshRatio: number;
+  #refreshMinPopularity: number;
+  #prefix: string;
+  #counts = {
+    requests: 0,
+    hitsMemory: 0,
+    hitsRedis: 0,
+    misses: 0,
+    staleServed: 0,
+    staleIfErrorServed: 0,
+    prewarms: 0,
+    prewarmedRead: 0,
+    originCalls: 0,
+    originMsSaved: 0,
+    storeFailures: 0,
+  };
+
+  constructor(options: PredictiveCacheOptions) {
+    if (!options?.store) {
+      throw new TypeError(`'store' must be a KeyValueStore: received ${options?.store}`);
+    }
+    this.#store = options.store;
+    this.#config = options.config ?? parseOptimizationConfig();
+    this.#metrics = options.metrics ?? sharedMetrics;
+    this.#now = options.now ?? Date.now;
+    this.#instanceId = options.instanceId ?? crypto.randomUUID();
+    const c = this.#config.cache;
+    this.#memory = new MemoryTier(c.memoryMaxEntries, c.memoryMaxBytes);
+    this.#popularity = new Popularity(c.keyPrefix, c.popularityHalfLifeMs);
+    this.#predictor = new Predictor(
+      c.predictionWindowMs,
+      c.predictionThreshold,
+      c.predictionMinSamples,
+      c.predictionMaxKeys,
+    );
+    this.#stalenessMs = c.memoryStalenessMs;
+    this.#refreshRatio = c.refreshAheadRatio;
+    this.#refreshMinPopularity = c.refreshAheadMinPopularity;
+    this.#prefix = c.keyPrefix;
+    this.#nextFlushAt = this.#now() + c.popularityFlushMs;
+  }
+
+  /**
+   * Registers how to load keys for pre-warming: an exact key, a `*` glob or a `RegExp`.
+   *
+   * @example
+   * ```ts
+   * cache.registerLoader('strategies:list', () => listStrategies());
+   * ```
+   */
+  registerLoader<T>(nameOrPattern: string | RegExp, loader: Loader<T>): void {
+    this.#loaders.register(nameOrPattern, loader);
+  }
+
+  /**
+   * Returns `operation`'s value from the cache when it can. Origin errors propagate (unless a
+   * stale entry within `staleIfErrorMs` exists); cache and store errors never do.
+   *
+   * @example
+   * ```ts
+   * const { value, status, tier } = await cache.execute('robots:list', () => listRobots());
+   * ```
+   */
+  execute<T>(
+    key: string,
+    operation: () => Promise<T>,
+    dependencies?: readonly string[],
+    options?: ExecuteOptions,
+  ): Promise<CacheResult<T>> {
+    if (!this.#config.enablePredictiveCaching) return this.#passThrough(operation);
+    const now = this.#now();
+    this.#counts.requests++;
+    this.#popularity.record(key, now);
+    this.#predictor.observe(options?.scope ?? scopeOfKey(key), key, now);
+    if (now >= this.#nextFlushAt) this.#scheduleFlush(now);
+    const entry = this.#memory.get(key);
+    if (
+      entry !== undefined && now < entry.freshUntil && now - entry.checkedAt <= this.#stalenessMs
+    ) {
+      // Hot path: no network, no store.
+      entry.hits++;
+      this.#counts.hitsMemory++;
+      this.#metrics.increment('cache.hit.memory');
+      this.#credit(entry);
+      const ttlMs = entry.freshUntil - entry.storedAt;
+      let status: CacheStatus = 'hit';
+      let reason: CacheReason = 'fresh';
+      if (entry.prewarmed) {
+        entry.prewarmed = false;
+        status = reason = 'prewarmed';
+        this.#prewarmedRead();
+      }
+      if (entry.freshUntil - now < ttlMs * this.#refreshRatio) {
+        this.#maybeRefreshAhead(key, entry, operation, options, now);
+      }
+      this.#afterAccess(key, dependencies, now);
+      return Promise.resolve({
+        value: entry.value as T,
+        status,
+        tier: 'memory',
+        reason,
+        ageMs: now - entry.storedAt,
+        ttlMs,
+      });
+    }
+    this.#afterAccess(key, dependencies, now);
+    return this.#slowPath(key, entry, operation, options, now);
+  }
+
+  async #passThrough<T>(operation: () => Promise<T>): Promise<CacheResult<T>> {
+    const value = await operation();
+    return { value, status: 'miss', tier: 'origin', reason: 'disabled', ageMs: 0, ttlMs: 0 };
+  }
+
+  async #slowPath<T>(
+    key: string,
+    memoryEntry: CacheEntry | undefined,
+    operation: () => Promise<T>,
+    options: ExecuteOptions | undefined,
+    now: number,
+  ): Promise<CacheResult<T>> {
+    let candidate: CacheEntry | undefined;
+    let tier: CacheTier = 'memory';
+    let storeReachable = true;
+    let popularity: number | undefined;
+    const recentlyChecked = memoryEntry !== undefined &&
+      now - memoryEntry.checkedAt <= this.#stalenessMs;
+    if (recentlyChecked) {
+      candidate = memoryEntry;
+    } else {
+      this.#metrics.increment('cache.miss.memory');
+      const read = await this.#readStore(key, now);
+      if (read === FAILED) {
+        storeReachable = false;
+        candidate = memoryEntry; // degraded: serve what memory has
+      } else {
+        popularity = read.popularity;
+        if (read.record !== null) {
+          candidate = this.#fromRecord(key, read.record, memoryEntry, now);
+          tier = 'redis';
+        } else if (memoryEntry !== undefined) {
+          this.#memory.delete(key); // invalidated or evicted elsewhere
+        }
+      }
+    }
+    if (candidate !== undefined && now < candidate.freshUntil) {
+      return this.#served(candidate, tier, now, storeReachable ? undefined : 'store-unavailable');
+    }
+    if (candidate !== undefined && now < candidate.staleUntil) {
+      this.#revalidate(key, operation, options);
+      this.#counts.staleServed++;
+      this.#metrics.increment('cache.stale.served');
+      this.#credit(candidate);
+      return this.#result(candidate, 'stale', tier, 'stale-while-revalidate', now);
+    }
+    this.#counts.misses++;
+    this.#metrics.increment(storeReachable ? 'cache.miss.redis' : 'cache.miss.store_unavailable');
+    try {
+      const loaded = await this.#flights.run(
+        key,
+        () => this.#load(key, operation, options, false, false, popularity, storeReachable),
+        () => this.#metrics.increment('cache.singleflight.joined'),
+      );
+      if (loaded === undefined) throw new Error('unreachable: foreground load returned nothing');
+      if (loaded.tier === 'origin') {
+        return this.#result(
+          loaded.entry,
+          'miss',
+          'origin',
+          storeReachable ? 'loaded' : 'store-unavailable',
+          this.#now(),
+        );
+      }
+      return this.#served(loaded.entry, loaded.tier, this.#now(), loaded.reason);
+    } catch (error) {
+      const t = this.#now();
+      if (candidate !== undefined && t < candidate.errorUntil) {
+        this.#counts.staleIfErrorServed++;
+        this.#metrics.increment('cache.stale_if_error.served');
+        return this.#result(candidate, 'stale', tier, 'stale-if-error', t);
+      }
+      throw error;
+    }
+  }
+
+  #served<T>(
+    entry: CacheEntry,
+    tier: CacheTier,
+    now: number,
+    reason?: CacheReason,
+  ): CacheResult<T> {
+    entry.hits++;
+    if (tier === 'redis') {
+      this.#counts.hitsRedis++;
+      this.#metrics.increment('cache.hit.redis');
+    } else {
+      this.#counts.hitsMemory++;
+      this.#metrics.increment('cache.hit.memory');
+    }
+    this.#credit(entry);
+    if (entry.prewarmed) {
+      entry.prewarmed = false;
+      this.#prewarmedRead();
+      return this.#result(entry, 'prewarmed', tier, reason ?? 'prewarmed', now);
+    }
+    return this.#result(entry, 'hit', tier, reason ?? 'fresh', now);
+  }
+
+  #result<T>(
+    entry: CacheEntry,
+    status: CacheStatus,
+    tier: CacheTier,
+    reason: CacheReason,
+    now: number,
+  ): CacheResult<T> {
+    return {
+      value: entry.value as T,
+      status,
+      tier,
+      reason,
+      ageMs: Math.max(0, now - entry.storedAt),
+      ttlMs: entry.freshUntil - entry.storedAt,
+    };
+  }
+
+  #credit(entry: CacheEntry): void {
+    this.#counts.originMsSaved += entry.originMs;
+    this.#metrics.increment('cache.origin.saved.ms', entry.originMs);
+  }
+
+  #prewarmedRead(): void {
+    this.#counts.prewarmedRead++;
+    this.#metrics.increment('cache.prewarm.read');
+  }
+
+  // --- store access, bounded --------------------------------------------------------------
+
+  #storeAvailable(): boolean {
+    if (this.#storeDownUntil === 0) return true;
+    if (this.#now() >= this.#storeDownUntil) {
+      this.#storeDownUntil = 0;
+      return true;
+    }
+    this.#metrics.increment('cache.store.bypassed');
+    return false;
+  }
+
+  /** Runs a store call bounded by `storeTimeoutMs`; `FAILED` (never a throw) on error. */
+  async #bounded<T>(call: () => Promise<T>): Promise<T | Failed> {
+    if (!this.#storeAvailable()) return FAILED;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const promise = call();
+      promise.catch(() => {}); // a late rejection after the timeout is not unhandled
+      const timeout = new Promise<Failed>((resolve) => {
+        timer = setTimeout(() => resolve(FAILED), this.#config.cache.storeTimeoutMs);
+      });
+      const outcome = await Promise.race([promise, timeout]);
+      if (outcome === FAILED) this.#storeFailed('timeout');
+      return outcome;
+    } catch (_error) {
+      this.#storeFailed('error');
+      return FAILED;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #storeFailed(kind: 'timeout' | 'error'): void {
+    this.#counts.storeFailures++;
+    this.#metrics.increment(`cache.store.${kind}`);
+    this.#storeDownUntil = this.#now() + this.#config.cache.storeRetryAfterMs;
+  }
+
+  #valueKey(key: string): string {
+    return `${this.#prefix}v:${key}`;
+  }
+
+  #tagKey(tag: string): string {
+    return `${this.#prefix}tag:${tag}`;
+  }
+
+  /** One round trip: the record and the key's shared popularity counters. */
+  async #readStore(
+    key: string,
+    now: number,
+  ): Promise<{ record: StoredRecord | null; popularity: number } | Failed> {
+    const [current, previous] = this.#popularity.readCommands(key, now);
+    const replies = await this.#bounded(() =>
+      this.#store.pipeline([{ op: 'get', key: this.#valueKey(key) }, current, previous])
+    );
+    if (replies === FAILED) return FAILED;
+    const record = (replies[0] ?? null) as StoredRecord | null;
+    return {
+      record: record !== null && typeof record === 'object' && 'v' in record ? record : null,
+      popularity: this.#popularity.decayed(key, now, replies[1], replies[2]),
+    };
+  }
+
+  #fromRecord(
+    key: string,
+    record: StoredRecord,
+    previous: CacheEntry | undefined,
+    now: number,
+  ): CacheEntry {
+    const same = previous !== undefined && previous.version === record.id;
+    const entry: CacheEntry = {
+      value: same ? previous.value : record.v,
+      storedAt: record.t,
+      freshUntil: record.f,
+      staleUntil: record.s,
+      errorUntil: record.e,
+      version: record.id,
+      checkedAt: now,
+      originMs: record.o,
+      tags: record.g,
+      prewarmed: same ? previous.prewarmed : false,
+      bytes: record.b,
+      hits: same ? previous.hits : 0,
+    };
+    this.#memory.set(key, entry);
+    return entry;
+  }
+
+  // --- loading -------------------------------------------------------------------------
+
+  /**
+   * Loads `key` (foreground miss, revalidation or pre-warm) under the cross-isolate lease.
+   * `background` loads give up when another isolate holds the lease (it is refreshing);
+   * foreground loads poll the cache for up to `leaseWaitMs`, then load themselves.
+   */
+  async #load(
+    key: string,
+    operation: () => Promise<unknown>,
+    options: ExecuteOptions | undefined,
+    background: boolean,
+    prewarm: boolean,
+    knownPopularity: number | undefined,
+    useStore: boolean,
+  ): Promise<Loaded | undefined> {
+    const generation = this.#generation;
+    const leaseKey = `${this.#prefix}lease:${key}`;
+    let token: string | undefined;
+    if (useStore) {
+      const candidate = `${this.#instanceId}:${++this.#leaseSeq}`;
+      const acquired = await this.#bounded(() =>
+        this.#store.set(leaseKey, candidate, { nx: true, pxMs: this.#config.cache.leaseMs })
+      );
+      if (acquired === true) {
+        token = candidate;
+        this.#metrics.increment('cache.lease.acquired');
+        // Re-check: the previous holder may have written while we raced for the lease.
+        const again = await this.#readStore(key, this.#now());
+        if (again !== FAILED) {
+          knownPopularity = again.popularity;
+          if (again.record !== null && this.#now() < this.#freshLimit(again.record, background)) {
+            this.#release(leaseKey, token);
+            const entry = this.#fromRecord(key, again.record, this.#memory.peek(key), this.#now());
+            return { entry, tier: 'redis', reason: 'fresh' };
+          }
+        }
+      } else if (acquired === false) {
+        this.#metrics.increment('cache.lease.contended');
+        if (background) return undefined;
+        const waited = await this.#waitForOther(key);
+        if (waited !== undefined) return { entry: waited, tier: 'redis', reason: 'lease-wait' };
+        this.#metrics.increment('cache.lease.wait_expired');
+      }
+    }
+    const started = performance.now();
+    this.#counts.originCalls++;
+    this.#metrics.increment('cache.origin.calls');
+    let value: unknown;
+    try {
+      value = await operation();
+    } catch (error) {
+      this.#metrics.increment('cache.origin.errors');
+      if (token !== undefined) this.#release(leaseKey, token);
+      throw error;
+    }
+    const originMs = performance.now() - started;
+    this.#metrics.observe('cache.origin.ms', originMs);
+    const now = this.#now();
+    const popularity = knownPopularity ?? this.#popularity.localDecayed(key, now);
+    const entry = this.#newEntry(key, value, originMs, popularity, options, now, prewarm);
+    if (generation === this.#generation) {
+      this.#memory.set(key, entry);
+      if (useStore || token !== undefined) this.#writeBack(key, entry, leaseKey, token);
+    } else if (token !== undefined) {
+      this.#release(leaseKey, token); // invalidated while loading: do not cache the old value
+    }
+    return { entry, tier: 'origin', reason: 'loaded' };
+  }
+
+  /** Background refreshes treat entries near expiry as due; foreground ones only expired ones. */
+  #freshLimit(record: StoredRecord, background: boolean): number {
+    return background ? record.f - (record.f - record.t) * this.#refreshRatio : record.f;
+  }
+
+  #newEntry(
+    key: string,
+    value: unknown,
+    originMs: number,
+    popularity: number,
+    options: ExecuteOptions | undefined,
+    now: number,
+    prewarmed: boolean,
+  ): CacheEntry {
+    const c = this.#config.cache;
+    const ttl = popularityTtl(
+      options?.ttlMs ?? this.#config.predictiveCacheTTL,
+      popularity,
+      c.ttlFloorFactor,
+      c.ttlCeilingFactor,
+      c.popularityHalfSaturation,
+    );
+    let json: string;
+    try {
+      json = JSON.stringify(value) ?? 'null';
+    } catch {
+      json = '';
+    }
+    return {
+      value,
+      storedAt: now,
+      freshUntil: now + ttl,
+      staleUntil: now + ttl + c.staleWhileRevalidateMs,
+      errorUntil: now + ttl + c.staleIfErrorMs,
+      version: `${this.#instanceId}:${now}:${++this.#leaseSeq}`,
+      checkedAt: now,
+      originMs,
+      tags: options?.tags?.length ? [...options.tags] : undefined,
+      prewarmed,
+      bytes: estimateBytes(key, json),
+      hits: 0,
+    };
+  }
+
+  #writeBack(key: string, entry: CacheEntry, leaseKey: string, token: string | undefined): void {
+    this.#background(async () => {
+      const record: StoredRecord = {
+        v: entry.value,
+        t: entry.storedAt,
+        f: entry.freshUntil,
+        s: entry.staleUntil,
+        e: entry.errorUntil,
+        id: entry.version,
+        o: Math.round(entry.originMs * 100) / 100,
+        b: entry.bytes,
+        ...(entry.tags ? { g: entry.tags } : {}),
+      };
+      const lifetime = Math.max(entry.staleUntil, entry.errorUntil) - this.#now();
+      const commands: StoreCommand[] = [
+        {
+          op: 'set',
+          key: this.#valueKey(key),
+          value: record,
+          options: { pxMs: Math.max(1, lifetime) },
+        },
+      ];
+      for (const tag of entry.tags ?? []) {
+        commands.push({ op: 'sadd', key: this.#tagKey(tag), members: [key] });
+        commands.push({ op: 'pexpire', key: this.#tagKey(tag), ms: this.#maxLifetimeMs() });
+      }
+      await this.#bounded(() => this.#store.pipeline(commands));
+      if (token !== undefined) await this.#releaseNow(leaseKey, token);
+    }, 'cache write-back');
+  }
+
+  #maxLifetimeMs(): number {
+    const c = this.#config.cache;
+    return Math.ceil(
+      this.#config.predictiveCacheTTL * c.ttlCeilingFactor +
+        Math.max(c.staleWhileRevalidateMs, c.staleIfErrorMs),
+    );
+  }
+
+  #release(leaseKey: string, token: string): void {
+    this.#background(() => this.#releaseNow(leaseKey, token), 'cache lease release');
+  }
+
+  async #releaseNow(leaseKey: string, token: string): Promise<void> {
+    await this.#bounded(() =>
+      this.#store.runScript(releaseLeaseScript, [leaseKey], [JSON.stringify(token)])
+    );
+  }
+
+  /** A lease loser polls the Redis tier every `leasePollMs` for at most `leaseWaitMs`. */
+  async #waitForOther(key: string): Promise<CacheEntry | undefined> {
+    const c = this.#config.cache;
+    const deadline = this.#now() + c.leaseWaitMs;
+    this.#metrics.increment('cache.lease.waited');
+    while (this.#now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, c.leasePollMs));
+      const read = await this.#readStore(key, this.#now());
+      if (read === FAILED) return undefined;
+      if (read.record !== null && this.#now() < read.record.f) {
+        return this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
+      }
+    }
+    return undefined;
+  }
+
+  // --- background: revalidation, refresh-ahead, pre-warming, flushes -----------------------
+
+  #background(task: () => Promise<unknown>, label: string): void {
+    const promise = runInBackground(task, label);
+    this.#tasks.add(promise);
+    promise.finally(() => this.#tasks.delete(promise));
+  }
+
+  #revalidate(key: string, operation: () => Promise<unknown>, options?: ExecuteOptions): void {
+    if (this.#revalidating.has(key) || this.#closed) return;
+    this.#revalidating.add(key);
+    this.#metrics.increment('cache.revalidate');
+    this.#background(async () => {
+      try {
+        await this.#flights.run(
+          key,
+          () => this.#load(key, operation, options, true, false, undefined, true),
+        );
+      } finally {
+        this.#revalidating.delete(key);
+      }
+    }, 'cache revalidation');
+  }
+
+  #maybeRefreshAhead(
+    key: string,
+    entry: CacheEntry,
+    operation: () => Promise<unknown>,
+    options: ExecuteOptions | undefined,
+    now: number,
+  ): void {
+    if (this.#revalidating.has(key)) return;
+    const popularity = this.#popularity.localDecayed(key, now) + entry.hits;
+    if (popularity < this.#refreshMinPopularity) return;
+    this.#metrics.increment('cache.refresh_ahead');
+    this.#revalidate(key, operation, options);
+  }
+
+  #afterAccess(key: string, dependencies: readonly string[] | undefined, now: number): void {
+    const next = this.#predictor.predict(key);
+    if (next !== undefined) this.#prewarmIfNeeded(next, now, 'cache.prewarm.predicted');
+    if (dependencies !== undefined) {
+      for (let i = 0; i < dependencies.length; i++) {
+        this.#prewarmIfNeeded(dependencies[i], now, 'cache.prewarm.dependency');
+      }
+    }
+  }
+
+  /** Whether memory holds `key` fresh, recently checked and not near expiry. */
+  #warmInMemory(key: string, now: number): boolean {
+    const entry = this.#memory.peek(key);
+    if (entry === undefined || now - entry.checkedAt > this.#stalenessMs) return false;
+    const ttl = entry.freshUntil - entry.storedAt;
+    return entry.freshUntil - now >= ttl * this.#refreshRatio;
+  }
+
+  #prewarmIfNeeded(key: string, now: number, metric: string): void {
+    if (this.#closed || this.#prewarming.has(key) || this.#warmInMemory(key, now)) return;
+    const loader = this.#loaders.find(key);
+    if (loader === undefined) return;
+    this.#prewarming.add(key);
+    this.#metrics.increment(metric);
+    this.#background(async () => {
+      try {
+        await this.#prewarmOne(key, loader);
+      } finally {
+        this.#prewarming.delete(key);
+      }
+    }, 'cache pre-warm');
+  }
+
+  async #prewarmOne(
+    key: string,
+    loader: Loader,
+  ): Promise<PrewarmReport['skipped'][0]['reason'] | 'warmed'> {
+    const now = this.#now();
+    const read = await this.#readStore(key, now);
+    let popularity: number | undefined;
+    if (read !== FAILED) {
+      popularity = read.popularity;
+      if (read.record !== null && now < this.#freshLimit(read.record, true)) {
+        const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), now);
+        entry.prewarmed = true;
+        this.#counts.prewarms++;
+        this.#metrics.increment('cache.prewarm');
+        return 'warmed';
+      }
+    }
+    const loaded = await this.#flights.run(
+      key,
+      () => this.#load(key, () => loader(key), undefined, true, true, popularity, read !== FAILED),
+    );
+    if (loaded === undefined) return 'lease-held';
+    loaded.entry.prewarmed = true;
+    this.#counts.prewarms++;
+    this.#metrics.increment('cache.prewarm');
+    return 'warmed';
+  }
+
+  /**
+   * Pre-warms keys with registered loaders (the warming run, a fresh isolate): entries fresh in
+   * the Redis tier are copied to memory, the others loaded once under the lease.
+   *
+   * @example
+   * ```ts
+   * const report = await cache.prewarm(['strategies:list', 'robot:42']);
+   * report.warmed; // ['strategies:list', 'robot:42']
+   * ```
+   */
+  async prewarm(keys: readonly string[]): Promise<PrewarmReport> {
+    const report: PrewarmReport = { warmed: [], skipped: [] };
+    const now = this.#now();
+    await Promise.all(keys.map(async (key) => {
+      if (this.#warmInMemory(key, now)) return void report.skipped.push({ key, reason: 'fresh' });
+      const loader = this.#loaders.find(key);
+      if (loader === undefined) return void report.skipped.push({ key, reason: 'no-loader' });
+      try {
+        const outcome = await this.#prewarmOne(key, loader);
+        if (outcome === 'warmed') report.warmed.push(key);
+        else report.skipped.push({ key, reason: outcome });
+      } catch {
+        report.skipped.push({ key, reason: 'failed' });
+      }
+    }));
+    return report;
+  }
+
+  #scheduleFlush(now: number): void {
+    this.#nextFlushAt = now + this.#config.cache.popularityFlushMs;
+    if (!this.#popularity.hasPending) return;
+    this.#background(() => this.#flush(), 'cache popularity flush');
+  }
+
+  async #flush(): Promise<void> {
+    if (!this.#popularity.hasPending) return;
+    const commands = this.#popularity.takeFlush();
+    const outcome = await this.#bounded(() => this.#store.pipeline(commands));
+    if (outcome === FAILED) this.#popularity.restore(commands);
+    else this.#metrics.increment('cache.popularity.flushes');
+  }
+
+  // --- invalidation ------------------------------------------------------------------------
+
+  /**
+   * Removes `key` from both tiers. Resolves `false` when the store could not be reached: this
+   * isolate's memory is cleared, other isolates keep serving until the entry expires.
+   *
+   * @example
+   * ```ts
+   * await cache.invalidate(userKey(userId, 'robot', robotId));
+   * ```
+   */
+  async invalidate(key: string): Promise<boolean> {
+    this.#generation++;
+    this.#memory.delete(key);
+    this.#metrics.increment('cache.invalidate.key');
+    const outcome = await this.#bounded(() => this.#store.del(this.#valueKey(key)));
+    return outcome !== FAILED;
+  }
+
+  /**
+   * Removes every entry written with `tag`, from both tiers.
+   *
+   * @example
+   * ```ts
+   * await cache.invalidateTag(scopedTag({ userId }, 'robots'));
+   * ```
+   */
+  async invalidateTag(tag: string): Promise<boolean> {
+    this.#generation++;
+    for (const key of this.#memory.keysWithTag(tag)) this.#memory.delete(key);
+    this.#metrics.increment('cache.invalidate.tag');
+    const members = await this.#bounded(() => this.#store.smembers(this.#tagKey(tag)));
+    if (members === FAILED) return false;
+    for (const key of members) this.#memory.delete(key);
+    const outcome = await this.#bounded(() =>
+      this.#store.del(...members.map((key) => this.#valueKey(key)), this.#tagKey(tag))
+    );
+    return outcome !== FAILED;
+  }
+
+  // --- introspection and lifecycle ----------------------------------------------------------
+
+  /**
+   * This instance's counters and sizes; also sets the `cache.hit_rate` gauge.
+   *
+   * @example
+   * ```ts
+   * cache.stats().hitRate; // 0.83
+   * ```
+   */
+  stats(): CacheStats {
+    const c = this.#counts;
+    const served = c.hitsMemory + c.hitsRedis + c.staleServed + c.staleIfErrorServed;
+    const hitRate = c.requests > 0 ? served / c.requests : 0;
+    this.#metrics.gauge('cache.hit_rate', hitRate);
+    return {
+      ...c,
+      hitRate,
+      memoryEntries: this.#memory.size,
+      memoryBytes: this.#memory.bytes,
+      learnedKeys: this.#predictor.size,
+    };
+  }
+
+  /** Learned `P(to | from)` (for tests and the status endpoint). */
+  successorProbability(from: string, to: string): number {
+    return this.#predictor.probability(from, to);
+  }
+
+  /** Empties the memory tier (the Redis tier is untouched). */
+  clearMemory(): void {
+    this.#memory.clear();
+  }
+
+  /**
+   * Stops background work from starting, waits for running work and flushes access counts.
+   *
+   * @example
+   * ```ts
+   * await cache.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    await this.#flush();
+  }
+}
+
+/**
+ * The spec's call shape: the operation's value, from the cache when it can.
+ *
+ * @example
+ * ```ts
+ * const robots = await executeWithPredictiveCaching(cache, 'robots:list', () => listRobots(), [
+ *   'strategies:list',
+ * ]);
+ * ```
+ */
+export async function executeWithPredictiveCaching<T>(
+  cache: PredictiveCache,
+  key: string,
+  operation: () => Promise<T>,
+  dependencies?: readonly string[],
+  options?: ExecuteOptions,
+): Promise<T> {
+  return (await cache.execute(key, operation, dependencies, options)).value;
+}
