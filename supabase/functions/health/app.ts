@@ -121,5 +121,15 @@ export function createHealthApp(deps: HealthDependencies) {
 /** The deployed app: the isolate's store and database. */
 export const app = createHealthApp({
   cache: (): KeyValueStore => getStore(),
-  db: () => getDatabase(),
+  db: async (): Promise<Pingable> => {
+    const db = await getDatabase();
+    return {
+      backend: db.backend,
+      // Database.ping never throws: turn its verdict into the check's outcome.
+      ping: async () => {
+        const result = await db.ping(1500);
+        if (!result.ok) throw new Error(result.reason ?? 'database ping failed');
+      },
+    };
+  },
 });
