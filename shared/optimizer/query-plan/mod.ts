@@ -1,0 +1,21 @@
+/**
+ * Query-plan optimization (`enableQueryPlanOptimization`): plan analysis with table and
+ * statement statistics, index advice, count and pagination strategies.
+ *
+ * @example
+ * ```ts
+ * import { QueryPlanOptimizer } from '../optimizer/query-plan/mod.ts';
+ * const optimizer = new QueryPlanOptimizer({ query });
+ * (await optimizer.analyze('select * from robots where strategy_type = $1', ['grid'])).advice;
+ * ```
+ *
+ * @module
+ */
+export * from './options.ts';
+export * from './conditions.ts';
+export * from './plan.ts';
+export * from './stats.ts';
+export * from './advice.ts';
+export * from './strategy.ts';
+export * from './normalize.ts';
+export * from './optimizer.ts';
