@@ -651,7 +651,9 @@ export class PredictiveCache {
     const c = this.#config.cache;
     const deadline = this.#now() + c.leaseWaitMs;
     this.#metrics.increment('cache.lease.waited');
-    while (this.#now() < deadline) {
+    // Bounded by the clock and by a poll count (an injected test clock may stand still).
+    for (let polls = Math.ceil(c.leaseWaitMs / c.leasePollMs); polls > 0; polls--) {
+      if (this.#now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, c.leasePollMs));
       const read = await this.#readStore(key, this.#now());
       if (read === FAILED) return undefined;
