@@ -2,21 +2,132 @@
  * Options of retries, breakers, throttling, pooling, deduplication and batching
  * (`OptimizationConfig.resilience`), with defaults and their environment variables.
  *
+ * The spec's own options stay at the top level of `OptimizationConfig`: `maxRetryAttempts`
+ * (most attempts, the first included) and `retryBackoffBase` (ms).
+ *
  * @module
  */
 import { z } from 'zod';
 import type { EnvBinding } from '../env.ts';
 
+const ratio = () => z.number().min(0).max(1);
+const ms = () => z.number().min(0).max(3_600_000);
+const count = () => z.number().int().min(1).max(1_000_000);
+
 /** Schema of `OptimizationConfig.resilience`; every field documents its default. */
 export const resilienceOptionsSchema = z.object({
   /** Longest single delay between two attempts, ms. @default 5000 */
-  retryMaxDelayMs: z.number().min(0).default(5000),
+  retryMaxDelayMs: ms().default(5000),
+  /**
+   * Jitter added to each backoff delay, as a share of the exponential part: the delay before
+   * attempt n+1 is `min(retryMaxDelayMs, base * 2^(n-1) * (1 + retryJitterRatio * random()))`.
+   * @default 1
+   */
+  retryJitterRatio: z.number().min(0).max(10).default(1),
+  /** Overall deadline of one retried operation (all attempts and delays), ms; 0 = none. @default 10000 */
+  retryDeadlineMs: ms().default(10_000),
+  /** Bound of one attempt, ms (aborts the attempt's signal); 0 = none. @default 0 */
+  retryAttemptTimeoutMs: ms().default(0),
+  /** Retry budget: retries may add at most this share of the calls of a resource. @default 0.2 */
+  retryBudgetRatio: ratio().default(0.2),
+  /** Retry budget: retries always allowed per second and resource, whatever the ratio. @default 10 */
+  retryBudgetMinPerSecond: z.number().min(0).max(1_000_000).default(10),
+  /** Retry budget: window over which calls and retries are counted, ms. @default 10000 */
+  retryBudgetWindowMs: z.number().min(100).max(3_600_000).default(10_000),
+
+  /** Breaker opens when failed calls / calls in the window reach this ratio. @default 0.5 */
+  breakerFailureRateThreshold: ratio().default(0.5),
+  /** Breaker opens when slow calls / calls in the window reach this ratio. @default 0.8 */
+  breakerSlowCallRateThreshold: ratio().default(0.8),
+  /** A call slower than this (ms) is a slow call. @default 2000 */
+  breakerSlowCallMs: z.number().min(1).max(3_600_000).default(2000),
+  /** Fewest calls in the window before the breaker may open. @default 10 */
+  breakerMinimumCalls: count().default(10),
+  /** Sliding window of the breaker's ratios, ms (10 buckets). @default 30000 */
+  breakerWindowMs: z.number().min(100).max(3_600_000).default(30_000),
+  /** How long an open breaker fails fast before admitting a probe, ms. @default 15000 */
+  breakerOpenMs: z.number().min(1).max(3_600_000).default(15_000),
+  /** Probes admitted in half-open; that many successes close the breaker. @default 1 */
+  breakerHalfOpenProbes: count().default(1),
+  /** How long the shared breaker state read from the store is trusted, ms. @default 1000 */
+  breakerStateCacheMs: ms().default(1000),
+  /** Lease of the half-open probe claim (`SET NX PX`) across isolates, ms. @default 5000 */
+  breakerProbeLeaseMs: z.number().min(1).max(3_600_000).default(5000),
+
+  /** Requests per window and resource key (all isolates together on Redis). @default 100 */
+  throttleLimit: count().default(100),
+  /** Rate window, ms (sliding window, as `@upstash/ratelimit`'s `slidingWindow`). @default 1000 */
+  throttleWindowMs: z.number().min(10).max(3_600_000).default(1000),
+  /** Concurrent operations per resource key and isolate. @default 50 */
+  throttleMaxConcurrent: count().default(50),
+  /** Longest wait for a free slot before a request is rejected, ms. @default 100 */
+  throttleMaxWaitMs: ms().default(100),
+  /** The adaptive limits never shrink below this share of the configured ones. @default 0.1 */
+  throttleMinLimitRatio: ratio().default(0.1),
+  /** Latency (EWMA, ms) above which the limits shrink. @default 1000 */
+  throttleLatencyTargetMs: z.number().min(1).max(3_600_000).default(1000),
+  /** Error rate (EWMA) above which the limits shrink. @default 0.1 */
+  throttleErrorRateTarget: ratio().default(0.1),
+  /** Multiplicative decrease of the limits when unhealthy. @default 0.7 */
+  throttleDecreaseFactor: z.number().gt(0).lt(1).default(0.7),
+  /** Additive increase per adjustment when healthy, as a share of the configured limits. @default 0.1 */
+  throttleIncreaseRatio: z.number().gt(0).max(1).default(0.1),
+  /** Least time between two adjustments of one resource's limits, ms. @default 1000 */
+  throttleAdjustIntervalMs: z.number().min(1).max(3_600_000).default(1000),
+  /** Bound of one `@upstash/ratelimit` call before it fails open, ms. @default 50 */
+  throttleStoreTimeoutMs: z.number().min(1).max(60_000).default(50),
+
+  /** Bulkhead: concurrent operations per resource key and isolate. @default 10 */
+  poolMaxConcurrent: count().default(10),
+  /** Bulkhead: operations waiting for a slot, beyond which calls are rejected. @default 100 */
+  poolMaxQueue: z.number().int().min(0).max(1_000_000).default(100),
+  /** Bulkhead: longest wait in the queue, ms. @default 1000 */
+  poolQueueTimeoutMs: ms().default(1000),
+
+  /** Batching: most ids in one batch call. @default 100 */
+  batchMaxSize: count().default(100),
 }).strict();
 
 /** The resilience options, defaults applied. */
 export type ResilienceOptions = z.infer<typeof resilienceOptionsSchema>;
 
+const n = (env: string, key: keyof ResilienceOptions): EnvBinding => ({
+  env,
+  path: `resilience.${key}`,
+  type: 'number',
+});
+
 /** Environment variables of the resilience options. */
 export const resilienceEnvBindings: readonly EnvBinding[] = [
-  { env: 'QF_RETRY_MAX_DELAY_MS', path: 'resilience.retryMaxDelayMs', type: 'number' },
+  n('QF_RETRY_MAX_DELAY_MS', 'retryMaxDelayMs'),
+  n('QF_RETRY_JITTER_RATIO', 'retryJitterRatio'),
+  n('QF_RETRY_DEADLINE_MS', 'retryDeadlineMs'),
+  n('QF_RETRY_ATTEMPT_TIMEOUT_MS', 'retryAttemptTimeoutMs'),
+  n('QF_RETRY_BUDGET_RATIO', 'retryBudgetRatio'),
+  n('QF_RETRY_BUDGET_MIN_PER_SECOND', 'retryBudgetMinPerSecond'),
+  n('QF_RETRY_BUDGET_WINDOW_MS', 'retryBudgetWindowMs'),
+  n('QF_BREAKER_FAILURE_RATE_THRESHOLD', 'breakerFailureRateThreshold'),
+  n('QF_BREAKER_SLOW_CALL_RATE_THRESHOLD', 'breakerSlowCallRateThreshold'),
+  n('QF_BREAKER_SLOW_CALL_MS', 'breakerSlowCallMs'),
+  n('QF_BREAKER_MINIMUM_CALLS', 'breakerMinimumCalls'),
+  n('QF_BREAKER_WINDOW_MS', 'breakerWindowMs'),
+  n('QF_BREAKER_OPEN_MS', 'breakerOpenMs'),
+  n('QF_BREAKER_HALF_OPEN_PROBES', 'breakerHalfOpenProbes'),
+  n('QF_BREAKER_STATE_CACHE_MS', 'breakerStateCacheMs'),
+  n('QF_BREAKER_PROBE_LEASE_MS', 'breakerProbeLeaseMs'),
+  n('QF_THROTTLE_LIMIT', 'throttleLimit'),
+  n('QF_THROTTLE_WINDOW_MS', 'throttleWindowMs'),
+  n('QF_THROTTLE_MAX_CONCURRENT', 'throttleMaxConcurrent'),
+  n('QF_THROTTLE_MAX_WAIT_MS', 'throttleMaxWaitMs'),
+  n('QF_THROTTLE_MIN_LIMIT_RATIO', 'throttleMinLimitRatio'),
+  n('QF_THROTTLE_LATENCY_TARGET_MS', 'throttleLatencyTargetMs'),
+  n('QF_THROTTLE_ERROR_RATE_TARGET', 'throttleErrorRateTarget'),
+  n('QF_THROTTLE_DECREASE_FACTOR', 'throttleDecreaseFactor'),
+  n('QF_THROTTLE_INCREASE_RATIO', 'throttleIncreaseRatio'),
+  n('QF_THROTTLE_ADJUST_INTERVAL_MS', 'throttleAdjustIntervalMs'),
+  n('QF_THROTTLE_STORE_TIMEOUT_MS', 'throttleStoreTimeoutMs'),
+  n('QF_POOL_MAX_CONCURRENT', 'poolMaxConcurrent'),
+  n('QF_POOL_MAX_QUEUE', 'poolMaxQueue'),
+  n('QF_POOL_QUEUE_TIMEOUT_MS', 'poolQueueTimeoutMs'),
+  n('QF_BATCH_MAX_SIZE', 'batchMaxSize'),
 ];

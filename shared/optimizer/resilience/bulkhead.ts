@@ -1,0 +1,230 @@
+/**
+ * Resource pooling as a bulkhead: at most `poolMaxConcurrent` operations of one resource run at
+ * once in an isolate, `poolMaxQueue` more wait (FIFO) at most `poolQueueTimeoutMs`, the rest
+ * are rejected at once with {@link BulkheadRejectedError}. One slow dependency can then hold
+ * only its own slots, not every request of the isolate.
+ *
+ * @module
+ */
+import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { BulkheadRejectedError } from './errors.ts';
+import { type ResilienceOptions, resilienceOptionsSchema } from './options.ts';
+
+/** Collaborators of a {@link Bulkhead}. */
+export interface BulkheadDeps {
+  /** @default the isolate's shared `metrics` */
+  metrics?: Metrics;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  timer: unknown;
+  enqueuedAt: number;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/**
+ * A bounded-concurrency slot pool with a bounded queue.
+ *
+ * Counts `pool.acquired`, `pool.queued`, `pool.rejected.queue-full|queue-timeout`; observes
+ * `pool.wait.ms` for queued calls; gauges `pool.<key>.in_use` and `pool.<key>.utilization`
+ * (in use / slots).
+ *
+ * @example
+ * ```ts
+ * const db = new Bulkhead('db', { resilience: { poolMaxConcurrent: 5 } });
+ * const rows = await db.run(() => sql`select * from robots`);
+ * ```
+ */
+export class Bulkhead {
+  readonly resourceKey: string;
+  readonly maxConcurrent: number;
+  readonly #maxQueue: number;
+  readonly #queueTimeoutMs: number;
+  readonly #metrics: Metrics;
+  readonly #clock: Clock;
+  readonly #inUseGauge: string;
+  readonly #utilizationGauge: string;
+  #inUse = 0;
+  #queue: (Waiter | undefined)[] = [];
+  #head = 0;
+  #queued = 0;
+
+  constructor(
+    resourceKey: string,
+    config: { resilience?: Partial<ResilienceOptions> } = {},
+    deps: BulkheadDeps = {},
+  ) {
+    const o = resilienceOptionsSchema.parse(config.resilience ?? {});
+    this.resourceKey = resourceKey;
+    this.maxConcurrent = o.poolMaxConcurrent;
+    this.#maxQueue = o.poolMaxQueue;
+    this.#queueTimeoutMs = o.poolQueueTimeoutMs;
+    this.#metrics = deps.metrics ?? sharedMetrics;
+    this.#clock = deps.clock ?? systemClock;
+    this.#inUseGauge = `pool.${resourceKey}.in_use`;
+    this.#utilizationGauge = `pool.${resourceKey}.utilization`;
+  }
+
+  /** Slots in use. */
+  get inUse(): number {
+    return this.#inUse;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  #gauges(): void {
+    this.#metrics.gauge(this.#inUseGauge, this.#inUse);
+    this.#metrics.gauge(this.#utilizationGauge, this.#inUse / this.maxConcurrent);
+  }
+
+  /** Takes a slot if one is free, without waiting. */
+  tryAcquire(): boolean {
+    if (this.#inUse >= this.maxConcurrent || this.#queued > 0) return false;
+    this.#inUse++;
+    this.#metrics.increment('pool.acquired');
+    this.#gauges();
+    return true;
+  }
+
+  /**
+   * Takes a slot, waiting in the queue when none is free. Rejects with
+   * {@link BulkheadRejectedError} when the queue is full or the wait times out, or with the
+   * signal's reason when it aborts. Resolves synchronously-fast (one microtask) when free.
+   */
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (this.tryAcquire()) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#queued >= this.#maxQueue) {
+      this.#metrics.increment('pool.rejected.queue-full');
+      return Promise.reject(
+        new BulkheadRejectedError(this.resourceKey, 'queue-full', this.maxConcurrent),
+      );
+    }
+    this.#metrics.increment('pool.queued');
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: undefined,
+        enqueuedAt: this.#clock.now(),
+        signal,
+      };
+      const index = this.#queue.push(waiter) - 1;
+      this.#queued++;
+      const leave = () => {
+        this.#queue[index] = undefined;
+        this.#queued--;
+        this.#clearWaiter(waiter);
+      };
+      waiter.timer = this.#clock.setTimeout(() => {
+        leave();
+        this.#metrics.increment('pool.rejected.queue-timeout');
+        reject(new BulkheadRejectedError(this.resourceKey, 'queue-timeout', this.maxConcurrent));
+      }, this.#queueTimeoutMs);
+      if (signal) {
+        waiter.onAbort = () => {
+          leave();
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+    });
+  }
+
+  #clearWaiter(waiter: Waiter): void {
+    this.#clock.clearTimeout(waiter.timer);
+    if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+  }
+
+  /** Gives a slot back; the oldest waiter, if any, takes it over. */
+  release(): void {
+    while (this.#head < this.#queue.length) {
+      const waiter = this.#queue[this.#head];
+      this.#queue[this.#head++] = undefined;
+      if (!waiter) continue;
+      this.#queued--;
+      this.#clearWaiter(waiter);
+      this.#metrics.increment('pool.acquired');
+      this.#metrics.observe('pool.wait.ms', this.#clock.now() - waiter.enqueuedAt);
+      waiter.resolve();
+      this.#compact();
+      return; // the slot passes on: in use is unchanged
+    }
+    this.#compact();
+    if (this.#inUse <= 0) {
+      throw new Error(`Bulkhead '${this.resourceKey}' released more than acquired`);
+    }
+    this.#inUse--;
+    this.#gauges();
+  }
+
+  #compact(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+  }
+
+  /** Runs `operation` holding a slot. */
+  async run<T>(operation: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (!this.tryAcquire()) await this.acquire(signal);
+    try {
+      return await operation();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/**
+ * One {@link Bulkhead} per resource key, created on first use.
+ *
+ * @example
+ * ```ts
+ * const pools = new BulkheadRegistry(config);
+ * await pools.run('robots-db', () => loadRobots());
+ * ```
+ */
+export class BulkheadRegistry {
+  readonly #config: { resilience?: Partial<ResilienceOptions> };
+  readonly #deps: BulkheadDeps;
+  readonly #bulkheads = new Map<string, Bulkhead>();
+
+  constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: BulkheadDeps = {}) {
+    this.#config = { resilience: resilienceOptionsSchema.parse(config.resilience ?? {}) };
+    this.#deps = deps;
+  }
+
+  /** The bulkhead of `resourceKey`. */
+  get(resourceKey: string): Bulkhead {
+    let bulkhead = this.#bulkheads.get(resourceKey);
+    if (!bulkhead) {
+      bulkhead = new Bulkhead(resourceKey, this.#config, this.#deps);
+      this.#bulkheads.set(resourceKey, bulkhead);
+    }
+    return bulkhead;
+  }
+
+  /** Runs `operation` in the bulkhead of `resourceKey`. */
+  run<T>(resourceKey: string, operation: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.get(resourceKey).run(operation, signal);
+  }
+
+  /** Slots in use and queued per resource, for the status endpoint. */
+  utilization(): Record<string, { inUse: number; queued: number; maxConcurrent: number }> {
+    const out: Record<string, { inUse: number; queued: number; maxConcurrent: number }> = {};
+    for (const [key, b] of this.#bulkheads) {
+      out[key] = { inUse: b.inUse, queued: b.queued, maxConcurrent: b.maxConcurrent };
+    }
+    return out;
+  }
+}

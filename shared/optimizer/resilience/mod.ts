@@ -1,0 +1,69 @@
+/**
+ * The resilience layer of the optimizer: intelligent retries, circuit breakers, adaptive
+ * throttling, bulkheads (resource pooling), request deduplication and batching, each a small
+ * class taking the `OptimizationConfig` values it needs, a store where state is shared, a
+ * `Metrics` instance and an injectable clock.
+ *
+ * Documented composition order (outermost first): throttle, breaker, cache with
+ * deduplication, bulkhead + retry around the origin, metrics.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveThrottle, CircuitBreakerRegistry, RetryPolicy } from './resilience/mod.ts';
+ * const config = optimizationConfigFromEnv();
+ * const retry = new RetryPolicy(config);
+ * const breakers = new CircuitBreakerRegistry(config, { store: getStore() });
+ * const throttle = new AdaptiveThrottle(config, { store: getStore() });
+ * const rows = await throttle.execute('db', () =>
+ *   breakers.execute('db', () => retry.execute(() => sql`select 1`, { resourceKey: 'db' }))
+ * );
+ * ```
+ *
+ * @module
+ */
+export * from './errors.ts';
+export { type Classification, classifyError, parseRetryAfter, resultError } from './classify.ts';
+export { type Clock, type RandomSource, sleep, systemClock } from './clock.ts';
+export {
+  type AttemptContext,
+  type BackoffParams,
+  computeBackoffDelay,
+  type RetryCallOptions,
+  type RetryConfig,
+  type RetryDeps,
+  RetryPolicy,
+  retrySuccessRate,
+  retryWithBackoff,
+} from './retry.ts';
+export { RetryBudget, type RetryBudgetOptions } from './budget.ts';
+export {
+  type BreakerCallOptions,
+  type BreakerDeps,
+  type BreakerState,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  type SharedBreakerState,
+} from './breaker.ts';
+export {
+  AdaptiveThrottle,
+  type ThrottleAdmission,
+  type ThrottleDeps,
+  type ThrottleLimitsSnapshot,
+  type ThrottlePermit,
+  throttlingRate,
+} from './throttle.ts';
+export {
+  MemoryRateWindow,
+  type RateDecision,
+  type RateWindow,
+  UpstashRateWindow,
+  type UpstashRateWindowOptions,
+} from './rate_window.ts';
+export { Bulkhead, type BulkheadDeps, BulkheadRegistry } from './bulkhead.ts';
+export { type BatchFunction, BatchLoader, type BatchLoaderOptions } from './batch.ts';
+export { Deduplicator } from './dedup.ts';
+export {
+  resilienceEnvBindings,
+  type ResilienceOptions,
+  resilienceOptionsSchema,
+} from './options.ts';

@@ -1,0 +1,346 @@
+/**
+ * Adaptive throttling per resource key: a rate window (requests per `throttleWindowMs`, shared
+ * across isolates on Redis) and a concurrency limit (per isolate), both adapted to the
+ * resource's health with AIMD:
+ *
+ * - every completed call updates the resource's latency and error-rate EWMAs (weight 0.2);
+ * - at most once per `throttleAdjustIntervalMs`, if latency > `throttleLatencyTargetMs` or
+ *   error rate > `throttleErrorRateTarget`, both limits are multiplied by
+ *   `throttleDecreaseFactor` (never below `throttleMinLimitRatio` of the configured ones);
+ *   otherwise both grow by `throttleIncreaseRatio` of the configured ones, up to them.
+ *
+ * Over a limit a request waits up to `throttleMaxWaitMs` for a free slot (rate: until the
+ * window frees one; concurrency: FIFO queue) and is then rejected with a
+ * {@link ThrottledError} saying which limit it hit.
+ *
+ * @module
+ */
+import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
+import type { KeyValueStore } from '../../store/types.ts';
+import type { Redis } from '@upstash/redis';
+import { classifyError, resultError } from './classify.ts';
+import { type Clock, sleep, systemClock } from './clock.ts';
+import { ThrottledError } from './errors.ts';
+import { type ResilienceOptions, resilienceOptionsSchema } from './options.ts';
+import {
+  MemoryRateWindow,
+  type RateDecision,
+  type RateWindow,
+  UpstashRateWindow,
+} from './rate_window.ts';
+
+/** Collaborators of an {@link AdaptiveThrottle}. */
+export interface ThrottleDeps {
+  /** An `UpstashStore` (its `.redis`) gives cross-isolate windows; otherwise in memory. */
+  store?: KeyValueStore;
+  /** @default the isolate's shared `metrics` */
+  metrics?: Metrics;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Replaces the rate window (tests). */
+  rateWindow?: RateWindow;
+}
+
+/** How a request got through. */
+export type ThrottleAdmission = 'allowed' | 'delayed' | 'fail-open';
+
+/** A slot held by a request; give it back with {@link AdaptiveThrottle.release}. */
+export interface ThrottlePermit {
+  readonly resourceKey: string;
+  /** Why it passed: at once, after a bounded delay, or because the window was unreachable. */
+  readonly admission: ThrottleAdmission;
+  /** Time waited for the slot, ms. */
+  readonly waitedMs: number;
+  /** @internal */
+  readonly limits: ResourceLimits;
+}
+
+/** A resource's adaptive limits, as reported by {@link AdaptiveThrottle.limits}. */
+export interface ThrottleLimitsSnapshot {
+  rateLimit: number;
+  concurrencyLimit: number;
+  inFlight: number;
+  latencyEwmaMs: number;
+  errorRateEwma: number;
+}
+
+const EWMA_WEIGHT = 0.2;
+
+class ResourceLimits {
+  rate: number;
+  concurrency: number;
+  inFlight = 0;
+  latencyEwma = 0;
+  errorEwma = 0;
+  samples = 0;
+  lastAdjustAt: number;
+  waiters: Array<{ grant: () => void } | undefined> = [];
+  waitersHead = 0;
+  readonly allowed: ThrottlePermit;
+  readonly failOpen: ThrottlePermit;
+  readonly gaugeName: string;
+  constructor(readonly key: string, rate: number, concurrency: number, now: number) {
+    this.rate = rate;
+    this.concurrency = concurrency;
+    this.lastAdjustAt = now;
+    this.allowed = { resourceKey: key, admission: 'allowed', waitedMs: 0, limits: this };
+    this.failOpen = { resourceKey: key, admission: 'fail-open', waitedMs: 0, limits: this };
+    this.gaugeName = `throttle.limit.${key}`;
+  }
+}
+
+/**
+ * Adaptive throttle for every resource key of an isolate. Create once per isolate (it holds
+ * the `@upstash/ratelimit` limiters).
+ *
+ * Counts `throttle.calls`, `throttle.delayed`, `throttle.rejected`,
+ * `throttle.rejected.<reason>`, `throttle.fail_open`, `throttle.limit.decrease|increase`;
+ * gauges `throttle.limit.<resourceKey>` (effective rate limit). {@link throttlingRate} derives
+ * the throttling rate.
+ *
+ * @example
+ * ```ts
+ * const throttle = new AdaptiveThrottle(config, { store: getStore() });
+ * const robots = await throttle.execute('robots-db', () => loadRobots());
+ * ```
+ */
+export class AdaptiveThrottle {
+  readonly #o: ResilienceOptions;
+  readonly #metrics: Metrics;
+  readonly #clock: Clock;
+  readonly #window: RateWindow;
+  readonly #resources = new Map<string, ResourceLimits>();
+
+  constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: ThrottleDeps = {}) {
+    this.#o = resilienceOptionsSchema.parse(config.resilience ?? {});
+    this.#metrics = deps.metrics ?? sharedMetrics;
+    this.#clock = deps.clock ?? systemClock;
+    const redis = (deps.store as { redis?: Redis } | undefined)?.redis;
+    this.#window = deps.rateWindow ??
+      (deps.store?.backend === 'upstash' && redis
+        ? new UpstashRateWindow({
+          redis,
+          windowMs: this.#o.throttleWindowMs,
+          timeoutMs: this.#o.throttleStoreTimeoutMs,
+          metrics: this.#metrics,
+        })
+        : new MemoryRateWindow(this.#o.throttleWindowMs, this.#clock));
+  }
+
+  #resource(key: string): ResourceLimits {
+    let r = this.#resources.get(key);
+    if (!r) {
+      if (this.#resources.size >= 10_000) this.#resources.clear();
+      r = new ResourceLimits(
+        key,
+        this.#o.throttleLimit,
+        this.#o.throttleMaxConcurrent,
+        this.#clock.now(),
+      );
+      this.#resources.set(key, r);
+    }
+    return r;
+  }
+
+  /** The current adaptive limits of `resourceKey`. */
+  limits(resourceKey: string): ThrottleLimitsSnapshot {
+    const r = this.#resource(resourceKey);
+    return {
+      rateLimit: Math.floor(r.rate),
+      concurrencyLimit: Math.floor(r.concurrency),
+      inFlight: r.inFlight,
+      latencyEwmaMs: r.latencyEwma,
+      errorRateEwma: r.errorEwma,
+    };
+  }
+
+  /** Runs `operation` within the throttle of `resourceKey`; its outcome feeds the adaptation. */
+  async execute<T>(
+    resourceKey: string,
+    operation: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const pending = this.acquire(resourceKey, signal);
+    const permit = pending instanceof Promise ? await pending : pending;
+    const started = this.#clock.now();
+    let value: T;
+    try {
+      value = await operation();
+    } catch (error) {
+      this.release(permit, this.#clock.now() - started, classifyError(error).transient);
+      throw error;
+    }
+    const failed = resultError(value);
+    this.release(
+      permit,
+      this.#clock.now() - started,
+      failed !== undefined && classifyError(failed).transient,
+    );
+    return value;
+  }
+
+  /**
+   * Takes a rate token and a concurrency slot for `resourceKey`, synchronously when both are
+   * free at once on the memory window; otherwise waits at most `throttleMaxWaitMs` and rejects
+   * with {@link ThrottledError}.
+   */
+  acquire(resourceKey: string, signal?: AbortSignal): ThrottlePermit | Promise<ThrottlePermit> {
+    const r = this.#resource(resourceKey);
+    this.#metrics.increment('throttle.calls');
+    const decision = this.#window.limit(resourceKey, Math.floor(r.rate));
+    if (
+      !(decision instanceof Promise) && decision.success && r.inFlight < Math.floor(r.concurrency)
+    ) {
+      r.inFlight++;
+      return decision.failOpen ? r.failOpen : r.allowed;
+    }
+    return this.#acquireSlow(r, decision, signal);
+  }
+
+  async #acquireSlow(
+    r: ResourceLimits,
+    first: RateDecision | Promise<RateDecision>,
+    signal?: AbortSignal,
+  ): Promise<ThrottlePermit> {
+    const clock = this.#clock;
+    const started = clock.now();
+    const maxWait = this.#o.throttleMaxWaitMs;
+    let decision = first instanceof Promise ? await first : first;
+    while (!decision.success) {
+      const waited = clock.now() - started;
+      if (waited + decision.retryAfterMs > maxWait) {
+        throw this.#reject(r, 'rate-limit', decision.retryAfterMs);
+      }
+      try {
+        await sleep(clock, decision.retryAfterMs, signal);
+      } catch (error) {
+        this.#metrics.increment('throttle.rejected.aborted');
+        throw error;
+      }
+      const next = this.#window.limit(r.key, Math.floor(r.rate));
+      decision = next instanceof Promise ? await next : next;
+    }
+    if (r.inFlight >= Math.floor(r.concurrency)) {
+      const remaining = maxWait - (clock.now() - started);
+      if (remaining <= 0) throw this.#reject(r, 'concurrency-limit', maxWait);
+      // A granted waiter inherits the releasing call's slot (inFlight unchanged).
+      await this.#waitForSlot(r, remaining, signal);
+    } else r.inFlight++;
+    const waitedMs = clock.now() - started;
+    if (decision.failOpen) return r.failOpen;
+    if (waitedMs <= 0) return r.allowed;
+    this.#metrics.increment('throttle.delayed');
+    return { resourceKey: r.key, admission: 'delayed', waitedMs, limits: r };
+  }
+
+  #waitForSlot(r: ResourceLimits, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const clock = this.#clock;
+      const onAbort = () => {
+        done();
+        this.#metrics.increment('throttle.rejected.aborted');
+        reject(signal!.reason);
+      };
+      const timer = clock.setTimeout(() => {
+        done();
+        reject(this.#reject(r, 'concurrency-limit', timeoutMs));
+      }, timeoutMs);
+      const waiter = {
+        grant: () => {
+          done();
+          resolve();
+        },
+      };
+      const index = r.waiters.push(waiter) - 1;
+      const done = () => {
+        clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        r.waiters[index] = undefined;
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #reject(r: ResourceLimits, reason: 'rate-limit' | 'concurrency-limit', retryAfterMs: number) {
+    this.#metrics.increment('throttle.rejected');
+    this.#metrics.increment(`throttle.rejected.${reason}`);
+    const limit = reason === 'rate-limit' ? Math.floor(r.rate) : Math.floor(r.concurrency);
+    return new ThrottledError(r.key, reason, Math.ceil(retryAfterMs), limit);
+  }
+
+  /**
+   * Gives a slot back and feeds the call's latency and outcome to the adaptation.
+   * `failed` should be true only for failures that say the resource is unhealthy.
+   */
+  release(permit: ThrottlePermit, durationMs: number, failed: boolean): void {
+    const r = permit.limits;
+    // Hand the slot to the oldest waiter, if any; otherwise free it.
+    let handedOver = false;
+    while (r.waitersHead < r.waiters.length) {
+      const waiter = r.waiters[r.waitersHead++];
+      if (waiter) {
+        waiter.grant();
+        handedOver = true;
+        break;
+      }
+    }
+    if (!handedOver) r.inFlight--;
+    if (r.waitersHead === r.waiters.length) {
+      r.waiters.length = 0;
+      r.waitersHead = 0;
+    }
+    this.#observe(r, durationMs, failed);
+  }
+
+  #observe(r: ResourceLimits, durationMs: number, failed: boolean): void {
+    if (r.samples === 0) {
+      r.latencyEwma = durationMs;
+      r.errorEwma = failed ? 1 : 0;
+    } else {
+      r.latencyEwma += EWMA_WEIGHT * (durationMs - r.latencyEwma);
+      r.errorEwma += EWMA_WEIGHT * ((failed ? 1 : 0) - r.errorEwma);
+    }
+    r.samples++;
+    const now = this.#clock.now();
+    if (now - r.lastAdjustAt < this.#o.throttleAdjustIntervalMs) return;
+    r.lastAdjustAt = now;
+    const o = this.#o;
+    const unhealthy = r.latencyEwma > o.throttleLatencyTargetMs ||
+      r.errorEwma > o.throttleErrorRateTarget;
+    const before = Math.floor(r.rate);
+    if (unhealthy) {
+      r.rate = Math.max(
+        o.throttleLimit * o.throttleMinLimitRatio,
+        1,
+        r.rate * o.throttleDecreaseFactor,
+      );
+      r.concurrency = Math.max(
+        o.throttleMaxConcurrent * o.throttleMinLimitRatio,
+        1,
+        r.concurrency * o.throttleDecreaseFactor,
+      );
+      if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.decrease');
+    } else {
+      r.rate = Math.min(o.throttleLimit, r.rate + o.throttleLimit * o.throttleIncreaseRatio);
+      r.concurrency = Math.min(
+        o.throttleMaxConcurrent,
+        r.concurrency + o.throttleMaxConcurrent * o.throttleIncreaseRatio,
+      );
+      if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.increase');
+    }
+    if (Math.floor(r.rate) !== before) this.#metrics.gauge(r.gaugeName, Math.floor(r.rate));
+  }
+}
+
+/**
+ * Share of throttle calls that were rejected.
+ *
+ * @example
+ * ```ts
+ * throttlingRate(metrics); // 0.03
+ * ```
+ */
+export function throttlingRate(m: Metrics = sharedMetrics): number {
+  const calls = m.counter('throttle.calls');
+  return calls === 0 ? 0 : m.counter('throttle.rejected') / calls;
+}
