@@ -46,8 +46,9 @@ Deno.test('cache: a memory-tier hit touches no store', async () => {
 Deno.test('cache: a second isolate reads the Redis tier in one round trip, then memory', async () => {
   const clock = new Clock();
   const store = instrumented(memoryStore(clock));
-  const a = makeCache(store, clock, {}, 'a');
-  const b = makeCache(store, clock, {}, 'b');
+  const noFlush = { cache: { popularityFlushMs: 60_000 } };
+  const a = makeCache(store, clock, noFlush, 'a');
+  const b = makeCache(store, clock, noFlush, 'b');
   await a.cache.execute('k', origin('v'));
   await settleBackground();
   const before = store.calls.length;
