@@ -1,0 +1,85 @@
+/**
+ * Data access: one {@link Database} interface, postgres.js for real PostgreSQL/Supabase and PGlite
+ * for the embedded default, plus the repositories built on it.
+ *
+ * | env | backend |
+ * |---|---|
+ * | `SUPABASE_DB_URL` (else `DATABASE_URL`) | postgres.js on that URL (`prepare: false`, max 3 connections) |
+ * | neither | PGlite in memory, bootstrap + migrations + seed applied |
+ *
+ * @module
+ */
+import { createEmbeddedDatabase } from './pglite.ts';
+import { createPostgresDatabase } from './postgres.ts';
+import type { Database } from './types.ts';
+
+export * from './types.ts';
+export * from './errors.ts';
+export { claimsStatement, isUuid } from './claims.ts';
+export { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.ts';
+export { createEmbeddedDatabase, type EmbeddedDatabaseOptions, wrapPglite } from './pglite.ts';
+export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
+export * from './robots/mod.ts';
+export * from './strategies.ts';
+export * from './pagination.ts';
+export * from './caller.ts';
+export { parseInput, parseTimestamp, requireUuid } from './validate.ts';
+
+/** Reads a variable from the runtime's environment (Deno or Node-like), if any. */
+function env(name: string): string | undefined {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  try {
+    return g.Deno?.env?.get(name) ?? g.process?.env?.[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The database the environment asks for: postgres.js on `SUPABASE_DB_URL` / `DATABASE_URL`,
+ * else an embedded PGlite with migrations and seed applied.
+ *
+ * @example
+ * ```ts
+ * const db = await databaseFromEnv();
+ * console.log(db.backend); // 'postgres' | 'pglite'
+ * ```
+ */
+export async function databaseFromEnv(
+  read: (name: string) => string | undefined = env,
+): Promise<Database> {
+  const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
+  if (url) return createPostgresDatabase(url);
+  return await createEmbeddedDatabase();
+}
+
+let shared: Promise<Database> | undefined;
+
+/**
+ * The isolate-wide database, created on first use (once per isolate, outside handlers).
+ *
+ * @example
+ * ```ts
+ * const db = await getDatabase();
+ * ```
+ */
+export function getDatabase(): Promise<Database> {
+  shared ??= databaseFromEnv().catch((error) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/**
+ * Replaces the isolate-wide database (tests, dev server). Pass `undefined` to reset.
+ *
+ * @example
+ * ```ts
+ * setDatabase(await createEmbeddedDatabase());
+ * ```
+ */
+export function setDatabase(db: Database | undefined): void {
+  shared = db ? Promise.resolve(db) : undefined;
+}

@@ -1,0 +1,457 @@
+/**
+ * Robots repository: listing with filters and keyset pagination, trigram search, get by id(s),
+ * create/update/delete, and chunked batch upserts. Every call runs as a {@link Caller}: users go
+ * through RLS (`set local role authenticated` + JWT claims), the service bypasses it.
+ *
+ * @module
+ */
+import { type Caller, runAs } from '../caller.ts';
+import { DbValidationError } from '../errors.ts';
+import {
+  keysetPage,
+  type Page,
+  type PageOptions,
+  parseLimit,
+  selectFields,
+  selectList,
+  WhereBuilder,
+} from '../pagination.ts';
+import type { Database, SqlExecutor } from '../types.ts';
+import { parseInput, parseTimestamp, requireUuid } from '../validate.ts';
+import {
+  type Robot,
+  ROBOT_FIELDS,
+  type RobotCreate,
+  robotCreateSchema,
+  type RobotUpdate,
+  robotUpdateSchema,
+  STRATEGY_TYPES,
+} from './schema.ts';
+
+/** Filters of {@link RobotsRepository.list} and {@link RobotsRepository.search}. */
+export interface RobotFilters {
+  /** Only this owner's robots. */
+  ownerId?: string;
+  /** Only public (`true`) or only private (`false`) robots. */
+  isPublic?: boolean;
+  /** Only this strategy type. */
+  strategyType?: string;
+  /** Only robots built from this strategy. */
+  strategyId?: string;
+  /** Created at or after (ISO 8601). */
+  createdAfter?: string | Date;
+  /** Created before (ISO 8601). */
+  createdBefore?: string | Date;
+}
+
+/** Input of {@link RobotsRepository.list}. */
+export interface RobotListOptions extends PageOptions {
+  /** Fields to return (whitelist {@link ROBOT_FIELDS}); all by default. */
+  fields?: readonly string[] | string;
+  filters?: RobotFilters;
+}
+
+/** Input of {@link RobotsRepository.search}. */
+export interface RobotSearchOptions {
+  /** Search text, 2..100 characters: matched in name and description. */
+  query: string;
+  fields?: readonly string[] | string;
+  filters?: RobotFilters;
+  /**
+   * Maximum results, 1..100.
+   * @default 20
+   */
+  limit?: number;
+}
+
+/** A search hit: the selected fields plus the trigram similarity score (0..1). */
+export type RobotSearchHit = Partial<Robot> & { score: number };
+
+/** Options of {@link RobotsRepository}. */
+export interface RobotsRepositoryOptions {
+  /**
+   * Rows per statement in {@link RobotsRepository.upsertMany}.
+   * @default 500
+   */
+  upsertChunkSize?: number;
+  /**
+   * Largest number of rows one upsertMany call accepts.
+   * @default 10000
+   */
+  maxUpsertRows?: number;
+  /**
+   * Largest number of ids one getByIds call accepts.
+   * @default 100
+   */
+  maxIdsPerLookup?: number;
+}
+
+/** Result of {@link RobotsRepository.upsertMany}. */
+export interface UpsertResult {
+  /** Rows inserted or updated. */
+  count: number;
+  /** Statements issued (chunks). */
+  chunks: number;
+  /** Ids of the written rows, in input order. */
+  ids: string[];
+}
+
+const TABLE = 'public.robots';
+const MAX_UPSERT_CHUNK = 1000;
+const WRITE_COLUMNS = [
+  'strategy_id',
+  'name',
+  'description',
+  'strategy_type',
+  'strategy_params',
+  'is_public',
+] as const;
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Data access for `public.robots`.
+ *
+ * @example
+ * ```ts
+ * const robots = new RobotsRepository(db);
+ * const page = await robots.list(userCaller({ sub }), { filters: { ownerId: sub }, limit: 20 });
+ * const next = await robots.list(userCaller({ sub }), { filters: { ownerId: sub }, cursor: page.nextCursor });
+ * ```
+ */
+export class RobotsRepository {
+  #db: Database;
+  #upsertChunkSize: number;
+  #maxUpsertRows: number;
+  #maxIdsPerLookup: number;
+
+  constructor(db: Database, options: RobotsRepositoryOptions = {}) {
+    const { upsertChunkSize = 500, maxUpsertRows = 10_000, maxIdsPerLookup = 100 } = options;
+    if (
+      !Number.isInteger(upsertChunkSize) || upsertChunkSize < 1 ||
+      upsertChunkSize > MAX_UPSERT_CHUNK
+    ) {
+      throw new RangeError(
+        `'upsertChunkSize' must be an integer from 1 to ${MAX_UPSERT_CHUNK}: received ${upsertChunkSize}`,
+      );
+    }
+    if (!Number.isInteger(maxUpsertRows) || maxUpsertRows < 1) {
+      throw new RangeError(`'maxUpsertRows' must be an integer >= 1: received ${maxUpsertRows}`);
+    }
+    if (!Number.isInteger(maxIdsPerLookup) || maxIdsPerLookup < 1) {
+      throw new RangeError(
+        `'maxIdsPerLookup' must be an integer >= 1: received ${maxIdsPerLookup}`,
+      );
+    }
+    this.#db = db;
+    this.#upsertChunkSize = upsertChunkSize;
+    this.#maxUpsertRows = maxUpsertRows;
+    this.#maxIdsPerLookup = maxIdsPerLookup;
+  }
+
+  /** Rows per upsert statement. */
+  get upsertChunkSize(): number {
+    return this.#upsertChunkSize;
+  }
+
+  /**
+   * A page of robots ordered by `created_at desc, id desc`, filtered, keyset-paginated.
+   * Users see public robots and their own (RLS).
+   */
+  list(caller: Caller, options: RobotListOptions = {}): Promise<Page<Partial<Robot>>> {
+    const selected = selectFields(ROBOT_FIELDS, options.fields);
+    const where = robotWhere(options.filters);
+    return runAs(
+      this.#db,
+      caller,
+      (tx) =>
+        keysetPage<Partial<Robot>>(tx, {
+          table: TABLE,
+          fields: ROBOT_FIELDS,
+          selected,
+          where,
+          page: options,
+        }),
+    );
+  }
+
+  /**
+   * Trigram search on name and description (substring `ilike` and fuzzy `%` on the name, both
+   * served by the GIN trigram indexes), best similarity first.
+   */
+  search(caller: Caller, options: RobotSearchOptions): Promise<RobotSearchHit[]> {
+    const query = typeof options.query === 'string' ? options.query.trim() : options.query;
+    if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
+      throw new DbValidationError(
+        'query',
+        `must be a string of 2 to 100 characters: received ${JSON.stringify(options.query)}`,
+        options.query,
+      );
+    }
+    const limit = parseLimit(options.limit);
+    const selected = selectFields(ROBOT_FIELDS, options.fields);
+    const where = robotWhere(options.filters);
+    const q = where.param(query);
+    const pattern = where.param(`%${escapeLike(query)}%`);
+    where.add(
+      `(t.name ilike ${pattern} or t.description ilike ${pattern} or t.name operator(extensions.%) ${q})`,
+    );
+    const limitParam = where.param(limit);
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<RobotSearchHit>(
+        `select ${selectList(ROBOT_FIELDS, selected)},
+           greatest(extensions.similarity(t.name, ${q}), extensions.word_similarity(${q}, t.description))::float8 as "score"
+         from ${TABLE} t ${where.toSql()}
+         order by "score" desc, t.created_at desc, t.id desc
+         limit ${limitParam}`,
+        where.params,
+      );
+      return rows.map((row) => ({ ...row, score: Number(row.score) }));
+    });
+  }
+
+  /** One robot, or `null` when it does not exist or the caller may not see it. */
+  getById(
+    caller: Caller,
+    id: string,
+    fields?: readonly string[] | string,
+  ): Promise<Partial<Robot> | null> {
+    requireUuid('id', id);
+    const selected = selectFields(ROBOT_FIELDS, fields);
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Partial<Robot>>(
+        `select ${selectList(ROBOT_FIELDS, selected)} from ${TABLE} t where t.id = $1`,
+        [id],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  /**
+   * Many robots in one query (for batching/dataloaders): results aligned with `ids`, `null`
+   * where missing or invisible to the caller.
+   */
+  getByIds(
+    caller: Caller,
+    ids: readonly string[],
+    fields?: readonly string[] | string,
+  ): Promise<(Partial<Robot> | null)[]> {
+    if (!Array.isArray(ids) || ids.length > this.#maxIdsPerLookup) {
+      throw new DbValidationError(
+        'ids',
+        `must be an array of at most ${this.#maxIdsPerLookup} uuids: received ${
+          Array.isArray(ids) ? `${ids.length} ids` : JSON.stringify(ids)
+        }`,
+        ids,
+      );
+    }
+    ids.forEach((id, i) => requireUuid(`ids.${i}`, id));
+    if (ids.length === 0) return Promise.resolve([]);
+    const selected = selectFields(ROBOT_FIELDS, fields);
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Partial<Robot> & { __id: string }>(
+        `select ${selectList(ROBOT_FIELDS, selected)}, t.id as "__id" from ${TABLE} t
+         where t.id = any(array(select jsonb_array_elements_text($1::jsonb)::uuid))`,
+        [JSON.stringify([...new Set(ids)])],
+      );
+      const byId = new Map(rows.map(({ __id, ...row }) => [__id, row as Partial<Robot>]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+  }
+
+  /** Creates a robot owned by the caller (users) or by `input.user_id` (service). */
+  create(caller: Caller, input: RobotCreate): Promise<Robot> {
+    const data = parseInput(robotCreateSchema, input, 'robot');
+    if (caller.kind === 'service' && !data.user_id) {
+      throw new DbValidationError(
+        'robot.user_id',
+        'is required for service writes: received undefined',
+        undefined,
+      );
+    }
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await upsertRows(tx, [data], false);
+      return rows[0] as Robot;
+    });
+  }
+
+  /** Updates the caller's robot; `null` when it does not exist or is not the caller's. */
+  update(caller: Caller, id: string, patch: RobotUpdate): Promise<Robot | null> {
+    requireUuid('id', id);
+    const data = parseInput(robotUpdateSchema, patch, 'robot') as Record<string, unknown>;
+    const columns = WRITE_COLUMNS.filter((column) => data[column] !== undefined);
+    if (columns.length === 0) {
+      throw new DbValidationError(
+        'robot',
+        `needs at least one of ${WRITE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
+        patch,
+      );
+    }
+    const where = new WhereBuilder([id]);
+    const sets = columns.map((column) =>
+      `${column} = ${
+        where.param(column === 'strategy_params' ? JSON.stringify(data[column]) : data[column])
+      }${column === 'strategy_params' ? '::jsonb' : ''}`
+    );
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Robot>(
+        `update ${TABLE} t set ${sets.join(', ')} where t.id = $1
+         returning ${selectList(ROBOT_FIELDS, Object.keys(ROBOT_FIELDS))}`,
+        where.params,
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  /** Deletes the caller's robot; `false` when nothing was deleted. */
+  delete(caller: Caller, id: string): Promise<boolean> {
+    requireUuid('id', id);
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id]);
+      return rows.length > 0;
+    });
+  }
+
+  /**
+   * Inserts or updates (by `id`) many robots in one transaction, in statements of at most
+   * `upsertChunkSize` rows. Users can only write their own rows (RLS rejects the whole call
+   * otherwise).
+   */
+  upsertMany(caller: Caller, inputs: readonly RobotCreate[]): Promise<UpsertResult> {
+    if (!Array.isArray(inputs) || inputs.length > this.#maxUpsertRows) {
+      throw new DbValidationError(
+        'robots',
+        `must be an array of at most ${this.#maxUpsertRows} robots: received ${
+          Array.isArray(inputs) ? `${inputs.length} robots` : JSON.stringify(inputs)
+        }`,
+        inputs,
+      );
+    }
+    const rows = inputs.map((input, i) => {
+      const data = parseInput(robotCreateSchema, input, `robots.${i}`);
+      if (caller.kind === 'service' && !data.user_id) {
+        throw new DbValidationError(
+          `robots.${i}.user_id`,
+          'is required for service writes: received undefined',
+          undefined,
+        );
+      }
+      return { ...data, id: data.id ?? crypto.randomUUID() };
+    });
+    if (rows.length === 0) return Promise.resolve({ count: 0, chunks: 0, ids: [] });
+    return runAs(this.#db, caller, async (tx) => {
+      let count = 0;
+      let chunks = 0;
+      for (let start = 0; start < rows.length; start += this.#upsertChunkSize) {
+        const written = await upsertRows(
+          tx,
+          rows.slice(start, start + this.#upsertChunkSize),
+          true,
+        );
+        count += written.length;
+        chunks++;
+      }
+      return { count, chunks, ids: rows.map((row) => row.id) };
+    });
+  }
+}
+
+/** One insert (or upsert) statement for `rows`, passed as a single jsonb parameter. */
+async function upsertRows(
+  tx: SqlExecutor,
+  rows: readonly Record<string, unknown>[],
+  upsert: boolean,
+): Promise<Partial<Robot>[]> {
+  const conflict = upsert
+    ? `on conflict (id) do update set ${
+      WRITE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')
+    }`
+    : '';
+  return await tx.query<Partial<Robot>>(
+    `insert into ${TABLE} as t (id, user_id, strategy_id, name, description, strategy_type, strategy_params, is_public)
+     select coalesce(x.id, gen_random_uuid()), coalesce(x.user_id, auth.uid()), x.strategy_id, x.name,
+       coalesce(x.description, ''), x.strategy_type, coalesce(x.strategy_params, '{}'::jsonb),
+       coalesce(x.is_public, false)
+     from jsonb_to_recordset($1::jsonb) as x(id uuid, user_id uuid, strategy_id uuid, name text,
+       description text, strategy_type text, strategy_params jsonb, is_public boolean)
+     ${conflict}
+     returning ${selectList(ROBOT_FIELDS, Object.keys(ROBOT_FIELDS))}`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Validated filters as SQL conditions over alias `t`. */
+export function robotWhere(filters: RobotFilters = {}): WhereBuilder {
+  if (filters === null || typeof filters !== 'object') {
+    throw new DbValidationError(
+      'filters',
+      `must be an object: received ${JSON.stringify(filters)}`,
+      filters,
+    );
+  }
+  const allowed = [
+    'ownerId',
+    'isPublic',
+    'strategyType',
+    'strategyId',
+    'createdAfter',
+    'createdBefore',
+  ];
+  const unknown = Object.keys(filters).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new DbValidationError(
+      'filters',
+      `has unknown filter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
+      unknown,
+    );
+  }
+  const where = new WhereBuilder();
+  if (filters.ownerId !== undefined) {
+    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
+  }
+  if (filters.isPublic !== undefined) {
+    if (typeof filters.isPublic !== 'boolean') {
+      throw new DbValidationError(
+        'filters.isPublic',
+        `must be a boolean: received ${JSON.stringify(filters.isPublic)}`,
+        filters.isPublic,
+      );
+    }
+    // A literal, not a parameter: the planner must see `is_public` to use the partial index.
+    where.add(filters.isPublic ? 't.is_public' : 'not t.is_public');
+  }
+  if (filters.strategyType !== undefined) {
+    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
+      throw new DbValidationError(
+        'filters.strategyType',
+        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
+          JSON.stringify(filters.strategyType)
+        }`,
+        filters.strategyType,
+      );
+    }
+    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
+  }
+  if (filters.strategyId !== undefined) {
+    where.add(
+      `t.strategy_id = ${where.param(requireUuid('filters.strategyId', filters.strategyId))}::uuid`,
+    );
+  }
+  if (filters.createdAfter !== undefined) {
+    where.add(
+      `t.created_at >= ${
+        where.param(parseTimestamp('filters.createdAfter', filters.createdAfter))
+      }::timestamptz`,
+    );
+  }
+  if (filters.createdBefore !== undefined) {
+    where.add(
+      `t.created_at < ${
+        where.param(parseTimestamp('filters.createdBefore', filters.createdBefore))
+      }::timestamptz`,
+    );
+  }
+  return where;
+}

@@ -1,0 +1,182 @@
+/**
+ * Strategies repository: the cheap subset of the robots one (list with keyset pagination and
+ * filters, get by id, create, delete), same callers and RLS rules.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { type Caller, runAs } from './caller.ts';
+import { DbValidationError } from './errors.ts';
+import {
+  type FieldMap,
+  isoTimestamp,
+  keysetPage,
+  type Page,
+  type PageOptions,
+  selectFields,
+  selectList,
+  WhereBuilder,
+} from './pagination.ts';
+import { STRATEGY_TYPES, type StrategyType } from './robots/schema.ts';
+import type { Database } from './types.ts';
+import { parseInput, requireUuid } from './validate.ts';
+
+/** A strategy as the API returns it. */
+export interface Strategy {
+  id: string;
+  user_id: string;
+  name: string;
+  description: string;
+  strategy_type: StrategyType;
+  parameters: Record<string, unknown>;
+  is_public: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Selectable strategy fields. */
+export const STRATEGY_FIELDS: FieldMap = Object.freeze({
+  id: 't.id',
+  user_id: 't.user_id',
+  name: 't.name',
+  description: 't.description',
+  strategy_type: 't.strategy_type',
+  parameters: 't.parameters',
+  is_public: 't.is_public',
+  created_at: isoTimestamp('t.created_at'),
+  updated_at: isoTimestamp('t.updated_at'),
+});
+
+/** A new strategy. */
+export const strategyCreateSchema = z.object({
+  id: z.guid().optional(),
+  user_id: z.guid().optional(),
+  name: z.string().trim().min(1).max(120),
+  description: z.string().max(2000).optional(),
+  strategy_type: z.enum(STRATEGY_TYPES),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  is_public: z.boolean().optional(),
+}).strict();
+
+/** Input of {@link StrategiesRepository.create}. */
+export type StrategyCreate = z.input<typeof strategyCreateSchema>;
+
+/** Filters and paging of {@link StrategiesRepository.list}. */
+export interface StrategyListOptions extends PageOptions {
+  fields?: readonly string[] | string;
+  filters?: { ownerId?: string; isPublic?: boolean; strategyType?: string };
+}
+
+const TABLE = 'public.strategies';
+
+/**
+ * Data access for `public.strategies`.
+ *
+ * @example
+ * ```ts
+ * const strategies = new StrategiesRepository(db);
+ * const page = await strategies.list(userCaller({ sub }), { filters: { isPublic: true } });
+ * ```
+ */
+export class StrategiesRepository {
+  #db: Database;
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** A page of strategies, newest first. */
+  list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
+    const selected = selectFields(STRATEGY_FIELDS, options.fields);
+    const filters = options.filters ?? {};
+    const where = new WhereBuilder();
+    if (filters.ownerId !== undefined) {
+      where.add(
+        `t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`,
+      );
+    }
+    if (filters.isPublic !== undefined) {
+      where.add(filters.isPublic === true ? 't.is_public' : 'not t.is_public');
+    }
+    if (filters.strategyType !== undefined) {
+      if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
+        throw new DbValidationError(
+          'filters.strategyType',
+          `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
+            JSON.stringify(filters.strategyType)
+          }`,
+          filters.strategyType,
+        );
+      }
+      where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
+    }
+    return runAs(
+      this.#db,
+      caller,
+      (tx) =>
+        keysetPage<Partial<Strategy>>(tx, {
+          table: TABLE,
+          fields: STRATEGY_FIELDS,
+          selected,
+          where,
+          page: options,
+        }),
+    );
+  }
+
+  /** One strategy or `null`. */
+  getById(
+    caller: Caller,
+    id: string,
+    fields?: readonly string[] | string,
+  ): Promise<Partial<Strategy> | null> {
+    requireUuid('id', id);
+    const selected = selectFields(STRATEGY_FIELDS, fields);
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Partial<Strategy>>(
+        `select ${selectList(STRATEGY_FIELDS, selected)} from ${TABLE} t where t.id = $1`,
+        [id],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  /** Creates a strategy owned by the caller (users) or `input.user_id` (service). */
+  create(caller: Caller, input: StrategyCreate): Promise<Strategy> {
+    const data = parseInput(strategyCreateSchema, input, 'strategy');
+    if (caller.kind === 'service' && !data.user_id) {
+      throw new DbValidationError(
+        'strategy.user_id',
+        'is required for service writes: received undefined',
+        undefined,
+      );
+    }
+    return runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Strategy>(
+        `insert into ${TABLE} as t (id, user_id, name, description, strategy_type, parameters, is_public)
+         values (coalesce($1::uuid, gen_random_uuid()), coalesce($2::uuid, auth.uid()), $3, $4, $5, $6::jsonb, $7)
+         returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))}`,
+        [
+          data.id ?? null,
+          data.user_id ?? null,
+          data.name,
+          data.description ?? '',
+          data.strategy_type,
+          JSON.stringify(data.parameters ?? {}),
+          data.is_public ?? false,
+        ],
+      );
+      return rows[0];
+    });
+  }
+
+  /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
+  delete(caller: Caller, id: string): Promise<boolean> {
+    requireUuid('id', id);
+    return runAs(
+      this.#db,
+      caller,
+      async (tx) =>
+        (await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id])).length > 0,
+    );
+  }
+}
