@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Redis, type RedisConfigNodejs } from '@upstash/redis';
 import { Redis as IORedis } from 'ioredis';
 import { rewriteScriptFlags, startRedisBridge } from '../../scripts/redis-bridge.ts';
+import { startRedisServer } from '../../scripts/services/redis.ts';
 import { redisUrl, upstashBridge } from '../support/services.ts';
 
 const run = crypto.randomUUID().slice(0, 8);
@@ -404,4 +405,21 @@ Deno.test('startRedisBridge rejects bad options with what it received', async ()
     /'redisUrl' must be a redis:\/\/ URL: received "http:\/\/x"/,
   );
   await assert.rejects(startRedisBridge({ redisUrl: 'redis://127.0.0.1:1', token: '' }), /'token'/);
+});
+
+Deno.test('startRedisServer: answers on its port, stop() ends it and is idempotent', async () => {
+  const server = await startRedisServer();
+  const conn = new IORedis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await conn.connect();
+    assert.equal(await conn.ping(), 'PONG');
+    assert.deepEqual(await conn.config('GET', 'save'), ['save', '']);
+    assert.deepEqual(await conn.config('GET', 'appendonly'), ['appendonly', 'no']);
+  } finally {
+    conn.disconnect();
+    await server.stop();
+    await server.stop();
+  }
+  // The process is gone: signalling it fails.
+  assert.throws(() => Deno.kill(server.pid, 'SIGCONT'));
 });
