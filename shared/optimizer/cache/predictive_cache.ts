@@ -441,20 +441,36 @@ export class PredictiveCache {
     return `${this.#prefix}tag:${tag}`;
   }
 
-  /** One round trip: the record and the key's shared popularity counters. */
+  /**
+   * One round trip: the record and the key's shared popularity counters. With `lease`, the
+   * lease is claimed (`SET NX PX`) first in the same pipeline, so the read that follows is the
+   * re-check after acquiring it (pipelines keep order).
+   */
   async #readStore(
     key: string,
     now: number,
-  ): Promise<{ record: StoredRecord | null; popularity: number } | Failed> {
+    lease?: { key: string; token: string },
+  ): Promise<
+    { record: StoredRecord | null; popularity: number; acquired: boolean } | Failed
+  > {
     const [current, previous] = this.#popularity.readCommands(key, now);
-    const replies = await this.#bounded(() =>
-      this.#store.pipeline([{ op: 'get', key: this.#valueKey(key) }, current, previous])
-    );
+    const commands: StoreCommand[] = [{ op: 'get', key: this.#valueKey(key) }, current, previous];
+    if (lease !== undefined) {
+      commands.unshift({
+        op: 'set',
+        key: lease.key,
+        value: lease.token,
+        options: { nx: true, pxMs: this.#config.cache.leaseMs },
+      });
+    }
+    const replies = await this.#bounded(() => this.#store.pipeline(commands));
     if (replies === FAILED) return FAILED;
-    const record = (replies[0] ?? null) as StoredRecord | null;
+    const at = lease === undefined ? 0 : 1;
+    const record = (replies[at] ?? null) as StoredRecord | null;
     return {
       record: record !== null && typeof record === 'object' && 'v' in record ? record : null,
-      popularity: this.#popularity.decayed(key, now, replies[1], replies[2]),
+      popularity: this.#popularity.decayed(key, now, replies[at + 1], replies[at + 2]),
+      acquired: lease !== undefined && replies[0] === true,
     };
   }
 
@@ -504,22 +520,23 @@ export class PredictiveCache {
     let token: string | undefined;
     if (useStore) {
       const candidate = `${this.#instanceId}:${++this.#leaseSeq}`;
-      const acquired = await this.#bounded(() =>
-        this.#store.set(leaseKey, candidate, { nx: true, pxMs: this.#config.cache.leaseMs })
-      );
-      if (acquired === true) {
-        token = candidate;
-        this.#metrics.increment('cache.lease.acquired');
-        // Re-check: the previous holder may have written while we raced for the lease.
-        const again = await this.#readStore(key, this.#now());
-        if (again !== FAILED) {
-          knownPopularity = again.popularity;
-          if (again.record !== null && this.#now() < this.#freshLimit(again.record, background)) {
-            this.#release(leaseKey, token);
-            const entry = this.#fromRecord(key, again.record, this.#memory.peek(key), this.#now());
-            return { entry, tier: 'redis', reason: 'fresh' };
-          }
+      const read = await this.#readStore(key, this.#now(), { key: leaseKey, token: candidate });
+      if (read !== FAILED) {
+        knownPopularity = read.popularity;
+        if (read.acquired) {
+          token = candidate;
+          this.#metrics.increment('cache.lease.acquired');
         }
+        // Re-check: another isolate may have written while we raced for the lease.
+        if (read.record !== null && this.#now() < this.#freshLimit(read.record, background)) {
+          if (token !== undefined) this.#release(leaseKey, token);
+          const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
+          return { entry, tier: 'redis', reason: 'fresh' };
+        }
+      }
+      const acquired = read === FAILED ? FAILED : read.acquired;
+      if (acquired === true) {
+        // Ours: load below.
       } else if (acquired === false) {
         this.#metrics.increment('cache.lease.contended');
         if (background) return undefined;
