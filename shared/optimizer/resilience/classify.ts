@@ -71,8 +71,10 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
 function header(headers: unknown, name: string): unknown {
   if (!headers || typeof headers !== 'object') return undefined;
   if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
-  const bag = headers as Bag;
-  return bag[name] ?? bag[name.toLowerCase()];
+  for (const [key, value] of Object.entries(headers as Bag)) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
 }
 
 function fromStatus(status: number, source: Bag): Classification | undefined {

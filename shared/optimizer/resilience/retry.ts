@@ -3,7 +3,7 @@
  * attempts, an overall deadline, the caller's `AbortSignal` and a retry budget per resource.
  *
  * Delay before attempt n+1 (n = attempts made so far):
- * `min(retryMaxDelayMs, retryBackoffBase * 2^(n-1) * (1 + retryJitterRatio * random()))`,
+ * `min(retryMaxDelayMs, round(retryBackoffBase * 2^(n-1) * (1 + retryJitterRatio * random())))`,
  * raised to a server's `Retry-After` when one is given (429/503).
  *
  * @module
@@ -75,7 +75,7 @@ export interface BackoffParams {
 
 /**
  * Delay before attempt `n + 1` after `n` failed attempts:
- * `min(maxDelayMs, baseMs * 2^(n-1) * (1 + jitterRatio * random))`, `random` in [0, 1).
+ * `min(maxDelayMs, round(baseMs * 2^(n-1) * (1 + jitterRatio * random)))`, `random` in [0, 1).
  *
  * @example
  * ```ts
@@ -84,7 +84,10 @@ export interface BackoffParams {
  */
 export function computeBackoffDelay(n: number, params: BackoffParams, random: number): number {
   const exponential = params.baseMs * 2 ** (n - 1);
-  return Math.min(params.maxDelayMs, exponential + exponential * params.jitterRatio * random);
+  return Math.min(
+    params.maxDelayMs,
+    Math.round(exponential + exponential * params.jitterRatio * random),
+  );
 }
 
 const NO_OPTIONS: RetryCallOptions = {};

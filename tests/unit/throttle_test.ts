@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import FakeTimers from '@sinonjs/fake-timers';
+import { Metrics } from '../../shared/optimizer/metrics.ts';
+import {
+  AdaptiveThrottle,
+  type Clock,
+  MemoryRateWindow,
+  ThrottledError,
+  throttlingRate,
+} from '../../shared/optimizer/resilience/mod.ts';
+
+function fakeClock() {
+  const fake = FakeTimers.createClock(1_000_000); // a window boundary for 1000 ms windows
+  const clock: Clock = {
+    now: () => fake.now,
+    setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
+    clearTimeout: (h) => fake.clearTimeout(h as number),
+  };
+  return { fake, clock };
+}
+
+Deno.test('memory window: sliding window semantics of @upstash/ratelimit', () => {
+  const { fake, clock } = fakeClock();
+  const w = new MemoryRateWindow(1000, clock);
+  for (let i = 0; i < 5; i++) assert.equal(w.limit('k', 5).success, true);
+  const denied = w.limit('k', 5);
+  assert.equal(denied.success, false);
+  assert.equal(denied.retryAfterMs, 1000); // the current window is full: wait for the next
+  assert.equal(w.limit('other', 5).success, true); // keys are independent
+  fake.tick(1500); // half of the next window: floor(5 * 0.5) = 2 of the previous still count
+  assert.equal(w.limit('k', 5).success, true);
+  assert.equal(w.limit('k', 5).success, true);
+  assert.equal(w.limit('k', 5).success, true);
+  const again = w.limit('k', 5);
+  assert.equal(again.success, false);
+  // current 3, previous 5: free once floor(5 * (1 - p)) < 2, i.e. p > 0.6 -> 100 ms from now.
+  assert.equal(again.retryAfterMs, 100);
+  fake.tick(101);
+  assert.equal(w.limit('k', 5).success, true);
+  fake.tick(5000); // long idle: nothing counts
+  assert.equal(w.limit('k', 5).remaining, 4);
+});
+
+Deno.test('throttle: over the rate limit a request waits a bounded delay, then is rejected', async () => {
+  const { fake, clock } = fakeClock();
+  const metrics = new Metrics();
+  const throttle = new AdaptiveThrottle({
+    resilience: { throttleLimit: 2, throttleWindowMs: 1000, throttleMaxWaitMs: 100 },
+  }, { clock, metrics });
+  fake.tick(800); // 200 ms before the window ends
+  await throttle.execute('api', () => Promise.resolve(1));
+  await throttle.execute('api', () => Promise.resolve(2));
+  // The slot frees in 200 ms, more than the 100 ms a request may wait: rejected at once.
+  const outcome = await throttle.execute('api', () => Promise.resolve(3)).catch((e) => e);
+  assert.ok(outcome instanceof ThrottledError);
+  assert.equal(outcome.reason, 'rate-limit');
+  assert.equal(outcome.retryAfterMs, 200);
+  assert.equal(outcome.limit, 2);
+  assert.equal(fake.now, 1_000_800);
+  assert.equal(metrics.counter('throttle.rejected.rate-limit'), 1);
+
+  // With room to wait, the request is delayed, not rejected.
+  const { fake: f2, clock: c2 } = fakeClock();
+  const m2 = new Metrics();
+  const t2 = new AdaptiveThrottle({
+    resilience: { throttleLimit: 2, throttleWindowMs: 1000, throttleMaxWaitMs: 300 },
+  }, { clock: c2, metrics: m2 });
+  await t2.execute('api', () => Promise.resolve(1));
+  f2.tick(900);
+  await t2.execute('api', () => Promise.resolve(2));
+  const permit = t2.acquire('api');
+  assert.ok(permit instanceof Promise);
+  await f2.tickAsync(300);
+  const granted = await permit;
+  assert.equal(granted.admission, 'delayed');
+  assert.ok(granted.waitedMs > 0 && granted.waitedMs <= 300);
+  t2.release(granted, 1, false);
+  assert.equal(m2.counter('throttle.delayed'), 1);
+  assert.equal(throttlingRate(m2), 0);
+});
+
+Deno.test('throttle: concurrency limit queues up to the max wait, FIFO', async () => {
+  const { fake, clock } = fakeClock();
+  const metrics = new Metrics();
+  const throttle = new AdaptiveThrottle({
+    resilience: { throttleMaxConcurrent: 2, throttleMaxWaitMs: 100, throttleLimit: 1000 },
+  }, { clock, metrics });
+  const a = throttle.acquire('db');
+  const b = throttle.acquire('db');
+  assert.ok(!(a instanceof Promise) && !(b instanceof Promise));
+  const c = throttle.acquire('db');
+  assert.ok(c instanceof Promise);
+  await fake.tickAsync(50);
+  throttle.release(a, 5, false);
+  const permitC = await c;
+  assert.equal(permitC.admission, 'delayed');
+  assert.equal(throttle.limits('db').inFlight, 2);
+  const d = throttle.acquire('db') as Promise<unknown>;
+  const rejected = d.catch((e) => e);
+  await fake.tickAsync(100);
+  const error = await rejected;
+  assert.ok(error instanceof ThrottledError);
+  assert.equal(error.reason, 'concurrency-limit');
+  throttle.release(b, 5, false);
+  throttle.release(permitC, 5, false);
+  assert.equal(throttle.limits('db').inFlight, 0);
+  assert.equal(throttlingRate(metrics), 1 / 4);
+});
+
+Deno.test('throttle: AIMD shrinks the limits on latency/errors and recovers', async () => {
+  const { fake, clock } = fakeClock();
+  const metrics = new Metrics();
+  const throttle = new AdaptiveThrottle({
+    resilience: {
+      throttleLimit: 100,
+      throttleMaxConcurrent: 20,
+      throttleLatencyTargetMs: 200,
+      throttleErrorRateTarget: 0.1,
+      throttleDecreaseFactor: 0.5,
+      throttleIncreaseRatio: 0.1,
+      throttleMinLimitRatio: 0.1,
+      throttleAdjustIntervalMs: 1000,
+    },
+  }, { clock, metrics });
+  const call = (ms: number, failed = false) => {
+    const p = throttle.acquire('db');
+    assert.ok(!(p instanceof Promise));
+    throttle.release(p, ms, failed);
+  };
+  call(500); // slow, but the first adjustment waits for the interval
+  assert.equal(throttle.limits('db').rateLimit, 100);
+  fake.tick(1000);
+  call(500);
+  assert.deepEqual(
+    [throttle.limits('db').rateLimit, throttle.limits('db').concurrencyLimit],
+    [50, 10],
+  );
+  for (let i = 0; i < 5; i++) {
+    fake.tick(1000);
+    call(500);
+  }
+  // Never below 10% of the configured limits.
+  assert.deepEqual(
+    [throttle.limits('db').rateLimit, throttle.limits('db').concurrencyLimit],
+    [10, 2],
+  );
+  assert.equal(metrics.snapshot().gauges['throttle.limit.db'], 10);
+  // Errors shrink too, even when fast.
+  const other = () => {
+    const p = throttle.acquire('api') as { admission: string };
+    throttle.release(p as never, 5, true);
+  };
+  other();
+  fake.tick(1000);
+  other();
+  assert.equal(throttle.limits('api').rateLimit, 50);
+  // Healthy again: fast calls (5 per second) bring the EWMA under target, then the limits
+  // grow by 10% of the configured ones per interval.
+  const seen: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    fake.tick(200);
+    call(10);
+    if (i % 5 === 4) seen.push(throttle.limits('db').rateLimit);
+  }
+  assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), `not monotonic: ${seen}`);
+  assert.ok(seen.some((v, i) => i > 0 && v - seen[i - 1] === 10), `steps: ${seen}`);
+  assert.equal(throttle.limits('db').rateLimit, 100);
+  assert.equal(throttle.limits('db').concurrencyLimit, 20);
+  assert.ok(metrics.counter('throttle.limit.decrease') >= 3);
+  assert.ok(metrics.counter('throttle.limit.increase') >= 8);
+});
+
+Deno.test('throttle: the shrunken limit applies to the rate window', async () => {
+  const { fake, clock } = fakeClock();
+  const throttle = new AdaptiveThrottle({
+    resilience: {
+      throttleLimit: 10,
+      throttleDecreaseFactor: 0.5,
+      throttleAdjustIntervalMs: 1000,
+      throttleMaxWaitMs: 0,
+      throttleErrorRateTarget: 0.1,
+    },
+  }, { clock, metrics: new Metrics() });
+  const p = throttle.acquire('db');
+  fake.tick(1000);
+  throttle.release(p as never, 1, true); // an error: limit 10 -> 5
+  fake.tick(1); // the previous window's single call no longer weighs
+  assert.equal(throttle.limits('db').rateLimit, 5);
+  let passed = 0;
+  for (let i = 0; i < 10; i++) {
+    try {
+      await throttle.execute('db', () => Promise.resolve());
+      passed++;
+    } catch (e) {
+      assert.ok(e instanceof ThrottledError);
+    }
+  }
+  assert.equal(passed, 5); // the adapted limit, not the configured 10
+});
+
+Deno.test('throttle: an unreachable window fails open and says so', async () => {
+  const throttle = new AdaptiveThrottle({}, {
+    metrics: new Metrics(),
+    rateWindow: {
+      limit: () =>
+        Promise.resolve({
+          success: true,
+          remaining: 0,
+          retryAfterMs: 0,
+          failOpen: 'timeout' as const,
+        }),
+    },
+  });
+  const permit = await throttle.acquire('db');
+  assert.equal(permit.admission, 'fail-open');
+  throttle.release(permit, 1, false);
+});
