@@ -90,7 +90,12 @@ export interface PlanSummary {
   seqScanRelations: string[];
   /** Some scan reads through an index. */
   usesIndex: boolean;
-  /** `pg_stat_statements`' query id, when the server computes it. */
+  /**
+   * `pg_stat_statements`' query id, when the server computes it (`compute_query_id`). Exact when
+   * the plan arrives as text; drivers that parse the JSON themselves (postgres.js, PGlite) round
+   * this 64-bit number to a double, so it is matched as `queryid::float8` (see
+   * `readStatementStats`).
+   */
   queryId?: string;
   /** Measured execution time (`EXPLAIN ANALYZE` only), ms. */
   executionTimeMs?: number;
@@ -133,6 +138,10 @@ function parallelDivisor(workers: number): number {
  */
 export function summarizePlan(explain: unknown): PlanSummary {
   const output = normalizeExplain(explain);
+  // Read the 64-bit id from the text before JSON.parse rounds it.
+  const exactId = typeof explain === 'string'
+    ? /"Query Identifier":\s*(-?\d+)/.exec(explain)?.[1]
+    : undefined;
   const scans: ScanSummary[] = [];
   const nodeTypes: string[] = [];
   const walk = (node: PlanNode, context: WalkContext): void => {
@@ -170,7 +179,7 @@ export function summarizePlan(explain: unknown): PlanSummary {
     seqScanRelations,
     usesIndex: scans.some((s) => s.kind !== 'seq'),
   };
-  const queryId = output['Query Identifier'];
+  const queryId = exactId ?? output['Query Identifier'];
   if (queryId !== undefined && String(queryId) !== '0') summary.queryId = String(queryId);
   if (output['Execution Time'] !== undefined) summary.executionTimeMs = output['Execution Time'];
   return summary;

@@ -160,8 +160,10 @@ export async function hasPgStatStatements(query: QueryFn): Promise<boolean> {
 }
 
 /**
- * Reads `pg_stat_statements` for one query id (from `EXPLAIN (VERBOSE)`'s `Query Identifier`);
- * `undefined` when the statement has not run yet.
+ * Reads `pg_stat_statements` for one query id (from `EXPLAIN (VERBOSE)`'s `Query Identifier`) in
+ * the current database; `undefined` when the statement has not run yet. The id is compared as a
+ * double because drivers that parse EXPLAIN's JSON round it to one (a collision needs two
+ * statements whose ids agree in their top 53 bits).
  *
  * @example
  * ```ts
@@ -175,7 +177,9 @@ export async function readStatementStats(
 ): Promise<StatementStats | undefined> {
   const [row] = await query(
     `select sum(calls) as calls, sum(total_exec_time) as total, sum(rows) as rows
-       from pg_stat_statements where queryid = $1::bigint`,
+       from pg_stat_statements
+      where queryid::float8 = $1::float8
+        and dbid = (select oid from pg_database where datname = current_database())`,
     [queryId],
   );
   const calls = num(row?.calls);
