@@ -107,7 +107,7 @@ Deno.test('throttle: concurrency limit queues up to the max wait, FIFO', async (
   assert.equal(throttlingRate(metrics), 1 / 4);
 });
 
-Deno.test('throttle: AIMD shrinks the limits on latency/errors and recovers', async () => {
+Deno.test('throttle: AIMD shrinks the limits on latency/errors and recovers', () => {
   const { fake, clock } = fakeClock();
   const metrics = new Metrics();
   const throttle = new AdaptiveThrottle({
