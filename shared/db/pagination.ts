@@ -132,6 +132,27 @@ export function parseLimit(limit: unknown, max = MAX_PAGE_LIMIT): number {
   return value;
 }
 
+/**
+ * Validates page options up front (before a transaction is opened); throws
+ * {@link DbValidationError} for a bad `limit`, `cursor` or `total`.
+ *
+ * @example
+ * ```ts
+ * validatePage({ limit: 20, total: 'exact' });
+ * ```
+ */
+export function validatePage(page: PageOptions): void {
+  parseLimit(page.limit);
+  if (page.cursor) decodeCursor(page.cursor);
+  if (page.total !== undefined && !['estimated', 'exact', 'none'].includes(page.total)) {
+    throw new DbValidationError(
+      'total',
+      `must be 'estimated', 'exact' or 'none': received ${JSON.stringify(page.total)}`,
+      page.total,
+    );
+  }
+}
+
 /** A whitelist of selectable fields: API name -> SQL expression over alias `t`. */
 export type FieldMap = Readonly<Record<string, string>>;
 
@@ -243,8 +264,10 @@ export async function keysetPage<T>(tx: SqlExecutor, query: KeysetQuery): Promis
   const conditions = filterWhere ? [filterWhere.slice('where '.length)] : [];
   const cursor = query.page.cursor ? decodeCursor(query.page.cursor) : undefined;
   if (cursor) {
+    // `::text::timestamptz`: a driver serialising a timestamptz parameter through a JS Date
+    // (postgres.js does) would drop the microseconds and skip rows.
     conditions.push(
-      `(t.created_at, t.id) < (${pageWhere.param(cursor.createdAt)}::timestamptz, ${
+      `(t.created_at, t.id) < (${pageWhere.param(cursor.createdAt)}::text::timestamptz, ${
         pageWhere.param(cursor.id)
       }::uuid)`,
     );

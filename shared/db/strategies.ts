@@ -15,6 +15,7 @@ import {
   type PageOptions,
   selectFields,
   selectList,
+  validatePage,
   WhereBuilder,
 } from './pagination.ts';
 import { STRATEGY_TYPES, type StrategyType } from './robots/schema.ts';
@@ -85,7 +86,7 @@ export class StrategiesRepository {
   }
 
   /** A page of strategies, newest first. */
-  list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
+  async list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
     const filters = options.filters ?? {};
     const where = new WhereBuilder();
@@ -109,7 +110,8 @@ export class StrategiesRepository {
       }
       where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
     }
-    return runAs(
+    validatePage(options);
+    return await runAs(
       this.#db,
       caller,
       (tx) =>
@@ -124,14 +126,14 @@ export class StrategiesRepository {
   }
 
   /** One strategy or `null`. */
-  getById(
+  async getById(
     caller: Caller,
     id: string,
     fields?: readonly string[] | string,
   ): Promise<Partial<Strategy> | null> {
     requireUuid('id', id);
     const selected = selectFields(STRATEGY_FIELDS, fields);
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Partial<Strategy>>(
         `select ${selectList(STRATEGY_FIELDS, selected)} from ${TABLE} t where t.id = $1`,
         [id],
@@ -141,7 +143,7 @@ export class StrategiesRepository {
   }
 
   /** Creates a strategy owned by the caller (users) or `input.user_id` (service). */
-  create(caller: Caller, input: StrategyCreate): Promise<Strategy> {
+  async create(caller: Caller, input: StrategyCreate): Promise<Strategy> {
     const data = parseInput(strategyCreateSchema, input, 'strategy');
     if (caller.kind === 'service' && !data.user_id) {
       throw new DbValidationError(
@@ -150,10 +152,10 @@ export class StrategiesRepository {
         undefined,
       );
     }
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Strategy>(
         `insert into ${TABLE} as t (id, user_id, name, description, strategy_type, parameters, is_public)
-         values (coalesce($1::uuid, gen_random_uuid()), coalesce($2::uuid, auth.uid()), $3, $4, $5, $6::jsonb, $7)
+         values (coalesce($1::uuid, gen_random_uuid()), coalesce($2::uuid, auth.uid()), $3, $4, $5, $6::text::jsonb, $7)
          returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))}`,
         [
           data.id ?? null,
@@ -170,9 +172,9 @@ export class StrategiesRepository {
   }
 
   /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
-  delete(caller: Caller, id: string): Promise<boolean> {
+  async delete(caller: Caller, id: string): Promise<boolean> {
     requireUuid('id', id);
-    return runAs(
+    return await runAs(
       this.#db,
       caller,
       async (tx) =>

@@ -14,6 +14,7 @@ import {
   parseLimit,
   selectFields,
   selectList,
+  validatePage,
   WhereBuilder,
 } from '../pagination.ts';
 import type { Database, SqlExecutor } from '../types.ts';
@@ -160,10 +161,11 @@ export class RobotsRepository {
    * A page of robots ordered by `created_at desc, id desc`, filtered, keyset-paginated.
    * Users see public robots and their own (RLS).
    */
-  list(caller: Caller, options: RobotListOptions = {}): Promise<Page<Partial<Robot>>> {
+  async list(caller: Caller, options: RobotListOptions = {}): Promise<Page<Partial<Robot>>> {
     const selected = selectFields(ROBOT_FIELDS, options.fields);
     const where = robotWhere(options.filters);
-    return runAs(
+    validatePage(options);
+    return await runAs(
       this.#db,
       caller,
       (tx) =>
@@ -181,7 +183,7 @@ export class RobotsRepository {
    * Trigram search on name and description (substring `ilike` and fuzzy `%` on the name, both
    * served by the GIN trigram indexes), best similarity first.
    */
-  search(caller: Caller, options: RobotSearchOptions): Promise<RobotSearchHit[]> {
+  async search(caller: Caller, options: RobotSearchOptions): Promise<RobotSearchHit[]> {
     const query = typeof options.query === 'string' ? options.query.trim() : options.query;
     if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
       throw new DbValidationError(
@@ -199,10 +201,10 @@ export class RobotsRepository {
       `(t.name ilike ${pattern} or t.description ilike ${pattern} or t.name operator(extensions.%) ${q})`,
     );
     const limitParam = where.param(limit);
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<RobotSearchHit>(
         `select ${selectList(ROBOT_FIELDS, selected)},
-           greatest(extensions.similarity(t.name, ${q}), extensions.word_similarity(${q}, t.description))::float8 as "score"
+           greatest(extensions.word_similarity(${q}, t.name), 0.5 * extensions.word_similarity(${q}, t.description))::float8 as "score"
          from ${TABLE} t ${where.toSql()}
          order by "score" desc, t.created_at desc, t.id desc
          limit ${limitParam}`,
@@ -213,14 +215,14 @@ export class RobotsRepository {
   }
 
   /** One robot, or `null` when it does not exist or the caller may not see it. */
-  getById(
+  async getById(
     caller: Caller,
     id: string,
     fields?: readonly string[] | string,
   ): Promise<Partial<Robot> | null> {
     requireUuid('id', id);
     const selected = selectFields(ROBOT_FIELDS, fields);
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Partial<Robot>>(
         `select ${selectList(ROBOT_FIELDS, selected)} from ${TABLE} t where t.id = $1`,
         [id],
@@ -233,7 +235,7 @@ export class RobotsRepository {
    * Many robots in one query (for batching/dataloaders): results aligned with `ids`, `null`
    * where missing or invisible to the caller.
    */
-  getByIds(
+  async getByIds(
     caller: Caller,
     ids: readonly string[],
     fields?: readonly string[] | string,
@@ -248,12 +250,12 @@ export class RobotsRepository {
       );
     }
     ids.forEach((id, i) => requireUuid(`ids.${i}`, id));
-    if (ids.length === 0) return Promise.resolve([]);
+    if (ids.length === 0) return [];
     const selected = selectFields(ROBOT_FIELDS, fields);
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Partial<Robot> & { __id: string }>(
         `select ${selectList(ROBOT_FIELDS, selected)}, t.id as "__id" from ${TABLE} t
-         where t.id = any(array(select jsonb_array_elements_text($1::jsonb)::uuid))`,
+         where t.id = any(array(select jsonb_array_elements_text($1::text::jsonb)::uuid))`,
         [JSON.stringify([...new Set(ids)])],
       );
       const byId = new Map(rows.map(({ __id, ...row }) => [__id, row as Partial<Robot>]));
@@ -262,7 +264,7 @@ export class RobotsRepository {
   }
 
   /** Creates a robot owned by the caller (users) or by `input.user_id` (service). */
-  create(caller: Caller, input: RobotCreate): Promise<Robot> {
+  async create(caller: Caller, input: RobotCreate): Promise<Robot> {
     const data = parseInput(robotCreateSchema, input, 'robot');
     if (caller.kind === 'service' && !data.user_id) {
       throw new DbValidationError(
@@ -271,14 +273,14 @@ export class RobotsRepository {
         undefined,
       );
     }
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await upsertRows(tx, [data], false);
       return rows[0] as Robot;
     });
   }
 
   /** Updates the caller's robot; `null` when it does not exist or is not the caller's. */
-  update(caller: Caller, id: string, patch: RobotUpdate): Promise<Robot | null> {
+  async update(caller: Caller, id: string, patch: RobotUpdate): Promise<Robot | null> {
     requireUuid('id', id);
     const data = parseInput(robotUpdateSchema, patch, 'robot') as Record<string, unknown>;
     const columns = WRITE_COLUMNS.filter((column) => data[column] !== undefined);
@@ -293,9 +295,9 @@ export class RobotsRepository {
     const sets = columns.map((column) =>
       `${column} = ${
         where.param(column === 'strategy_params' ? JSON.stringify(data[column]) : data[column])
-      }${column === 'strategy_params' ? '::jsonb' : ''}`
+      }${column === 'strategy_params' ? '::text::jsonb' : ''}`
     );
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Robot>(
         `update ${TABLE} t set ${sets.join(', ')} where t.id = $1
          returning ${selectList(ROBOT_FIELDS, Object.keys(ROBOT_FIELDS))}`,
@@ -306,9 +308,9 @@ export class RobotsRepository {
   }
 
   /** Deletes the caller's robot; `false` when nothing was deleted. */
-  delete(caller: Caller, id: string): Promise<boolean> {
+  async delete(caller: Caller, id: string): Promise<boolean> {
     requireUuid('id', id);
-    return runAs(this.#db, caller, async (tx) => {
+    return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id]);
       return rows.length > 0;
     });
@@ -319,7 +321,7 @@ export class RobotsRepository {
    * `upsertChunkSize` rows. Users can only write their own rows (RLS rejects the whole call
    * otherwise).
    */
-  upsertMany(caller: Caller, inputs: readonly RobotCreate[]): Promise<UpsertResult> {
+  async upsertMany(caller: Caller, inputs: readonly RobotCreate[]): Promise<UpsertResult> {
     if (!Array.isArray(inputs) || inputs.length > this.#maxUpsertRows) {
       throw new DbValidationError(
         'robots',
@@ -340,8 +342,8 @@ export class RobotsRepository {
       }
       return { ...data, id: data.id ?? crypto.randomUUID() };
     });
-    if (rows.length === 0) return Promise.resolve({ count: 0, chunks: 0, ids: [] });
-    return runAs(this.#db, caller, async (tx) => {
+    if (rows.length === 0) return { count: 0, chunks: 0, ids: [] };
+    return await runAs(this.#db, caller, async (tx) => {
       let count = 0;
       let chunks = 0;
       for (let start = 0; start < rows.length; start += this.#upsertChunkSize) {
@@ -374,7 +376,7 @@ async function upsertRows(
      select coalesce(x.id, gen_random_uuid()), coalesce(x.user_id, auth.uid()), x.strategy_id, x.name,
        coalesce(x.description, ''), x.strategy_type, coalesce(x.strategy_params, '{}'::jsonb),
        coalesce(x.is_public, false)
-     from jsonb_to_recordset($1::jsonb) as x(id uuid, user_id uuid, strategy_id uuid, name text,
+     from jsonb_to_recordset($1::text::jsonb) as x(id uuid, user_id uuid, strategy_id uuid, name text,
        description text, strategy_type text, strategy_params jsonb, is_public boolean)
      ${conflict}
      returning ${selectList(ROBOT_FIELDS, Object.keys(ROBOT_FIELDS))}`,
@@ -443,14 +445,14 @@ export function robotWhere(filters: RobotFilters = {}): WhereBuilder {
     where.add(
       `t.created_at >= ${
         where.param(parseTimestamp('filters.createdAfter', filters.createdAfter))
-      }::timestamptz`,
+      }::text::timestamptz`,
     );
   }
   if (filters.createdBefore !== undefined) {
     where.add(
       `t.created_at < ${
         where.param(parseTimestamp('filters.createdBefore', filters.createdBefore))
-      }::timestamptz`,
+      }::text::timestamptz`,
     );
   }
   return where;
