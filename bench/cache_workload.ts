@@ -148,6 +148,7 @@ function predictive(store: KeyValueStore, memoryOnly: boolean): {
         // One isolate: nothing else invalidates, so no re-check is needed in memory-only mode.
         memoryStalenessMs: memoryOnly ? 3_600_000 : 2_000,
         popularityHalfLifeMs: 5_000,
+        popularityHalfSaturation: Number(args.halfSaturation ?? 4),
         popularityFlushMs: 1_000,
         staleWhileRevalidateMs: 250,
         staleIfErrorMs: 5_000,
