@@ -24,7 +24,7 @@ import type { KeyValueStore } from '../../store/types.ts';
 import { classifyError, resultError } from './classify.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { CircuitOpenError } from './errors.ts';
-import { type ResilienceOptions, resilienceOptionsSchema } from './options.ts';
+import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
 import { BucketWindow } from './window.ts';
 
 /** A breaker's state. */
@@ -103,7 +103,7 @@ export class CircuitBreaker {
     deps: BreakerDeps = {},
   ) {
     this.resourceKey = resourceKey;
-    this.#o = resilienceOptionsSchema.parse(config.resilience ?? {});
+    this.#o = parseResilienceOptions(config.resilience ?? {});
     this.#store = deps.store;
     this.#metrics = deps.metrics ?? sharedMetrics;
     this.#clock = deps.clock ?? systemClock;
@@ -352,7 +352,7 @@ export class CircuitBreakerRegistry {
   readonly #breakers = new Map<string, CircuitBreaker>();
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: BreakerDeps = {}) {
-    this.#config = { resilience: resilienceOptionsSchema.parse(config.resilience ?? {}) };
+    this.#config = { resilience: parseResilienceOptions(config.resilience ?? {}) };
     this.#deps = { ...deps, isolateId: deps.isolateId ?? crypto.randomUUID() };
   }
 

@@ -9,7 +9,7 @@
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { BulkheadRejectedError } from './errors.ts';
-import { type ResilienceOptions, resilienceOptionsSchema } from './options.ts';
+import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
 
 /** Collaborators of a {@link Bulkhead}. */
 export interface BulkheadDeps {
@@ -60,7 +60,7 @@ export class Bulkhead {
     config: { resilience?: Partial<ResilienceOptions> } = {},
     deps: BulkheadDeps = {},
   ) {
-    const o = resilienceOptionsSchema.parse(config.resilience ?? {});
+    const o = parseResilienceOptions(config.resilience ?? {});
     this.resourceKey = resourceKey;
     this.maxConcurrent = o.poolMaxConcurrent;
     this.#maxQueue = o.poolMaxQueue;
@@ -200,7 +200,7 @@ export class BulkheadRegistry {
   readonly #bulkheads = new Map<string, Bulkhead>();
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: BulkheadDeps = {}) {
-    this.#config = { resilience: resilienceOptionsSchema.parse(config.resilience ?? {}) };
+    this.#config = { resilience: parseResilienceOptions(config.resilience ?? {}) };
     this.#deps = deps;
   }
 

@@ -55,7 +55,7 @@ export const resilienceOptionsSchema = z.object({
   breakerProbeLeaseMs: z.number().min(1).max(3_600_000).default(5000),
 
   /** Requests per window and resource key (all isolates together on Redis). @default 100 */
-  throttleLimit: count().default(100),
+  throttleLimit: z.number().int().min(1).max(1_000_000_000).default(100),
   /** Rate window, ms (sliding window, as `@upstash/ratelimit`'s `slidingWindow`). @default 1000 */
   throttleWindowMs: z.number().min(10).max(3_600_000).default(1000),
   /** Concurrent operations per resource key and isolate. @default 50 */
@@ -131,3 +131,23 @@ export const resilienceEnvBindings: readonly EnvBinding[] = [
   n('QF_POOL_QUEUE_TIMEOUT_MS', 'poolQueueTimeoutMs'),
   n('QF_BATCH_MAX_SIZE', 'batchMaxSize'),
 ];
+
+/**
+ * Validates resilience options (defaults applied), with errors that name the option and what
+ * it received. The classes of this folder call it on the `resilience` they are given.
+ *
+ * @example
+ * ```ts
+ * parseResilienceOptions({ breakerOpenMs: 5000 }).breakerMinimumCalls; // 10
+ * ```
+ */
+export function parseResilienceOptions(input: Partial<ResilienceOptions> = {}): ResilienceOptions {
+  const result = resilienceOptionsSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = issue.path.join('.');
+    const received = (input as Record<string, unknown>)[String(issue.path[0])];
+    return `'resilience.${key}' ${issue.message}: received ${JSON.stringify(received)}`;
+  });
+  throw new RangeError(`Invalid resilience options: ${problems.join('; ')}`);
+}

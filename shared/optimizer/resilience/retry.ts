@@ -13,7 +13,7 @@ import { RetryBudget } from './budget.ts';
 import { type Classification, classifyError, resultError } from './classify.ts';
 import { type Clock, type RandomSource, sleep, systemClock } from './clock.ts';
 import { type AttemptRecord, RetryExhaustedError, type RetryStopReason } from './errors.ts';
-import { type ResilienceOptions, resilienceOptionsSchema } from './options.ts';
+import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
 
 /** The `OptimizationConfig` values a {@link RetryPolicy} reads. */
 export interface RetryConfig {
@@ -173,7 +173,7 @@ export class RetryPolicy {
         `'retryBackoffBase' must be a finite number >= 0: received ${retryBackoffBase}`,
       );
     }
-    const options = resilienceOptionsSchema.parse(config.resilience ?? {});
+    const options = parseResilienceOptions(config.resilience ?? {});
     this.#options = options;
     this.#maxAttempts = maxRetryAttempts;
     this.#backoff = {

@@ -21,7 +21,7 @@ import type { Redis } from '@upstash/redis';
 import { classifyError, resultError } from './classify.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { ThrottledError } from './errors.ts';
-import { type ResilienceOptions, resilienceOptionsSchema } from './options.ts';
+import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
 import {
   MemoryRateWindow,
   type RateDecision,
@@ -112,7 +112,7 @@ export class AdaptiveThrottle {
   readonly #resources = new Map<string, ResourceLimits>();
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: ThrottleDeps = {}) {
-    this.#o = resilienceOptionsSchema.parse(config.resilience ?? {});
+    this.#o = parseResilienceOptions(config.resilience ?? {});
     this.#metrics = deps.metrics ?? sharedMetrics;
     this.#clock = deps.clock ?? systemClock;
     const redis = (deps.store as { redis?: Redis } | undefined)?.redis;
