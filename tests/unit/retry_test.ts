@@ -290,6 +290,14 @@ Deno.test('classifyError: transient and permanent families', () => {
       'http-503',
     ],
     [new Error('boom'), false, 'unknown'],
+    [
+      new RetryExhaustedError('attempts-exhausted', [{
+        error: new Response(null, { status: 503 }),
+        delayMs: 0,
+      }]),
+      true,
+      'http-503',
+    ],
   ];
   for (const [error, transient, reason] of cases) {
     const c = classifyError(error);

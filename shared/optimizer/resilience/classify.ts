@@ -110,6 +110,8 @@ export function classifyError(error: unknown): Classification {
   }
   const bag = error as Bag;
   const name = typeof bag.name === 'string' ? bag.name : '';
+  // A retried call that gave up is what its last attempt was (for breakers and throttles).
+  if (name === 'RetryExhaustedError' && bag.cause !== error) return classifyError(bag.cause);
   if (name === 'TimeoutError') return { transient: true, reason: 'timeout' };
   if (name === 'StoreUnavailableError') return { transient: true, reason: 'store-unavailable' };
   if (name === 'FunctionsFetchError' || name === 'FunctionsRelayError') {
