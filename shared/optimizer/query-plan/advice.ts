@@ -13,7 +13,7 @@ import type { ExistingIndex, StatementStats, TableStats } from './stats.ts';
 
 /** What backs a piece of advice. */
 export interface AdviceEvidence {
-  /** Rows in the relation (the larger of live rows and `reltuples`). */
+  /** Rows in the relation (`reltuples`, or live rows before the first analyze). */
   relationRows: number;
   /** Rows the planner expects the filter to keep. */
   estimatedRows: number;

@@ -31,7 +31,11 @@ export interface TableStats {
   liveRows: number;
   /** Planner's row estimate (`pg_class.reltuples`; -1 when never analysed). */
   reltuples: number;
-  /** The larger of the two: the size the advice reasons with. */
+  /**
+   * The size the advice reasons with: `reltuples` once the table was analysed (what the planner
+   * uses; `n_live_tup` can count a bulk load twice when its counts arrive after a vacuum), else
+   * `n_live_tup`.
+   */
   rows: number;
   /** Sequential scans started on it since the statistics were reset. */
   seqScans: number;
@@ -94,7 +98,7 @@ export async function readTableStats(
     table,
     liveRows,
     reltuples,
-    rows: Math.max(liveRows, reltuples),
+    rows: reltuples >= 0 ? reltuples : liveRows,
     seqScans: num(row.seq_scan),
     seqTupRead: num(row.seq_tup_read),
     idxScans: num(row.idx_scan),
