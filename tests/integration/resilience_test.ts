@@ -84,7 +84,12 @@ Deno.test('rate limits are held across two instances (@upstash/ratelimit)', asyn
     metrics: mB,
   });
   const outcomes: string[] = [];
-  for (let i = 0; i < 10; i++) {
+  // A round trip to Redis is not a delay: the first permit is 'allowed'.
+  const first = await a.acquire(key);
+  assert.equal(first.admission, 'allowed');
+  a.release(first, 1, false);
+  outcomes.push('ok');
+  for (let i = 1; i < 10; i++) {
     const throttle = i % 2 === 0 ? a : b;
     try {
       await throttle.execute(key, ok);

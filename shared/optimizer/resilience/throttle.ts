@@ -206,12 +206,15 @@ export class AdaptiveThrottle {
     const started = clock.now();
     const maxWait = this.#o.throttleMaxWaitMs;
     let decision = first instanceof Promise ? await first : first;
+    // Waiting for the store's answer is not a delay; sleeping or queueing for a slot is.
+    let delayed = false;
     while (!decision.success) {
       const waited = clock.now() - started;
       if (waited + decision.retryAfterMs > maxWait) {
         throw this.#reject(r, 'rate-limit', decision.retryAfterMs);
       }
       try {
+        delayed = true;
         await sleep(clock, decision.retryAfterMs, signal);
       } catch (error) {
         this.#metrics.increment('throttle.rejected.aborted');
@@ -224,11 +227,12 @@ export class AdaptiveThrottle {
       const remaining = maxWait - (clock.now() - started);
       if (remaining <= 0) throw this.#reject(r, 'concurrency-limit', maxWait);
       // A granted waiter inherits the releasing call's slot (inFlight unchanged).
+      delayed = true;
       await this.#waitForSlot(r, remaining, signal);
     } else r.inFlight++;
     const waitedMs = clock.now() - started;
     if (decision.failOpen) return r.failOpen;
-    if (waitedMs <= 0) return r.allowed;
+    if (!delayed) return r.allowed;
     this.#metrics.increment('throttle.delayed');
     return { resourceKey: r.key, admission: 'delayed', waitedMs, limits: r };
   }
