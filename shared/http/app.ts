@@ -12,6 +12,8 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { timing, type TimingVariables } from 'hono/timing';
 import { instanceId, markRequest } from '../runtime/instance.ts';
 import { onError, onNotFound } from './errors.ts';
+// Registers how optimizer and data-layer errors become HTTP answers (429, 503, 400, 404).
+import './known_errors.ts';
 
 /** Variables every function's context carries. */
 export type BaseVariables = RequestIdVariables & TimingVariables & { coldStart: boolean };
@@ -59,7 +61,9 @@ const instanceHeaders = createMiddleware<FunctionEnv>(async function instanceHea
  */
 export function createFunctionApp<E extends FunctionEnv = FunctionEnv>(name: string): Hono<E> {
   if (!/^[a-z][a-z0-9_-]*$/.test(name)) {
-    throw new TypeError(`function name must match /^[a-z][a-z0-9_-]*$/: received ${JSON.stringify(name)}`);
+    throw new TypeError(
+      `function name must match /^[a-z][a-z0-9_-]*$/: received ${JSON.stringify(name)}`,
+    );
   }
   const app = new Hono<E>().basePath(`/${name}`);
   // Ids first so every response, errors and CORS preflights included, carries them.

@@ -92,7 +92,11 @@ export function signLocalJwt(
   secret: string = processEnv('SUPABASE_JWT_SECRET') || LOCAL_JWT_SECRET,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return sign({ iss: 'supabase-demo', iat: now, exp: now + 365 * 86_400, ...claims }, secret, 'HS256');
+  return sign(
+    { iss: 'supabase-demo', iat: now, exp: now + 365 * 86_400, ...claims },
+    secret,
+    'HS256',
+  );
 }
 
 /**
@@ -104,7 +108,9 @@ export function signLocalJwt(
  * app.post('/run', authenticate({ serviceOnly: true }), (c) => c.json({ ok: true }));
  * ```
  */
-export function authenticate(options: AuthOptions = {}): MiddlewareHandler<{ Variables: AuthVariables }> {
+export function authenticate(
+  options: AuthOptions = {},
+): MiddlewareHandler<{ Variables: AuthVariables }> {
   const env = options.env ?? processEnv;
   return createMiddleware<{ Variables: AuthVariables }>(async function authenticate(c, next) {
     const cronSecret = env('CRON_SECRET');

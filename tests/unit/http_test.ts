@@ -153,3 +153,40 @@ Deno.test('auth: without CRON_SECRET configured, no cron secret is accepted', as
   const res = await app.request('/demo', { headers: { 'x-cron-secret': '' } });
   assert.equal(res.status, 401);
 });
+
+Deno.test('http: optimizer and data-layer errors map to 429/503/400/404 with Retry-After', async () => {
+  const { CircuitOpenError, ThrottledError, BulkheadRejectedError } = await import(
+    '../../shared/optimizer/resilience/errors.ts'
+  );
+  const { DbValidationError } = await import('../../shared/db/errors.ts');
+  const app = createFunctionApp('demo');
+  app.get('/open', () => {
+    throw new CircuitOpenError('db', 2500, 'open');
+  });
+  app.get('/throttled', () => {
+    throw new ThrottledError('robots_api', 'rate-limit', 1200, 100);
+  });
+  app.get('/pool', () => {
+    throw new BulkheadRejectedError('db', 'queue-full', 10);
+  });
+  app.get('/invalid', () => {
+    throw new DbValidationError('limit', 'must be an integer from 1 to 100', 0);
+  });
+  const open = await app.request('/demo/open');
+  assert.equal(open.status, 503);
+  assert.equal(open.headers.get('retry-after'), '3');
+  assert.equal((await open.json()).error.code, 'circuit_open');
+  const throttled = await app.request('/demo/throttled');
+  assert.equal(throttled.status, 429);
+  assert.equal(throttled.headers.get('retry-after'), '2');
+  assert.equal(throttled.headers.get('ratelimit-limit'), '100');
+  assert.equal((await throttled.json()).error.code, 'rate_limited');
+  const pool = await app.request('/demo/pool');
+  assert.equal(pool.status, 503);
+  assert.equal((await pool.json()).error.code, 'pool_exhausted');
+  const invalid = await app.request('/demo/invalid');
+  assert.equal(invalid.status, 400);
+  const body = await invalid.json();
+  assert.equal(body.error.code, 'validation_error');
+  assert.equal(body.error.details.field, 'limit');
+});
