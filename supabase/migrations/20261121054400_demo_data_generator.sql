@@ -5,7 +5,9 @@
 --
 -- Users are deterministic uuids 00000000-0000-4000-8000-<user number, 12 hex digits>, so tests
 -- and benchmarks can act as one of them (demo_user_id(k)). Names and descriptions combine words
--- traders search for, so trigram search has realistic selectivity. Every 5th robot is public.
+-- traders search for, so trigram search has realistic selectivity. Every 5th robot is public;
+-- strategy types come from a hash of the row number, so they do not correlate with the owner or
+-- the public flag (each user has robots of every type, as real data would).
 
 create or replace function public.demo_user_id(user_number integer) returns uuid
 language sql immutable
@@ -56,7 +58,7 @@ begin
       (array['hunter', 'scalper', 'falcon', 'engine', 'pilot', 'sentinel', 'trader', 'wave',
              'grid', 'breaker', 'voyager'])[1 + (i / 3) % 11] as noun,
       (array['trend_following', 'mean_reversion', 'breakout', 'scalping', 'grid', 'martingale',
-             'arbitrage', 'momentum', 'hedging', 'custom'])[1 + (i * 13) % 10] as kind,
+             'arbitrage', 'momentum', 'hedging', 'custom'])[1 + abs(hashint4(i) % 10)] as kind,
       (array['M1', 'M5', 'M15', 'H1', 'H4', 'D1'])[1 + i % 6] as timeframe,
       (array['rsi', 'macd', 'bollinger', 'ema crossover', 'atr', 'stochastic', 'ichimoku',
              'vwap'])[1 + (i * 5) % 8] as indicator,

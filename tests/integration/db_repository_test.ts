@@ -281,6 +281,13 @@ for (const backend of backends) {
     assert.deepEqual(hits.map((h) => h.name).sort(), [`Falcon ${token} Scalper`, 'Quiet grid']);
     assert.ok(hits.every((h) => h.score > 0 && h.score <= 1));
     assert.equal(hits[0].name, `Falcon ${token} Scalper`, 'name match ranks first');
+    // Typos only match when fuzzy: 'Falcn' is not a substring of any name.
+    const typo = `Falcn ${token}`;
+    assert.deepEqual(await robots.search(userCaller({ sub: owner }), { query: typo }), []);
+    const fuzzy = await robots.search(userCaller({ sub: owner }), { query: typo, fuzzy: true });
+    assert.equal(fuzzy[0]?.name, `Falcon ${token} Scalper`);
+    const fuzzyService = await robots.search(SERVICE_CALLER, { query: typo, fuzzy: true });
+    assert.equal(fuzzyService[0]?.name, `Falcon ${token} Scalper`);
     const all = await robots.search(SERVICE_CALLER, { query: token, filters: { ownerId: other } });
     assert.equal(all.length, 1);
     void db;

@@ -63,6 +63,12 @@ export interface RobotSearchOptions {
    * @default 20
    */
   limit?: number;
+  /**
+   * Also match names by trigram similarity (typos: 'falcn' finds 'Falcon'). Costs more: on 1M
+   * robots a common word yields ~10x the candidates to recheck.
+   * @default false
+   */
+  fuzzy?: boolean;
 }
 
 /** A search hit: the selected fields plus the trigram similarity score (0..1). */
@@ -180,8 +186,9 @@ export class RobotsRepository {
   }
 
   /**
-   * Trigram search on name and description (substring `ilike` and fuzzy `%` on the name, both
-   * served by the GIN trigram indexes), best similarity first.
+   * Trigram search on name and description (substring `ilike`, plus fuzzy `%` on the name when
+   * `fuzzy`), served by the GIN trigram indexes, best similarity first. Users go through
+   * `public.search_robots` (see its migration for why), the service queries directly.
    */
   async search(caller: Caller, options: RobotSearchOptions): Promise<RobotSearchHit[]> {
     const query = typeof options.query === 'string' ? options.query.trim() : options.query;
@@ -194,11 +201,54 @@ export class RobotsRepository {
     }
     const limit = parseLimit(options.limit);
     const selected = selectFields(ROBOT_FIELDS, options.fields);
-    const where = robotWhere(options.filters);
+    const filters = options.filters ?? {};
+    const where = robotWhere(filters);
+    if (caller.kind === 'user') {
+      // Users: public.search_robots finds and ranks ids with the trigram indexes (ilike and % are
+      // not leakproof, so under RLS a plain query could not use them); the join below runs
+      // under the caller's RLS again.
+      const p = new WhereBuilder();
+      const args = [
+        p.param(query),
+        p.param(limit),
+        `${p.param(filters.ownerId ?? null)}::uuid`,
+        `${p.param(filters.isPublic ?? null)}::boolean`,
+        `${p.param(filters.strategyType ?? null)}::text`,
+        `${p.param(filters.strategyId ?? null)}::uuid`,
+        `${
+          p.param(
+            filters.createdAfter === undefined
+              ? null
+              : parseTimestamp('filters.createdAfter', filters.createdAfter),
+          )
+        }::text::timestamptz`,
+        `${
+          p.param(
+            filters.createdBefore === undefined
+              ? null
+              : parseTimestamp('filters.createdBefore', filters.createdBefore),
+          )
+        }::text::timestamptz`,
+        `${p.param(options.fuzzy === true)}::boolean`,
+      ];
+      return await runAs(this.#db, caller, async (tx) => {
+        const rows = await tx.query<RobotSearchHit>(
+          `select ${selectList(ROBOT_FIELDS, selected)}, s.score::float8 as "score"
+           from public.search_robots(${args.join(', ')}) s
+           join ${TABLE} t on t.id = s.id
+           order by s.score desc, t.created_at desc, t.id desc`,
+          p.params,
+        );
+        return rows.map((row) => ({ ...row, score: Number(row.score) }));
+      });
+    }
+    // Service: no RLS, so the same conditions use the trigram indexes directly.
     const q = where.param(query);
     const pattern = where.param(`%${escapeLike(query)}%`);
     where.add(
-      `(t.name ilike ${pattern} or t.description ilike ${pattern} or t.name operator(extensions.%) ${q})`,
+      `(t.name ilike ${pattern} or t.description ilike ${pattern}${
+        options.fuzzy === true ? ` or t.name operator(extensions.%) ${q}` : ''
+      })`,
     );
     const limitParam = where.param(limit);
     return await runAs(this.#db, caller, async (tx) => {
