@@ -24,37 +24,44 @@ create or replace function public.search_robots(
   created_before timestamptz default null,
   fuzzy boolean default false
 ) returns table (id uuid, score double precision)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  with params as (
-    select
-      search_query as q,
-      '%' || replace(replace(replace(search_query, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-        as pattern
-  )
-  select r.id,
-    greatest(
-      extensions.word_similarity(p.q, r.name),
-      0.5 * extensions.word_similarity(p.q, r.description)
-    )::double precision as score
-  from public.robots r, params p
-  where (r.name ilike p.pattern or r.description ilike p.pattern
-         -- Typo-tolerant name match (pg_trgm.similarity_threshold, 0.3): many more candidates
-         -- to recheck, so only on request.
-         or (fuzzy and r.name operator(extensions.%) p.q))
+declare
+  pattern text := '%' || replace(replace(replace(search_query, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+  statement text;
+begin
+  if search_query is null or char_length(search_query) < 2 then
+    raise exception 'search_query must have at least 2 characters: received %', search_query;
+  end if;
+  -- Dynamic SQL with only the conditions in use: every call is planned with its own values
+  -- (a generic plan of "$x is null or ..." / "fuzzy and ..." conditions cannot use the
+  -- trigram bitmap indexes).
+  statement := 'select r.id, greatest(extensions.word_similarity($1, r.name),'
+    || ' 0.5 * extensions.word_similarity($1, r.description))::double precision as score'
+    || ' from public.robots r'
+    || ' where (r.name ilike $2 or r.description ilike $2'
+    -- Typo-tolerant name match (pg_trgm.similarity_threshold, 0.3): many more candidates to
+    -- recheck, so only on request.
+    || case when fuzzy then ' or r.name operator(extensions.%) $1' else '' end
+    || ')'
     -- The visibility rule of the robots select policies (anon: auth.uid() is null).
-    and (r.is_public or r.user_id = (select auth.uid()))
-    and (owner_id is null or r.user_id = owner_id)
-    and (only_public is null or r.is_public = only_public)
-    and (filter_strategy_type is null or r.strategy_type = filter_strategy_type)
-    and (filter_strategy_id is null or r.strategy_id = filter_strategy_id)
-    and (created_after is null or r.created_at >= created_after)
-    and (created_before is null or r.created_at < created_before)
-  order by score desc, r.created_at desc, r.id desc
-  limit least(greatest(coalesce(max_results, 20), 1), 100)
+    || ' and (r.is_public or r.user_id = (select auth.uid()))';
+  if owner_id is not null then statement := statement || ' and r.user_id = $3'; end if;
+  if only_public is not null then
+    statement := statement || case when only_public then ' and r.is_public' else ' and not r.is_public' end;
+  end if;
+  if filter_strategy_type is not null then statement := statement || ' and r.strategy_type = $4'; end if;
+  if filter_strategy_id is not null then statement := statement || ' and r.strategy_id = $5'; end if;
+  if created_after is not null then statement := statement || ' and r.created_at >= $6'; end if;
+  if created_before is not null then statement := statement || ' and r.created_at < $7'; end if;
+  statement := statement || ' order by score desc, r.created_at desc, r.id desc limit $8';
+  return query execute statement
+    using search_query, pattern, owner_id, filter_strategy_type, filter_strategy_id,
+      created_after, created_before, least(greatest(coalesce(max_results, 20), 1), 100);
+end
 $$;
 
 comment on function public.search_robots(text, integer, uuid, boolean, text, uuid, timestamptz, timestamptz, boolean) is
