@@ -288,6 +288,8 @@ export function adviseIndexes(
 }
 
 function describe(scan: ScanSummary): string {
-  const filters = scan.filterColumns.map((c) => `${c.column} ${c.operator}`);
-  return filters.length ? filters.join(' and ') : 'nothing';
+  const filters = scan.filterColumns.map((c) =>
+    /^IS /.test(c.operator) ? `${c.column} ${c.operator}` : `${c.column} ${c.operator} ?`
+  );
+  return filters.length ? filters.join(', ') : 'nothing';
 }
