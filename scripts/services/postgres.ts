@@ -41,6 +41,8 @@ export interface RunningPostgres {
   port: number;
   /** Postmaster PID. */
   pid: number;
+  /** `server_version`, e.g. `15.10 (Debian 15.10-1)`. */
+  version: string;
   /** Stops the postmaster by PID (fast shutdown, then immediate) and removes the data dir. */
   stop(): Promise<void>;
 }
@@ -180,6 +182,26 @@ export async function ensurePostgresCronInstalled(): Promise<boolean> {
 }
 
 /**
+ * Checks the PostgreSQL 15 binaries exist and installs pg_cron when possible (root). Throws a
+ * clear error when initdb is missing.
+ *
+ * @example
+ * ```ts
+ * await ensurePostgresReady();
+ * ```
+ */
+export async function ensurePostgresReady(): Promise<{ cron: boolean }> {
+  try {
+    await Deno.stat(`${PG_BIN}/initdb`);
+  } catch {
+    throw new Error(
+      `PostgreSQL 15 server binaries not found in ${PG_BIN} (apt package postgresql-15)`,
+    );
+  }
+  return { cron: await ensurePostgresCronInstalled() };
+}
+
+/**
  * Starts a fresh PostgreSQL 15 cluster on a free 127.0.0.1 port. The caller must `stop()` it.
  *
  * @example
@@ -266,11 +288,16 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
     const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
     const postmasterPid = pid;
+    const probe = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+    const version = await probe.unsafe<{ server_version: string }[]>('show server_version')
+      .then((rows) => rows[0].server_version)
+      .finally(() => probe.end({ timeout: 5 }));
     let stopped = false;
     return {
       url,
       port,
       pid: postmasterPid,
+      version,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -317,7 +344,7 @@ export interface ApplyMigrationsOptions {
 export async function applyMigrations(
   url: string,
   options: ApplyMigrationsOptions = {},
-): Promise<{ versions: string[]; cliOutput: string }> {
+): Promise<string[]> {
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     await sql.unsafe(await Deno.readTextFile(BOOTSTRAP_SQL));
@@ -373,7 +400,7 @@ export async function applyMigrations(
   } finally {
     await check.end({ timeout: 5 });
   }
-  return { versions: expected, cliOutput };
+  return expected;
 }
 
 /** The CLI tries TLS first against remote URLs; a local cluster has none. */
