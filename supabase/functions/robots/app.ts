@@ -17,17 +17,13 @@
  *
  * @module
  */
-import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { setMetric } from "hono/timing";
-import { z } from "zod";
-import { createFunctionApp, type FunctionEnv } from "@shared/http/app.ts";
-import {
-  authenticate,
-  type AuthOptions,
-  type AuthVariables,
-} from "@shared/http/auth.ts";
-import { ApiError } from "@shared/http/errors.ts";
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { setMetric } from 'hono/timing';
+import { z } from 'zod';
+import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
+import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
+import { ApiError } from '@shared/http/errors.ts';
 import {
   type Caller,
   type Database,
@@ -41,7 +37,7 @@ import {
   selectFields,
   STRATEGY_TYPES,
   userCaller,
-} from "@shared/db/mod.ts";
+} from '@shared/db/mod.ts';
 import {
   type AdvancedBackendOptimizer,
   advancedBackendOptimizer,
@@ -49,7 +45,7 @@ import {
   scopedKey,
   scopedTag,
   userKey,
-} from "@shared/optimizer/mod.ts";
+} from '@shared/optimizer/mod.ts';
 
 /** What the robots app runs on; tests pass their own. */
 export interface RobotsDependencies {
@@ -58,7 +54,7 @@ export interface RobotsDependencies {
   /** The optimizer reads go through. @default advancedBackendOptimizer */
   optimizer?: AdvancedBackendOptimizer;
   /** Authentication options (the JWT secret's environment). @default process environment */
-  auth?: Pick<AuthOptions, "env">;
+  auth?: Pick<AuthOptions, 'env'>;
   /**
    * Largest request body, bytes.
    * @default 65536
@@ -69,34 +65,32 @@ export interface RobotsDependencies {
 type RobotsEnv = FunctionEnv & { Variables: AuthVariables };
 
 /** The resource key of the robots table for throttle, breaker and pool. */
-export const ROBOTS_RESOURCE_KEY = "robots_db";
+export const ROBOTS_RESOURCE_KEY = 'robots_db';
 
 /** Tag of every cached read holding `userId`'s robots. */
-export const userRobotsTag = (userId: string): string =>
-  scopedTag({ userId }, "robots");
+export const userRobotsTag = (userId: string): string => scopedTag({ userId }, 'robots');
 /** Tag of every cached read holding public robots (the public listing, searches). */
-export const PUBLIC_ROBOTS_TAG: string = scopedTag("public", "robots");
+export const PUBLIC_ROBOTS_TAG: string = scopedTag('public', 'robots');
 /** Tag of every cached read of one robot by id, whoever cached it. */
-export const robotTag = (id: string): string =>
-  scopedTag("public", `robot:${id}`);
+export const robotTag = (id: string): string => scopedTag('public', `robot:${id}`);
 
 // ---------------------------------------------------------------------------------------------
 // Input schemas: unknown parameters and fields are rejected, never ignored.
 
-const uuid = z.guid({ message: "must be a uuid" });
+const uuid = z.guid({ message: 'must be a uuid' });
 
 const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
   try {
     selectFields(ROBOT_FIELDS, value);
   } catch (error) {
     ctx.addIssue({
-      code: "custom",
-      message: (error as Error).message.replace(/^'fields' /, ""),
+      code: 'custom',
+      message: (error as Error).message.replace(/^'fields' /, ''),
     });
   }
 });
 
-const limitParam = z.string().regex(/^\d+$/, "must be an integer").transform(
+const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(
   Number,
 ).pipe(
   z.number().int().min(1).max(MAX_PAGE_LIMIT),
@@ -107,8 +101,8 @@ const cursorParam = z.string().max(500).superRefine((value, ctx) => {
     decodeCursor(value);
   } catch {
     ctx.addIssue({
-      code: "custom",
-      message: "is not a cursor returned by this API",
+      code: 'custom',
+      message: 'is not a cursor returned by this API',
     });
   }
 });
@@ -118,7 +112,7 @@ const listQuerySchema = z.object({
   cursor: cursorParam.optional(),
   fields: fieldsParam.optional(),
   strategy_type: z.enum(STRATEGY_TYPES).optional(),
-  total: z.enum(["exact", "estimated", "none"]).optional(),
+  total: z.enum(['exact', 'estimated', 'none']).optional(),
 }).strict();
 
 const searchQuerySchema = z.object({
@@ -140,17 +134,13 @@ export const createBodySchema = robotCreateSchema.omit({
 export const updateBodySchema = robotUpdateSchema.refine(
   (patch) => Object.values(patch).some((value) => value !== undefined),
   {
-    message: `needs at least one of ${
-      Object.keys(robotUpdateSchema.shape).join(", ")
-    }`,
+    message: `needs at least one of ${Object.keys(robotUpdateSchema.shape).join(', ')}`,
   },
 );
 
 function issuesMessage(error: z.ZodError): string {
-  return error.issues.map((i) =>
-    `${i.path.length ? `'${i.path.join(".")}' ` : ""}${i.message}`
-  )
-    .join("; ");
+  return error.issues.map((i) => `${i.path.length ? `'${i.path.join('.')}' ` : ''}${i.message}`)
+    .join('; ');
 }
 
 function parseWith<S extends z.ZodType>(
@@ -183,17 +173,17 @@ function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
     if (Object.hasOwn(query, name)) {
       throw new ApiError(
         400,
-        "invalid_query",
+        'invalid_query',
         `Invalid query: '${name}' is given more than once`,
       );
     }
     query[name] = value;
   }
-  return parseWith(schema, query, "invalid_query", "query");
+  return parseWith(schema, query, 'invalid_query', 'query');
 }
 
 function parseId(c: Context): string {
-  return parseWith(uuid, c.req.param("id"), "invalid_id", "robot id");
+  return parseWith(uuid, c.req.param('id'), 'invalid_id', 'robot id');
 }
 
 async function parseBody<S extends z.ZodType>(
@@ -207,18 +197,18 @@ async function parseBody<S extends z.ZodType>(
   } catch (error) {
     throw new ApiError(
       400,
-      "invalid_json",
+      'invalid_json',
       `Request body is not valid JSON: ${(error as Error).message}`,
     );
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(
       400,
-      "invalid_body",
+      'invalid_body',
       `Invalid body: must be a JSON object`,
     );
   }
-  return parseWith(schema, body, "invalid_body", "body");
+  return parseWith(schema, body, 'invalid_body', 'body');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,12 +216,12 @@ async function parseBody<S extends z.ZodType>(
 
 /** The signed-in user's id, or 401. */
 function requireUser(c: Context<RobotsEnv>): string {
-  const auth = c.get("auth");
-  if (auth.role !== "authenticated" || !auth.userId) {
+  const auth = c.get('auth');
+  if (auth.role !== 'authenticated' || !auth.userId) {
     throw new ApiError(
       401,
-      "login_required",
-      "This route needs a signed-in user JWT",
+      'login_required',
+      'This route needs a signed-in user JWT',
     );
   }
   return auth.userId;
@@ -239,38 +229,38 @@ function requireUser(c: Context<RobotsEnv>): string {
 
 /** How the database sees the caller: the signed-in user, else `anon` (public rows only). */
 function callerOf(c: Context<RobotsEnv>): { caller: Caller; userId?: string } {
-  const auth = c.get("auth");
-  if (auth.role === "authenticated" && auth.userId) {
+  const auth = c.get('auth');
+  if (auth.role === 'authenticated' && auth.userId) {
     return {
-      caller: userCaller({ ...auth.claims, role: "authenticated" }),
+      caller: userCaller({ ...auth.claims, role: 'authenticated' }),
       userId: auth.userId,
     };
   }
-  return { caller: userCaller({ role: "anon" }) };
+  return { caller: userCaller({ role: 'anon' }) };
 }
 
 /** Postgres errors a caller's write can cause, as 4xx answers instead of 500s. */
 function translateWriteError(error: unknown): never {
   const code = (error as { code?: unknown })?.code;
-  if (code === "23503") {
+  if (code === '23503') {
     throw new ApiError(
       400,
-      "invalid_reference",
+      'invalid_reference',
       "'strategy_id' does not name an existing strategy",
     );
   }
-  if (code === "23514" || code === "22P02" || code === "22001") {
+  if (code === '23514' || code === '22P02' || code === '22001') {
     throw new ApiError(
       400,
-      "invalid_body",
+      'invalid_body',
       `Invalid body: ${(error as Error).message}`,
     );
   }
-  if (code === "42501") {
+  if (code === '42501') {
     throw new ApiError(
       403,
-      "forbidden",
-      "Row level security rejected this write",
+      'forbidden',
+      'Row level security rejected this write',
     );
   }
   throw error;
@@ -279,7 +269,7 @@ function translateWriteError(error: unknown): never {
 function notFound(id: string): ApiError {
   return new ApiError(
     404,
-    "not_found",
+    'not_found',
     `No robot ${id} visible to this caller`,
   );
 }
@@ -291,19 +281,17 @@ function cacheHeaders(
 ): void {
   const cache = result.cache;
   c.header(
-    "x-cache",
-    cache
-      ? `${cache.status}; tier=${cache.tier}; reason=${cache.reason}`
-      : "bypass",
+    'x-cache',
+    cache ? `${cache.status}; tier=${cache.tier}; reason=${cache.reason}` : 'bypass',
   );
   setMetric(
     c,
-    "optimizer",
+    'optimizer',
     result.durationMs,
-    cache ? `${cache.status} ${cache.tier}` : "uncached",
+    cache ? `${cache.status} ${cache.tier}` : 'uncached',
   );
   // The optimizer is the cache: browsers and CDNs would not see its invalidations.
-  c.header("cache-control", "private, no-store");
+  c.header('cache-control', 'private, no-store');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,7 +337,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
       () => operation(repo),
       {
         cacheKey: options.cacheKey,
-        table: "robots",
+        table: 'robots',
         filters: options.filters,
         resourceKey: ROBOTS_RESOURCE_KEY,
         tags: options.tags,
@@ -371,7 +359,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
         db,
         () => operation(repo),
         {
-          table: "robots",
+          table: 'robots',
           resourceKey: ROBOTS_RESOURCE_KEY,
           idempotent: false,
         },
@@ -385,24 +373,24 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
     return value;
   };
 
-  const app = createFunctionApp<RobotsEnv>("robots");
-  app.use("*", authenticate({ env: deps.auth?.env }) as never);
+  const app = createFunctionApp<RobotsEnv>('robots');
+  app.use('*', authenticate({ env: deps.auth?.env }) as never);
   app.use(
-    "*",
+    '*',
     bodyLimit({
       maxSize: deps.maxBodyBytes ?? 65_536,
       onError: () => {
         throw new ApiError(
           413,
-          "payload_too_large",
-          "Request body is too large",
+          'payload_too_large',
+          'Request body is too large',
         );
       },
     }),
   );
 
   // Own robots.
-  app.get("/", async (c) => {
+  app.get('/', async (c) => {
     const userId = requireUser(c);
     const query = parseQuery(c, listQuerySchema);
     const { caller } = callerOf(c);
@@ -417,7 +405,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
           filters: { ownerId: userId, strategyType: query.strategy_type },
         }),
       {
-        cacheKey: userKey(userId, "robots", "list", query),
+        cacheKey: userKey(userId, 'robots', 'list', query),
         tags: [userRobotsTag(userId)],
         filters: { user_id: userId, strategy_type: query.strategy_type },
       },
@@ -426,12 +414,12 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   });
 
   // Public robots: the same for every caller, so read as anon under one `pub:` key.
-  app.get("/public", async (c) => {
+  app.get('/public', async (c) => {
     const query = parseQuery(c, listQuerySchema);
     const page = await read(
       c,
       (repo) =>
-        repo.list(userCaller({ role: "anon" }), {
+        repo.list(userCaller({ role: 'anon' }), {
           limit: query.limit,
           cursor: query.cursor,
           fields: query.fields,
@@ -439,7 +427,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
           filters: { isPublic: true, strategyType: query.strategy_type },
         }),
       {
-        cacheKey: scopedKey("public", "robots", "list", query),
+        cacheKey: scopedKey('public', 'robots', 'list', query),
         tags: [PUBLIC_ROBOTS_TAG],
         filters: { is_public: true, strategy_type: query.strategy_type },
       },
@@ -448,7 +436,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   });
 
   // Search over what the caller may see: own and public robots for users, public for anon.
-  app.get("/search", async (c) => {
+  app.get('/search', async (c) => {
     const query = parseQuery(c, searchQuerySchema);
     const { caller, userId } = callerOf(c);
     const items = await read(
@@ -458,24 +446,20 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
           query: query.q,
           limit: query.limit,
           fields: query.fields,
-          filters: query.strategy_type
-            ? { strategyType: query.strategy_type }
-            : undefined,
+          filters: query.strategy_type ? { strategyType: query.strategy_type } : undefined,
         }),
       {
         cacheKey: userId
-          ? userKey(userId, "robots", "search", query)
-          : scopedKey("public", "robots", "search", query),
-        tags: userId
-          ? [userRobotsTag(userId), PUBLIC_ROBOTS_TAG]
-          : [PUBLIC_ROBOTS_TAG],
+          ? userKey(userId, 'robots', 'search', query)
+          : scopedKey('public', 'robots', 'search', query),
+        tags: userId ? [userRobotsTag(userId), PUBLIC_ROBOTS_TAG] : [PUBLIC_ROBOTS_TAG],
         filters: { q: query.q, strategy_type: query.strategy_type },
       },
     );
     return c.json({ items });
   });
 
-  app.get("/:id", async (c) => {
+  app.get('/:id', async (c) => {
     const id = parseId(c);
     const query = parseQuery(c, detailQuerySchema);
     const { caller, userId } = callerOf(c);
@@ -484,8 +468,8 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
       (repo) => repo.getById(caller, id, query.fields),
       {
         cacheKey: userId
-          ? userKey(userId, "robots", "get", id, query)
-          : scopedKey("public", "robots", "get", id, query),
+          ? userKey(userId, 'robots', 'get', id, query)
+          : scopedKey('public', 'robots', 'get', id, query),
         // Any write to this robot drops every caller's copy (e.g. it turned private).
         tags: userId ? [userRobotsTag(userId), robotTag(id)] : [robotTag(id)],
         filters: { id },
@@ -495,7 +479,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
     return c.json(robot);
   });
 
-  app.post("/", async (c) => {
+  app.post('/', async (c) => {
     const userId = requireUser(c);
     const body = await parseBody(c, createBodySchema);
     const { caller } = callerOf(c);
@@ -507,11 +491,11 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
         ...(created.is_public ? [PUBLIC_ROBOTS_TAG] : []),
       ],
     );
-    c.header("location", `/functions/v1/robots/${robot.id}`);
+    c.header('location', `/functions/v1/robots/${robot.id}`);
     return c.json(robot, 201);
   });
 
-  app.patch("/:id", async (c) => {
+  app.patch('/:id', async (c) => {
     const userId = requireUser(c);
     const id = parseId(c);
     const patch = await parseBody(c, updateBodySchema);
@@ -524,9 +508,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
             userRobotsTag(userId),
             robotTag(id),
             // Public now, or public before (only a change of is_public can make it private).
-            ...(updated.is_public || patch.is_public !== undefined
-              ? [PUBLIC_ROBOTS_TAG]
-              : []),
+            ...(updated.is_public || patch.is_public !== undefined ? [PUBLIC_ROBOTS_TAG] : []),
           ]
           : [],
     );
@@ -534,14 +516,14 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
     return c.json(robot);
   });
 
-  app.delete("/:id", async (c) => {
+  app.delete('/:id', async (c) => {
     const userId = requireUser(c);
     const id = parseId(c);
     const { caller } = callerOf(c);
     // The repository's delete says only whether a row went: read is_public first (as the
     // caller, so another user's robot is a 404 here too) to know if the public listing is stale.
     const { repo } = await robots();
-    const before = await repo.getById(caller, id, ["is_public", "user_id"]);
+    const before = await repo.getById(caller, id, ['is_public', 'user_id']);
     if (!before || before.user_id !== userId) throw notFound(id);
     const deleted = await write(
       (repo) => repo.delete(caller, id),
