@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { createEmbeddedDatabase } from './pglite.ts';
 import { createPostgresDatabase } from './postgres.ts';
 import type { Database } from './types.ts';
 
@@ -17,7 +16,9 @@ export * from './types.ts';
 export * from './errors.ts';
 export { claimsStatement, isUuid } from './claims.ts';
 export { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.ts';
-export { createEmbeddedDatabase, type EmbeddedDatabaseOptions, wrapPglite } from './pglite.ts';
+// PGlite (a few MB of WebAssembly) is loaded only when used: deployed functions run on
+// SUPABASE_DB_URL and never pay for it. Import `./pglite.ts` directly for the embedded database.
+export type { EmbeddedDatabaseOptions } from './pglite.ts';
 export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
 export * from './robots/mod.ts';
 export * from './strategies.ts';
@@ -51,6 +52,7 @@ export async function databaseFromEnv(
 ): Promise<Database> {
   const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
   if (url) return createPostgresDatabase(url);
+  const { createEmbeddedDatabase } = await import('./pglite.ts');
   return await createEmbeddedDatabase();
 }
 

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
-import { createEmbeddedDatabase, type Database } from '../../shared/db/mod.ts';
+import type { Database } from '../../shared/db/mod.ts';
+import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
 import { applyMigrations, migrationFiles } from '../../scripts/services/postgres.ts';
 import { databaseUrl } from '../support/services.ts';
 

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import {
-  createEmbeddedDatabase,
   createPostgresDatabase,
   type Database,
   DbValidationError,
@@ -15,6 +14,7 @@ import {
   StrategiesRepository,
   userCaller,
 } from '../../shared/db/mod.ts';
+import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
 import { databaseUrl } from '../support/services.ts';
 
 type Backend = { name: 'postgres' | 'pglite'; open: () => Promise<Database> };

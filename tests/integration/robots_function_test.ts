@@ -4,7 +4,8 @@
  * secret. One database for the file (PGlite starts in seconds); each step uses fresh user ids.
  */
 import assert from 'node:assert/strict';
-import { createEmbeddedDatabase, type Database } from '../../shared/db/mod.ts';
+import type { Database } from '../../shared/db/mod.ts';
+import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import { AdvancedBackendOptimizer, Metrics } from '../../shared/optimizer/mod.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';

@@ -1,0 +1,58 @@
+/**
+ * Every function is deployable as the Supabase CLI bundles it: its own deno.json is its import
+ * map, so that map alone must resolve everything the function imports (shared/ included).
+ */
+import assert from 'node:assert/strict';
+
+const root = new URL('../../', import.meta.url);
+const functionsDir = new URL('supabase/functions/', root);
+
+async function functionNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(functionsDir)) {
+    if (entry.isDirectory && !entry.name.startsWith('_') && !entry.name.startsWith('.')) {
+      names.push(entry.name);
+    }
+  }
+  return names.sort();
+}
+
+Deno.test('functions: index.ts only serves app.ts; config.toml has a block for each', async () => {
+  const names = await functionNames();
+  assert.ok(names.includes('health'));
+  const config = await Deno.readTextFile(new URL('supabase/config.toml', root));
+  for (const name of names) {
+    const index = await Deno.readTextFile(new URL(`${name}/index.ts`, functionsDir));
+    const code = index.split('\n').filter((l) => l.trim() && !l.trim().startsWith('//'));
+    assert.deepEqual(code, ["import { app } from './app.ts';", 'Deno.serve(app.fetch);'], name);
+    assert.match(config, new RegExp(`\\[functions\\.${name}\\]`), `config.toml lacks ${name}`);
+    const map = JSON.parse(await Deno.readTextFile(new URL(`${name}/deno.json`, functionsDir)));
+    assert.equal(map.imports['@shared/'], '../../../shared/', name);
+  }
+});
+
+Deno.test('functions: each function type-checks with only its own import map', async () => {
+  const rootImports = JSON.parse(await Deno.readTextFile(new URL('deno.json', root))).imports;
+  for (const name of await functionNames()) {
+    const dir = new URL(`${name}/`, functionsDir);
+    const map = JSON.parse(await Deno.readTextFile(new URL('deno.json', dir)));
+    for (const [specifier, target] of Object.entries(map.imports)) {
+      if (specifier === '@shared/') continue;
+      assert.equal(target, rootImports[specifier], `${name}: ${specifier} differs from the root`);
+    }
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ['check', '--quiet', '--config', 'deno.json', '--no-lock', 'index.ts'],
+      cwd: dir.pathname,
+      env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
+      stdout: 'piped',
+      stderr: 'piped',
+    }).output();
+    assert.equal(
+      result.code,
+      0,
+      `${name} does not resolve with its own deno.json:\n${
+        new TextDecoder().decode(result.stderr)
+      }`,
+    );
+  }
+});
