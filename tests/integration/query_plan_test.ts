@@ -14,7 +14,11 @@ import { SERVICE_CALLER, userCaller } from '../../shared/db/caller.ts';
 import { RobotsRepository } from '../../shared/db/robots/repository.ts';
 import type { Database, JwtClaims, SqlExecutor } from '../../shared/db/types.ts';
 import { Metrics } from '../../shared/optimizer/metrics.ts';
-import { type QueryFn, QueryPlanOptimizer } from '../../shared/optimizer/query-plan/mod.ts';
+import {
+  type QueryFn,
+  QueryPlanOptimizer,
+  summarizePlan,
+} from '../../shared/optimizer/query-plan/mod.ts';
 
 const ROBOTS = 200_000;
 const USERS = 1000;
@@ -107,7 +111,9 @@ Deno.test({
       // Search (trigram), lookups, writes by id.
       await robots.search(user, { query: 'falcon' });
       await robots.search(anon, { query: 'quantum xauusd' });
+      await robots.search(user, { query: 'hunter 4242', fuzzy: true });
       await robots.search(SERVICE_CALLER, { query: 'falcon' });
+      await robots.search(SERVICE_CALLER, { query: 'falcn', fuzzy: true });
       await robots.search(SERVICE_CALLER, { query: 'Breaker 1234' });
       const ids = first.items.map((robot) => String(robot.id));
       await robots.getById(user, ids[0]);
@@ -147,6 +153,54 @@ Deno.test({
         }
       }
       assert.deepEqual(failures, [], `sequential scans on robots:\n${failures.join('\n')}`);
+    });
+
+    await t.step('search_robots runs its statement through the trigram indexes', async () => {
+      // The user search's real query is dynamic SQL inside public.search_robots, invisible to
+      // EXPLAIN of the call: auto_explain (nested statements, as NOTICEs) shows its plans.
+      const notices: string[] = [];
+      const traced = createPostgresDatabase(url.toString(), {
+        maxConnections: 1,
+        onNotice: (notice) => notices.push(notice.message ?? ''),
+      });
+      try {
+        for (
+          const statement of [
+            "load 'auto_explain'",
+            'set auto_explain.log_min_duration = 0',
+            'set auto_explain.log_nested_statements = on',
+            "set auto_explain.log_format = 'json'",
+            "set auto_explain.log_level = 'notice'",
+          ]
+        ) await traced.query(statement);
+        const robots = new RobotsRepository(traced);
+        const [{ owner }] = await sql.unsafe('select public.demo_user_id(11)::text as owner');
+        const user = userCaller({ sub: owner, role: 'authenticated' });
+        const searches = [
+          { query: 'falcon' },
+          { query: 'hunter 4242' },
+          { query: 'hunter 4242', fuzzy: true },
+          { query: 'scalper', filters: { ownerId: owner } },
+          { query: 'gold', filters: { isPublic: true, strategyType: 'grid' } },
+        ];
+        const seqScans: string[] = [];
+        for (const search of searches) {
+          notices.length = 0;
+          await robots.search(user, search);
+          const inner = notices
+            .map((message) => JSON.parse(message.slice(message.indexOf('{'))))
+            .filter((plan) => /from public\.robots r/.test(String(plan['Query Text'])));
+          assert.equal(inner.length, 1, `one search statement for ${JSON.stringify(search)}`);
+          const plan = summarizePlan(inner[0]);
+          if (plan.seqScanRelations.includes('public.robots')) {
+            seqScans.push(`${JSON.stringify(search)}: ${plan.nodeTypes.join(' > ')}`);
+          }
+          assert.ok(plan.usesIndex, JSON.stringify(search));
+        }
+        assert.deepEqual(seqScans, []);
+      } finally {
+        await traced.close();
+      }
     });
 
     await t.step(
