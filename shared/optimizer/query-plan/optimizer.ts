@@ -88,6 +88,11 @@ export interface CountPlan {
   improvementPercent: number;
 }
 
+/** Outcome of {@link QueryPlanOptimizer.choosePagination}. */
+export type PaginationPlan = Omit<PaginationStrategyChoice, 'reason'> & {
+  reason: PaginationStrategyChoice['reason'] | 'disabled';
+};
+
 /** Outcome of {@link QueryPlanOptimizer.comparePlans}. */
 export interface PlanComparison {
   beforeCost: number;
@@ -289,12 +294,10 @@ export class QueryPlanOptimizer {
    * optimizer.choosePagination({ offset: 5000, limit: 20 }).strategy; // 'keyset'
    * ```
    */
-  choosePagination(
-    input: Omit<PaginationStrategyInput, 'keysetOffsetThreshold'>,
-  ): PaginationStrategyChoice | (PaginationStrategyChoice & { reason: 'disabled' }) {
+  choosePagination(input: Omit<PaginationStrategyInput, 'keysetOffsetThreshold'>): PaginationPlan {
     if (!this.enabled) {
       const base = choosePaginationStrategy({ ...input, keysetOffsetThreshold: 0 });
-      return { ...base, strategy: 'offset', reason: 'disabled', improvementPercent: 0 } as never;
+      return { ...base, strategy: 'offset', reason: 'disabled', improvementPercent: 0 };
     }
     const choice = choosePaginationStrategy({
       ...input,
