@@ -11,8 +11,8 @@
  * 4. Stops every server it started, also on failure or Ctrl-C, and prints, alone on its last
  *    line, `N passed, N failed` (each static check counts as one test).
  *
- * Arguments after `--` go to `deno test` (e.g. `npm test -- --filter cache`); `--no-static`
- * skips check/lint/fmt.
+ * Other arguments go to `deno test` (e.g. `npm test -- tests/unit/cache_test.ts --filter hit`);
+ * `--no-static` skips check/lint/fmt.
  *
  * @module
  */
@@ -83,10 +83,9 @@ interface Counts {
 }
 
 async function main(counts: Counts): Promise<void> {
-  const separator = Deno.args.indexOf('--');
-  const flags = separator === -1 ? Deno.args : Deno.args.slice(0, separator);
-  const testArgs = separator === -1 ? [] : Deno.args.slice(separator + 1);
-  const runStatic = !flags.includes('--no-static');
+  // `--no-static` is the runner's; everything else (files, --filter ...) goes to deno test.
+  const runStatic = !Deno.args.includes('--no-static');
+  const testArgs = Deno.args.filter((arg) => arg !== '--no-static' && arg !== '--');
   await ensureRedisInstalled();
   await ensurePostgresReady();
 
