@@ -8,6 +8,7 @@
 import { DbValidationError } from './errors.ts';
 import { isUuid } from './claims.ts';
 import type { SqlExecutor } from './types.ts';
+import { chooseCountStrategy } from '../optimizer/query-plan/strategy.ts';
 
 /** Default page size. */
 export const DEFAULT_PAGE_LIMIT = 20;
@@ -309,6 +310,16 @@ export async function keysetPage<T>(tx: SqlExecutor, query: KeysetQuery): Promis
       totalExact = true;
     } else {
       total = await estimateRows(tx, `select 1 from ${query.table} t ${filterWhere}`, filterParams);
+      // The query-plan optimizer's choice: a selective filter (few rows by the estimate) is
+      // counted exactly, through the same index, for about the cost of the estimate.
+      if (chooseCountStrategy({ estimatedRows: total }).strategy === 'exact') {
+        const [{ n }] = await tx.query<{ n: string | number }>(
+          `select count(*)::float8 as n from ${query.table} t ${filterWhere}`,
+          filterParams,
+        );
+        total = Number(n);
+        totalExact = true;
+      }
     }
   }
   return { items, limit, nextCursor, hasMore, total, totalExact };

@@ -37,6 +37,7 @@ import {
 import { type Metrics, metrics as sharedMetrics } from './metrics.ts';
 import { type CacheResult, type ExecuteOptions, PredictiveCache } from './cache/mod.ts';
 import type { Loader } from './cache/loaders.ts';
+import { type IndexAdvice, QueryPlanOptimizer } from './query-plan/mod.ts';
 import {
   AdaptiveThrottle,
   BulkheadRegistry,
@@ -110,6 +111,17 @@ export interface AdvancedBackendOptimizerOptions {
   metricsFlushIntervalMs?: number;
 }
 
+interface SqlClient {
+  query(sql: string, params?: readonly unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+function isSqlClient(client: unknown): client is SqlClient & object {
+  return typeof client === 'object' && client !== null &&
+    typeof (client as Partial<SqlClient>).query === 'function' &&
+    // supabase-js has no query(); postgres.js sql`` is a function, not this shape.
+    !('from' in client);
+}
+
 /** Carries a `{ data, error }` result whose error must not be cached, through the layers. */
 class ResultCarrier extends Error {
   override name = 'ResultCarrier';
@@ -143,6 +155,8 @@ export class AdvancedBackendOptimizer {
   readonly throttle: AdaptiveThrottle;
   readonly pools: BulkheadRegistry;
   readonly dedup: Deduplicator;
+  /** One plan analyser per SQL client (the analyses and their cache belong to that database). */
+  #queryPlans = new WeakMap<object, QueryPlanOptimizer>();
   #flushIntervalMs: number;
   #nextFlushAt: number;
 
@@ -256,6 +270,7 @@ export class AdvancedBackendOptimizer {
     // Layers 2-6: throttle, breaker, retry, bulkhead, origin.
     const origin = async (): Promise<T> => {
       originCalled = true;
+      this.#inspectFilters(_client, options.table, options.filters);
       // The last attempt's result, to hand back a `{ data, error }` result whose retries ran out.
       let last: { value: T } | undefined;
       const pooled = config.enableResourcePooling
@@ -338,6 +353,71 @@ export class AdvancedBackendOptimizer {
     const durationMs = performance.now() - started;
     this.metrics.observe('optimizer.operation.ms', durationMs);
     return { value, cache: cacheMeta, throttle: admission, originCalled, durationMs };
+  }
+
+  /**
+   * The query-plan analyser of a SQL client (the project's `Database`, or anything with
+   * `query(sql, params)`), created on first use; `undefined` for other clients (supabase-js).
+   *
+   * @example
+   * ```ts
+   * const analysis = await advancedBackendOptimizer.queryPlanFor(db)?.analyze(
+   *   'select id from public.robots where strategy_type = $1', ['grid']);
+   * ```
+   */
+  queryPlanFor(client: unknown): QueryPlanOptimizer | undefined {
+    if (!isSqlClient(client)) return undefined;
+    let analyser = this.#queryPlans.get(client);
+    if (!analyser) {
+      analyser = new QueryPlanOptimizer({
+        query: (sql, params) => client.query(sql, params ?? []),
+        metrics: this.metrics,
+        enabled: this.config.enableQueryPlanOptimization,
+        options: this.config.queryPlan,
+      });
+      this.#queryPlans.set(client, analyser);
+    }
+    return analyser;
+  }
+
+  /**
+   * Index advice gathered so far for a SQL client's hot filters (`create index ... on ...`).
+   *
+   * @example
+   * ```ts
+   * advancedBackendOptimizer.queryPlanAdvice(db).map((a) => a.sql);
+   * ```
+   */
+  queryPlanAdvice(client: unknown): IndexAdvice[] {
+    return this.queryPlanFor(client)?.advice() ?? [];
+  }
+
+  /**
+   * The spec's "analyzes table structures and filters": on an origin call with a SQL client, the
+   * table and equality filters become `select * from <table> where <col> = $n`, analysed in the
+   * background at most once per `queryPlan.analysisCacheTtlMs` (index scan or sequential scan,
+   * advice for a hot filter that scans). Names that are not plain identifiers are skipped.
+   */
+  #inspectFilters(client: unknown, table?: string, filters?: Record<string, unknown>): void {
+    if (!table || !this.config.enableQueryPlanOptimization) return;
+    const analyser = this.queryPlanFor(client);
+    if (!analyser) return;
+    const identifier = /^[a-z_][a-z0-9_]*$/;
+    const [schema, name] = table.includes('.') ? table.split('.', 2) : ['public', table];
+    if (!identifier.test(schema) || !identifier.test(name)) return;
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of Object.entries(filters ?? {})) {
+      // Paging knobs are not filters; only scalar equality filters on plain columns are.
+      if (!identifier.test(column) || ['limit', 'offset', 'cursor', 'order'].includes(column)) {
+        continue;
+      }
+      if (value === null || !['string', 'number', 'boolean'].includes(typeof value)) continue;
+      params.push(value);
+      conditions.push(`${column} = $${params.length}`);
+    }
+    const where = conditions.length ? ` where ${conditions.join(' and ')}` : '';
+    analyser.inspect(`select * from ${schema}.${name}${where} limit 100`, params);
   }
 
   /**

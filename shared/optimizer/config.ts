@@ -12,6 +12,7 @@ import { processEnv } from '../store/mod.ts';
 import { ConfigError, type EnvBinding, readEnvBindings } from './env.ts';
 import { cacheEnvBindings, cacheOptionsSchema } from './cache/options.ts';
 import { resilienceEnvBindings, resilienceOptionsSchema } from './resilience/options.ts';
+import { queryPlanEnvBindings, queryPlanOptionsSchema } from './query-plan/options.ts';
 
 export { ConfigError } from './env.ts';
 
@@ -37,16 +38,21 @@ export const optimizationConfigSchema = z.object({
   cache: cacheOptionsSchema.default(cacheOptionsSchema.parse({})),
   /** Retry, breaker, throttle, pool, dedup and batch details. */
   resilience: resilienceOptionsSchema.default(resilienceOptionsSchema.parse({})),
+  /** Query-plan analysis details. */
+  queryPlan: queryPlanOptionsSchema.default(queryPlanOptionsSchema.parse({})),
 }).strict();
 
 /** The optimizer's configuration, defaults applied. */
 export type OptimizationConfig = z.infer<typeof optimizationConfigSchema>;
 
 /** What a caller may pass: any subset, nested sections partial too. */
-export type OptimizationConfigInput = Partial<Omit<OptimizationConfig, 'cache' | 'resilience'>> & {
-  cache?: Partial<OptimizationConfig['cache']>;
-  resilience?: Partial<OptimizationConfig['resilience']>;
-};
+export type OptimizationConfigInput =
+  & Partial<Omit<OptimizationConfig, 'cache' | 'resilience' | 'queryPlan'>>
+  & {
+    cache?: Partial<OptimizationConfig['cache']>;
+    resilience?: Partial<OptimizationConfig['resilience']>;
+    queryPlan?: Partial<OptimizationConfig['queryPlan']>;
+  };
 
 /** Every environment variable of the configuration, for the README and the parser. */
 export const optimizationEnvBindings: readonly EnvBinding[] = [
@@ -64,6 +70,7 @@ export const optimizationEnvBindings: readonly EnvBinding[] = [
   { env: 'QF_RETRY_BACKOFF_BASE_MS', path: 'retryBackoffBase', type: 'number' },
   ...cacheEnvBindings,
   ...resilienceEnvBindings,
+  ...queryPlanEnvBindings,
 ];
 
 /**
@@ -81,6 +88,7 @@ export function parseOptimizationConfig(input: OptimizationConfigInput = {}): Op
     ...input,
     cache: input.cache ?? {},
     resilience: input.resilience ?? {},
+    queryPlan: input.queryPlan ?? {},
   };
   const result = optimizationConfigSchema.safeParse(withSections);
   if (result.success) return result.data;
@@ -114,5 +122,6 @@ export function optimizationConfigFromEnv(
     ...overrides,
     cache: { ...fromEnv.cache, ...overrides.cache },
     resilience: { ...fromEnv.resilience, ...overrides.resilience },
+    queryPlan: { ...fromEnv.queryPlan, ...overrides.queryPlan },
   });
 }
