@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
-import FakeTimers from '@sinonjs/fake-timers';
+import { fakeClock } from '../support/fake_clock.ts';
 import { Metrics } from '../../shared/optimizer/metrics.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';
 import type { KeyValueStore } from '../../shared/store/types.ts';
 import { settleBackground } from '../../shared/runtime/background.ts';
-import {
-  CircuitBreakerRegistry,
-  CircuitOpenError,
-  type Clock,
-} from '../../shared/optimizer/resilience/mod.ts';
-
-function fakeClock() {
-  const fake = FakeTimers.createClock(1_000_000);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
-    clearTimeout: (h) => fake.clearTimeout(h as number),
-  };
-  return { fake, clock };
-}
+import { CircuitBreakerRegistry, CircuitOpenError } from '../../shared/optimizer/resilience/mod.ts';
 
 const resilience = {
   breakerMinimumCalls: 4,

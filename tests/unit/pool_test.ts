@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import FakeTimers from '@sinonjs/fake-timers';
+import { fakeClock } from '../support/fake_clock.ts';
 import { Metrics } from '../../shared/optimizer/metrics.ts';
 import {
   Bulkhead,
   BulkheadRegistry,
   BulkheadRejectedError,
-  type Clock,
 } from '../../shared/optimizer/resilience/mod.ts';
-
-function fakeClock() {
-  const fake = FakeTimers.createClock(1_000_000);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
-    clearTimeout: (h) => fake.clearTimeout(h as number),
-  };
-  return { fake, clock };
-}
 
 const options = { resilience: { poolMaxConcurrent: 2, poolMaxQueue: 2, poolQueueTimeoutMs: 500 } };
 

@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import FakeTimers from '@sinonjs/fake-timers';
+import { fakeClock } from '../support/fake_clock.ts';
 import { Metrics } from '../../shared/optimizer/metrics.ts';
 import {
   classifyError,
-  type Clock,
   computeBackoffDelay,
   parseRetryAfter,
   RetryExhaustedError,
   RetryPolicy,
   retrySuccessRate,
 } from '../../shared/optimizer/resilience/mod.ts';
-
-function fakeClock() {
-  const fake = FakeTimers.createClock(1_000_000);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
-    clearTimeout: (h) => fake.clearTimeout(h as number),
-  };
-  return { fake, clock };
-}
 
 const transient = (message = 'upstream 503') => Object.assign(new Error(message), { status: 503 });
 
