@@ -5,7 +5,7 @@
  * @module
  */
 import { DbValidationError } from './errors.ts';
-import { type JwtClaims, USER_ROLES } from './types.ts';
+import { type JwtClaims, type SqlExecutor, USER_ROLES } from './types.ts';
 
 /** SQL + parameters that apply `claims` to the current transaction. */
 export interface ClaimsStatement {
@@ -58,5 +58,26 @@ export function claimsStatement(claims: JwtClaims): ClaimsStatement {
       set_config('request.jwt.claim.sub', $3, true),
       set_config('request.jwt.claim.role', $1, true)`,
     params: [role, JSON.stringify(fullClaims), claims.sub ?? ''],
+  };
+}
+
+/**
+ * `Database.asUser` for any driver, built on its `transaction`: the claims statement first, then
+ * `fn`, in one transaction, so RLS sees the caller for exactly that transaction.
+ *
+ * @example
+ * ```ts
+ * const asUser = userTransaction((fn) => sql.begin((tx) => fn(new PostgresExecutor(tx))));
+ * ```
+ */
+export function userTransaction(
+  transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) => Promise<T>,
+): <T>(claims: JwtClaims, fn: (tx: SqlExecutor) => Promise<T>) => Promise<T> {
+  return (claims, fn) => {
+    const statement = claimsStatement(claims);
+    return transaction(async (tx) => {
+      await tx.query(statement.text, statement.params);
+      return await fn(tx);
+    });
   };
 }

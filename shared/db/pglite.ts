@@ -7,9 +7,9 @@
  */
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { claimsStatement } from './claims.ts';
+import { userTransaction } from './claims.ts';
 import { loadSchemaSql, type SchemaSql } from './schema_files.ts';
-import type { Database, JwtClaims, PingResult, Row, SqlExecutor } from './types.ts';
+import type { Database, PingResult, Row, SqlExecutor } from './types.ts';
 
 /** Options of {@link createEmbeddedDatabase}. */
 export interface EmbeddedDatabaseOptions {
@@ -98,20 +98,13 @@ export async function createEmbeddedDatabase(
  */
 export function wrapPglite(pg: PGlite): Database {
   const root = new PgliteExecutor(pg);
+  const transaction = async <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> =>
+    await pg.transaction((tx) => fn(new PgliteExecutor(tx)));
   return {
     backend: 'pglite',
     query: (text, params) => root.query(text, params),
-    async asUser<T>(claims: JwtClaims, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const statement = claimsStatement(claims);
-      return await pg.transaction(async (tx) => {
-        const executor = new PgliteExecutor(tx);
-        await executor.query(statement.text, statement.params);
-        return await fn(executor);
-      });
-    },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      return await pg.transaction((tx) => fn(new PgliteExecutor(tx)));
-    },
+    transaction,
+    asUser: userTransaction(transaction),
     async ping(): Promise<PingResult> {
       const started = performance.now();
       try {

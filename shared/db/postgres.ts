@@ -5,8 +5,8 @@
  * @module
  */
 import postgres from 'postgres';
-import { claimsStatement } from './claims.ts';
-import type { Database, JwtClaims, PingResult, Row, SqlExecutor } from './types.ts';
+import { userTransaction } from './claims.ts';
+import type { Database, PingResult, Row, SqlExecutor } from './types.ts';
 
 /** Options of {@link createPostgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -95,20 +95,13 @@ export function createPostgresDatabase(
   }) as Sql;
   const root = new PostgresExecutor(sql);
 
+  const transaction = async <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> =>
+    await sql.begin((tx) => fn(new PostgresExecutor(tx))) as T;
   return {
     backend: 'postgres',
     query: (text, params) => root.query(text, params),
-    async asUser<T>(claims: JwtClaims, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const statement = claimsStatement(claims);
-      return await sql.begin(async (tx) => {
-        const executor = new PostgresExecutor(tx);
-        await executor.query(statement.text, statement.params);
-        return await fn(executor);
-      }) as T;
-    },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      return await sql.begin((tx) => fn(new PostgresExecutor(tx))) as T;
-    },
+    transaction,
+    asUser: userTransaction(transaction),
     async ping(timeoutMs = 2000): Promise<PingResult> {
       const started = performance.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
