@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { findById } from './by_id.ts';
 import { z } from 'zod';
 import { type Caller, runAs } from './caller.ts';
 import { DbValidationError } from './errors.ts';
@@ -131,15 +132,7 @@ export class StrategiesRepository {
     id: string,
     fields?: readonly string[] | string,
   ): Promise<Partial<Strategy> | null> {
-    requireUuid('id', id);
-    const selected = selectFields(STRATEGY_FIELDS, fields);
-    return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<Partial<Strategy>>(
-        `select ${selectList(STRATEGY_FIELDS, selected)} from ${TABLE} t where t.id = $1`,
-        [id],
-      );
-      return rows[0] ?? null;
-    });
+    return await findById<Partial<Strategy>>(this.#db, caller, TABLE, STRATEGY_FIELDS, id, fields);
   }
 
   /** Creates a strategy owned by the caller (users) or `input.user_id` (service). */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { findById } from '../by_id.ts';
 import { type Caller, runAs } from '../caller.ts';
 import { DbValidationError } from '../errors.ts';
 import {
@@ -270,15 +271,7 @@ export class RobotsRepository {
     id: string,
     fields?: readonly string[] | string,
   ): Promise<Partial<Robot> | null> {
-    requireUuid('id', id);
-    const selected = selectFields(ROBOT_FIELDS, fields);
-    return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<Partial<Robot>>(
-        `select ${selectList(ROBOT_FIELDS, selected)} from ${TABLE} t where t.id = $1`,
-        [id],
-      );
-      return rows[0] ?? null;
-    });
+    return await findById<Partial<Robot>>(this.#db, caller, TABLE, ROBOT_FIELDS, id, fields);
   }
 
   /**
