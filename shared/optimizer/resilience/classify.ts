@@ -114,6 +114,9 @@ export function classifyError(error: unknown): Classification {
   if (name === 'RetryExhaustedError' && bag.cause !== error) return classifyError(bag.cause);
   if (name === 'TimeoutError') return { transient: true, reason: 'timeout' };
   if (name === 'StoreUnavailableError') return { transient: true, reason: 'store-unavailable' };
+  // The data layer's connection failures and timeouts (a CircuitOpenError subclass, but a fault
+  // of the resource, not a decision of this layer): worth a retry, and they count against it.
+  if (name === 'DbUnavailableError') return { transient: true, reason: 'db-unavailable' };
   if (name === 'FunctionsFetchError' || name === 'FunctionsRelayError') {
     return { transient: true, reason: 'network' };
   }
