@@ -122,6 +122,7 @@ export class AdaptiveThrottle {
           redis,
           windowMs: this.#o.throttleWindowMs,
           timeoutMs: this.#o.throttleStoreTimeoutMs,
+          prefix: this.#o.throttleKeyPrefix,
           metrics: this.#metrics,
         })
         : new MemoryRateWindow(this.#o.throttleWindowMs, this.#clock));
