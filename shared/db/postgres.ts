@@ -82,7 +82,7 @@ interface PgPool {
   connect(): Promise<PoolClient>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
-  on(event: 'connect', listener: (client: PoolClient) => void): unknown;
+  on(event: 'connect' | 'remove', listener: (client: PoolClient) => void): unknown;
   readonly totalCount: number;
   readonly idleCount: number;
   readonly waitingCount: number;
@@ -180,7 +180,12 @@ export function createPostgresDatabase(
   // An idle connection that breaks is reported here; without a listener the `error` event
   // would be thrown and end the process.
   pool.on('error', (error) => onConnectionError(error));
+  // Connections opened and not yet removed: when all of them are busy, a checkout that times out
+  // waited in the pool's queue (the database is busy, 'overloaded'), it did not fail to connect.
+  let established = 0;
+  pool.on('remove', () => established--);
   pool.on('connect', (client) => {
+    established++;
     // Checked-out connections have no pool listener: this one keeps a broken connection from
     // throwing; the query in flight rejects, and the pool drops the client on release.
     client.on('error', (error) => onConnectionError(error));
@@ -198,9 +203,17 @@ export function createPostgresDatabase(
   };
 
   const checkout = async (): Promise<PoolClient> => {
+    const queued = established >= maxConnections;
     try {
       return await pool.connect();
     } catch (error) {
+      if (queued && established >= maxConnections && unavailableKind(error) === 'connect') {
+        throw new DbUnavailableError(
+          'overloaded',
+          `no free connection within ${connectTimeoutMs}ms (${maxConnections} busy)`,
+          { retryAfterMs: unavailableRetryAfterMs, cause: error },
+        );
+      }
       throw unavailable(error);
     }
   };

@@ -191,3 +191,27 @@ Deno.test('db fault: retries on a dead database end in the DbUnavailableError it
     await db.close();
   }
 });
+
+Deno.test('db fault: no free pooled connection within the connect timeout is overloaded, not a failed connect', async () => {
+  const db = createPostgresDatabase(databaseUrl(), { maxConnections: 1, connectTimeoutMs: 200 });
+  let finish!: () => void;
+  const holding = new Promise<void>((resolve) => finish = resolve);
+  try {
+    await db.query('select 1'); // the one connection is open
+    const busy = db.transaction(async (tx) => {
+      await tx.query('select 1');
+      await holding; // keeps the only connection checked out
+    });
+    await wait(50);
+    const error = await errorOf(db.query('select 1'));
+    assert.ok(error instanceof DbUnavailableError, String(error));
+    assert.equal(error.kind, 'overloaded');
+    assert.equal(signalsOverload(error), true); // the throttle sends less
+    finish();
+    await busy;
+    assert.equal((await db.query<{ one: number }>('select 1 as one'))[0].one, 1);
+  } finally {
+    finish();
+    await db.close();
+  }
+});
