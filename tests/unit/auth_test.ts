@@ -429,3 +429,60 @@ Deno.test('config.toml: verify_jwt is off for every function (they authenticate 
     assert.match(block, /^verify_jwt = false$/m, `${name} must set verify_jwt = false`);
   }
 });
+
+async function signHs256(payload: Record<string, unknown>, secret: string, kid?: string) {
+  const input = `${base64UrlEncode(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid }))}.${
+    base64UrlEncode(JSON.stringify(payload))
+  }`;
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
+  const signature = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(input));
+  return `${input}.${base64UrlEncode(new Uint8Array(signature))}`;
+}
+
+Deno.test('auth legacy: an HS256 token whose kid names an oct key of the inline JWKS verifies without SUPABASE_JWT_SECRET', async () => {
+  const legacyJwk = {
+    kty: 'oct',
+    kid: 'legacy-hs256',
+    alg: 'HS256',
+    k: base64UrlEncode(LEGACY_SECRET),
+  };
+  const env = projectEnv({
+    SUPABASE_JWT_SECRET: undefined,
+    SUPABASE_JWKS: JSON.stringify({ keys: [current.publicJwk, legacyJwk] }),
+  });
+  const app = createFunctionApp<{ Variables: BaseVariables & AuthVariables }>('demo');
+  app.post('/', authenticate({ env, auth: ['user', 'secret'] }), (c) => c.json(c.get('auth')));
+  const now = Math.floor(Date.now() / 1000);
+  const user = await signHs256(
+    { sub: 'u-legacy', role: 'authenticated', aud: 'authenticated', iss: ISSUER, exp: now + 60 },
+    LEGACY_SECRET,
+    'legacy-hs256',
+  );
+  const ok = await call(app, { authorization: `Bearer ${user}` });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.userId, 'u-legacy');
+  const service = await signHs256(
+    { role: 'service_role', exp: now + 60 },
+    LEGACY_SECRET,
+    'legacy-hs256',
+  );
+  assert.equal((await call(app, { apikey: service })).body.keyType, 'legacy_service_role');
+  const noKid = await signHs256({ sub: 'u', role: 'authenticated', exp: now + 60 }, LEGACY_SECRET);
+  assert.equal((await call(app, { authorization: `Bearer ${noKid}` })).status, 401);
+});
+
+Deno.test('README documents every auth variable', async () => {
+  const { AUTH_ENV_VARIABLES } = await import('../../shared/http/auth.ts');
+  const readme = await Deno.readTextFile(new URL('../../README.md', import.meta.url));
+  const docs = await Deno.readTextFile(new URL('../../docs/auth.md', import.meta.url));
+  for (const name of AUTH_ENV_VARIABLES) {
+    assert.ok(readme.includes(`\`${name}\``), `${name} is not in the README`);
+    assert.ok(docs.includes(`\`${name}\``), `${name} is not in docs/auth.md`);
+  }
+});

@@ -33,8 +33,16 @@ interface ImportedKey {
   key: Promise<CryptoKey>;
 }
 
-function publicPart(jwk: Jwk): { alg: JwtAlgorithm; jwk: JsonWebKey } | null {
+function publicPart(
+  jwk: Jwk,
+  symmetric: boolean,
+): { alg: JwtAlgorithm; jwk: JsonWebKey } | null {
   if (jwk.use !== undefined && jwk.use !== 'sig') return null;
+  // The legacy HS256 secret as an `oct` key: only from an inline set (the platform's
+  // SUPABASE_JWKS), never from a fetched one, which is public.
+  if (symmetric && jwk.kty === 'oct' && jwk.alg === 'HS256' && typeof jwk.k === 'string') {
+    return { alg: 'HS256', jwk: { kty: 'oct', k: jwk.k } };
+  }
   if (jwk.kty === 'EC' && jwk.crv === 'P-256' && (jwk.alg ?? 'ES256') === 'ES256') {
     return {
       alg: 'ES256',
@@ -77,14 +85,14 @@ export class JwksKeySet {
     this.#cooldownMs = options.cooldownMs ?? 30_000;
     this.#maxAgeMs = options.maxAgeMs ?? 600_000;
     this.#timeoutMs = options.timeoutMs ?? 3_000;
-    if (options.jwks) this.#replace(options.jwks.keys);
+    if (options.jwks) this.#replace(options.jwks.keys, true);
   }
 
-  #replace(keys: Jwk[]): void {
+  #replace(keys: Jwk[], symmetric = false): void {
     const next = new Map<string, ImportedKey>();
     for (const jwk of keys) {
       if (typeof jwk.kid !== 'string') continue;
-      const part = publicPart(jwk);
+      const part = publicPart(jwk, symmetric);
       if (!part) continue;
       const fingerprint = JSON.stringify(part);
       const previous = this.#keys.get(jwk.kid);
@@ -164,6 +172,11 @@ export class JwksKeySet {
     } catch {
       throw new JwtError('unknownKey');
     }
+  }
+
+  /** Whether the set holds a key for `kid` with algorithm `alg` (no fetch). */
+  has(kid: string | undefined, alg: JwtAlgorithm): boolean {
+    return kid !== undefined && this.#keys.get(kid)?.alg === alg;
   }
 
   /** Whether `key` is still the set's key for `kid` (false once the key was dropped). */

@@ -113,7 +113,11 @@ export class TokenVerifier {
     const { alg, kid } = decoded.header;
     let key: CryptoKey;
     let keyId: string | null = null;
-    if (alg === 'HS256') {
+    if (alg === 'HS256' && state.keySet?.has(kid, 'HS256')) {
+      // The legacy secret listed in the inline JWKS under its kid.
+      key = await state.keySet.getKey(kid, alg);
+      keyId = kid!;
+    } else if (alg === 'HS256') {
       if (config.jwtSecret === null) throw new JwtError('algorithm');
       key = await hmacKey(config.jwtSecret);
     } else if (alg === 'ES256' || alg === 'RS256') {
@@ -133,7 +137,7 @@ export class TokenVerifier {
     }
     await verifySignature(decoded, alg, key);
     this.verifications++;
-    const asymmetric = keyId !== null;
+    const asymmetric = alg !== 'HS256';
     checkClaims(decoded.payload, {
       nowSeconds: this.#now() / 1000,
       // Supabase Auth's tokens name the project's auth URL; legacy HS256 keys (anon,
