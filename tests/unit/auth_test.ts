@@ -307,6 +307,40 @@ Deno.test('auth: the CLI local HS256 secret is accepted only where the project i
     (c) => c.json(c.get('auth')),
   );
   assert.equal((await call(local, { authorization: `Bearer ${localToken}` })).status, 200);
+  // `supabase functions serve` runs functions behind the CLI's gateway `http://kong:8000`.
+  const docker = createFunctionApp<{ Variables: BaseVariables & AuthVariables }>('demo');
+  const dockerEnv = (name: string) => name === 'SUPABASE_URL' ? 'http://kong:8000' : undefined;
+  docker.post('/', authenticate({ env: dockerEnv, auth: 'user' }), (c) => c.json(c.get('auth')));
+  assert.equal((await call(docker, { authorization: `Bearer ${localToken}` })).status, 200);
+});
+
+Deno.test('auth: a JWKS over plain http on a public host is never fetched', async () => {
+  let fetches = 0;
+  const verifier = new TokenVerifier({
+    now: clock,
+    fetch: () => {
+      fetches++;
+      return Promise.resolve(Response.json({ keys: [current.publicJwk] }));
+    },
+  });
+  const app = createFunctionApp<{ Variables: BaseVariables & AuthVariables }>('demo');
+  const env = projectEnv({
+    SUPABASE_JWKS: undefined,
+    SUPABASE_JWKS_URL: 'http://attacker.example.com/jwks.json',
+  });
+  app.post('/', authenticate({ env, verifier, auth: 'user' }), (c) => c.json(c.get('auth')));
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (message: string) => warnings.push(message);
+  try {
+    const res = await call(app, { authorization: `Bearer ${await userToken()}` });
+    assert.equal(res.status, 401);
+    assert.equal(fetches, 0);
+    assert.ok(warnings.some((w) => /SUPABASE_JWKS_URL must be https/.test(w)), warnings.join());
+    assertSafe(res.text, []);
+  } finally {
+    console.warn = warn;
+  }
 });
 
 Deno.test('auth cache: one signature check per token until it expires; an expired cached token is refused', async () => {

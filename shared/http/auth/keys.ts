@@ -136,19 +136,25 @@ function parseKeys(
     .map(([name, value]) => ({ name, bytes: encoder.encode(value) }));
 }
 
-function isLoopback(hostname: string): boolean {
+/**
+ * Loopback, or a host only a local stack has: a single-label name (`kong`, the API gateway of the
+ * CLI's Docker network) or `host.docker.internal`. A deployed project's URL always has a domain.
+ */
+function isLocalHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) ||
+    (!hostname.includes('.') && !hostname.startsWith('[')) ||
+    hostname === 'host.docker.internal';
 }
 
-/** `https:` anywhere, `http:` only on loopback (a MITM could swap keys in), else `null`. */
+/** `https:` anywhere, `http:` only on a local host (a MITM could swap keys in), else `null`. */
 function safeUrl(raw: string, variable: string, warnings: string[]): URL | null {
   try {
     const url = new URL(raw.trim());
-    if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))) {
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && isLocalHost(url.hostname))) {
       return url;
     }
-    warnings.push(`${variable} must be https (http only on loopback)`);
+    warnings.push(`${variable} must be https (http only on a local host)`);
   } catch {
     warnings.push(`${variable} is not a URL`);
   }
@@ -167,11 +173,11 @@ function parseJwks(raw: string, warnings: string[]): { keys: Jwk[] } | null {
   return null;
 }
 
-/** Whether `SUPABASE_URL` is unset or a loopback address: the local-development defaults apply. */
+/** Whether `SUPABASE_URL` is unset or a local host: the local-development defaults apply. */
 function isLocal(url: string | undefined): boolean {
   if (!url) return true;
   try {
-    return isLoopback(new URL(url).hostname);
+    return isLocalHost(new URL(url).hostname);
   } catch {
     return false;
   }
