@@ -520,3 +520,45 @@ Deno.test('README documents every auth variable', async () => {
     assert.ok(docs.includes(`\`${name}\``), `${name} is not in docs/auth.md`);
   }
 });
+
+Deno.test('local keys: one ES256 key per checkout, created once even by concurrent first uses; its tokens pass the user mode', async () => {
+  const { localJwks, localSigningKey, signLocalUserToken } = await import(
+    '../../scripts/local_keys.ts'
+  );
+  const dir = await Deno.makeTempDir({ prefix: 'qf-auth-' });
+  try {
+    const path = new URL(`file://${dir}/nested/local_signing_keys.json`);
+    const [a, b] = await Promise.all([localSigningKey(path), localSigningKey(path)]);
+    assert.equal(a.kid, b.kid);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600, 'the private key is private');
+    const stored = JSON.parse(await Deno.readTextFile(path));
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0].alg, 'ES256');
+    const jwks = await localJwks(path);
+    assert.deepEqual(Object.keys(jwks.keys[0]).sort(), [
+      'alg',
+      'crv',
+      'kid',
+      'kty',
+      'use',
+      'x',
+      'y',
+    ]);
+    assert.deepEqual([...Deno.readDirSync(new URL('.', path))].map((e) => e.name), [
+      'local_signing_keys.json',
+    ]);
+
+    const env = (name: string) =>
+      ({ SUPABASE_JWKS: JSON.stringify(jwks) } as Record<string, string>)[name];
+    const app = createFunctionApp<{ Variables: BaseVariables & AuthVariables }>('demo');
+    app.post('/', authenticate({ env, auth: 'user' }), (c) => c.json(c.get('auth')));
+    const token = await signLocalUserToken({ sub: 'local-user', email: 'l@example.com' }, { path });
+    const res = await call(app, { authorization: `Bearer ${token}` });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.userId, 'local-user');
+    assert.equal(res.body.claims.aud, 'authenticated');
+    assert.equal(res.body.claims.exp - res.body.claims.iat, 3600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
