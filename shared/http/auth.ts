@@ -126,7 +126,8 @@ export function signLocalJwt(
 /**
  * Middleware that sets `c.var.auth` for the modes the route accepts. Failures are JSON:
  * 401 `invalid_jwt`, `invalid_api_key`, `invalid_authorization`, `invalid_cron_secret`,
- * `secret_key_in_browser`, `missing_authorization`, `missing_api_key`, `login_required`;
+ * `secret_key_in_browser`, `missing_authorization`, `missing_api_key`, `login_required`,
+ * `invalid_credentials`;
  * 403 `service_only`. No body ever repeats the credential or describes the configuration.
  *
  * @example
@@ -150,7 +151,10 @@ export function authenticate(
       if (error instanceof JwtError) {
         throw new ApiError(401, 'invalid_jwt', `Invalid JWT: ${error.message}`);
       }
-      throw error;
+      // Whatever a credential makes go wrong is the credential's fault for the caller (never a
+      // 500 with details); the details go to the log.
+      console.warn('auth: unexpected error while verifying credentials', error);
+      throw new ApiError(401, 'invalid_credentials', 'The credentials could not be verified');
     }
     c.set('auth', auth);
     await next();

@@ -562,3 +562,22 @@ Deno.test('local keys: one ES256 key per checkout, created once even by concurre
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test('auth: an unexpected failure while verifying is a 401 without details, never a 500', async () => {
+  class BrokenVerifier extends TokenVerifier {
+    override verify(): never {
+      throw new Error('internal detail: key store corrupted at /secret/path');
+    }
+  }
+  const app = appFor({ auth: 'user' }, new BrokenVerifier());
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    const res = await call(app, { authorization: `Bearer ${await userToken()}` });
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, 'invalid_credentials');
+    assert.doesNotMatch(res.text, /internal detail|secret\/path/);
+  } finally {
+    console.warn = warn;
+  }
+});

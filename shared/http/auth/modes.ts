@@ -65,9 +65,8 @@ const RANK: Record<KeyType, number> = {
   secret: 2,
 };
 
-function invalidJwt(error: unknown): ApiError {
-  const reason = error instanceof JwtError ? error.message : 'the token is malformed';
-  return new ApiError(401, 'invalid_jwt', `Invalid JWT: ${reason}`);
+function invalidJwt(error: JwtError): ApiError {
+  return new ApiError(401, 'invalid_jwt', `Invalid JWT: ${error.message}`);
 }
 
 const invalidKey = () => new ApiError(401, 'invalid_api_key', 'Invalid API key');
@@ -90,7 +89,8 @@ async function legacyKey(
   try {
     claims = (await verifier.verify(value, config)).claims;
   } catch (error) {
-    throw invalidJwt(error);
+    // Anything else is not the token's fault: the middleware logs it.
+    throw error instanceof JwtError ? invalidJwt(error) : error;
   }
   if (claims.role === 'service_role') return { type: 'legacy_service_role', claims };
   if (claims.role === 'anon') return { type: 'legacy_anon', claims };
@@ -216,13 +216,6 @@ function contextFor(mode: AuthMode, caller: Presented): AuthContext | undefined 
   }
 }
 
-const NONE: AuthContext = Object.freeze({
-  role: 'anon',
-  claims: Object.freeze({}) as Record<string, unknown>,
-  isService: false,
-  authMode: 'none',
-});
-
 /**
  * Who is calling, admitted under the first of `modes` the credentials satisfy. Throws
  * {@link ApiError}: 401 for missing or invalid credentials, 403 when valid credentials are not
@@ -239,7 +232,9 @@ export async function resolveCaller(
   config: AuthConfig,
   verifier: TokenVerifier,
 ): Promise<AuthContext> {
-  if (modes.length === 1 && modes[0] === 'none') return NONE;
+  if (modes.length === 1 && modes[0] === 'none') {
+    return { role: 'anon', claims: {}, isService: false, authMode: 'none' };
+  }
   const caller = await present(headers, config, verifier);
   for (const mode of modes) {
     const context = contextFor(mode, caller);
