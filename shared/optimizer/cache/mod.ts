@@ -11,11 +11,17 @@ export {
   type CacheTier,
   type ExecuteOptions,
   executeWithPredictiveCaching,
+  type InvalidateOptions,
   PredictiveCache,
   type PredictiveCacheOptions,
   type PrewarmReport,
-  releaseLeaseScript,
 } from './predictive_cache.ts';
+export {
+  invalidateTagScript,
+  readEntryScript,
+  releaseLeaseScript,
+  writeBackScript,
+} from './scripts.ts';
 export { type Loader, LoaderRegistry } from './loaders.ts';
 export { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
 export { Popularity, popularityTtl } from './popularity.ts';
