@@ -27,3 +27,14 @@ export { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
 export { Popularity, popularityTtl } from './popularity.ts';
 export { Predictor } from './predictor.ts';
 export { cacheEnvBindings, type CacheOptions, cacheOptionsSchema } from './options.ts';
+export {
+  deleteOutboxRow,
+  drainInvalidationOutbox,
+  type DrainOptions,
+  type DrainReport,
+  enqueueInvalidation,
+  MAX_OUTBOX_TAG_LENGTH,
+  MAX_OUTBOX_TAGS,
+  type OutboxDatabase,
+  pruneInvalidationOutbox,
+} from './outbox.ts';
