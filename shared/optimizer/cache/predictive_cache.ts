@@ -1123,11 +1123,16 @@ export class PredictiveCache {
     }
   }
 
-  /** One background loop retries every pending invalidation every `invalidationRetryMs`. */
+  /**
+   * One background loop retries every pending invalidation every `invalidationRetryMs`. It is
+   * kept alive with `EdgeRuntime.waitUntil` where that exists and awaited by {@link close}, but
+   * not by `settleBackground()`: it lasts as long as the store is down, which is no work that
+   * settles.
+   */
   #startRetrying(): void {
     if (this.#retrying || this.#closed) return;
     this.#retrying = true;
-    this.#background(async () => {
+    const loop = (async () => {
       try {
         while (this.#pending.length > 0 && !this.#closed) {
           await new Promise<void>((resolve) => {
@@ -1141,10 +1146,17 @@ export class PredictiveCache {
           if (this.#closed) break;
           await this.retryPendingInvalidations();
         }
+      } catch (error) {
+        console.warn('[quantforge] cache invalidation retry failed:', error);
       } finally {
         this.#retrying = false;
       }
-    }, 'cache invalidation retry');
+    })();
+    this.#tasks.add(loop);
+    loop.finally(() => this.#tasks.delete(loop));
+    const runtime = (globalThis as { EdgeRuntime?: { waitUntil?(p: Promise<unknown>): void } })
+      .EdgeRuntime;
+    if (typeof runtime?.waitUntil === 'function') runtime.waitUntil(loop);
   }
 
   /**
