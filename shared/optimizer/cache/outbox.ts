@@ -72,7 +72,7 @@ export async function enqueueInvalidation(
   checkTags(tags);
   // Tags travel as one JSON text: both drivers pass it the same way (no array parameter).
   const rows = await tx.query<{ id: unknown }>(
-    'select public.enqueue_cache_invalidation(array(select jsonb_array_elements_text($1::jsonb))) as id',
+    'select public.enqueue_cache_invalidation(array(select jsonb_array_elements_text($1::text::jsonb))) as id',
     [JSON.stringify(tags)],
   );
   return String(rows[0].id);
@@ -149,7 +149,7 @@ export async function drainInvalidationOutbox(
     const done = ok ? rows : rows.filter((row) => row.moot);
     if (done.length > 0) {
       await tx.query(
-        'delete from public.cache_invalidation_outbox where id = any(array(select jsonb_array_elements_text($1::jsonb)::bigint))',
+        'delete from public.cache_invalidation_outbox where id = any(array(select jsonb_array_elements_text($1::text::jsonb)::bigint))',
         [JSON.stringify(done.map((row) => String(row.id)))],
       );
     }
