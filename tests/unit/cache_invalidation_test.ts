@@ -133,6 +133,9 @@ Deno.test('cache: an instance reads its own writes at once, even with a load in 
   assert.equal((await after).value, 'v2');
   await settleBackground();
   assert.ok(metrics.counter('cache.load.discarded') >= 1);
+  // It did not wait for the lease of its own superseded load.
+  assert.equal(metrics.counter('cache.lease.superseded'), 1);
+  assert.equal(metrics.counter('cache.lease.waited'), 0);
   // Neither memory nor the Redis tier holds the late old value.
   const again = await cache.execute('robot:1', origin('v3'), undefined, tags);
   assert.notEqual(again.value, 'v1-late');

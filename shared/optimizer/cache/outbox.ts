@@ -141,16 +141,24 @@ export async function drainInvalidationOutbox(
        for update skip locked`,
       [maxAgeMs, limit],
     );
-    if (rows.length === 0) return { drained: 0, pending: 0 };
-    const live = rows.filter((row) => !row.moot);
-    const tags = [...new Set(live.flatMap((row) => row.tags))];
-    // One attempt: a failure keeps the rows (they are the durable retry), not a pending copy.
-    const ok = tags.length === 0 || await cache.invalidateTags(tags, { retry: false });
-    const done = ok ? rows : rows.filter((row) => row.moot);
+    const done: string[] = rows.filter((row) => row.moot).map((row) => String(row.id));
+    const confirmed = new Set<string>();
+    let storeDown = false;
+    for (const row of rows) {
+      if (row.moot || storeDown) continue;
+      const tags = row.tags.filter((tag) => !confirmed.has(tag));
+      // One attempt per row (one round trip): on failure the rows stay, they are the retry.
+      if (tags.length > 0 && !(await cache.invalidateTags(tags, { retry: false }))) {
+        storeDown = true;
+        continue;
+      }
+      for (const tag of tags) confirmed.add(tag);
+      done.push(String(row.id));
+    }
     if (done.length > 0) {
       await tx.query(
         'delete from public.cache_invalidation_outbox where id = any(array(select jsonb_array_elements_text($1::text::jsonb)::bigint))',
-        [JSON.stringify(done.map((row) => String(row.id)))],
+        [JSON.stringify(done)],
       );
     }
     return { drained: done.length, pending: rows.length - done.length };

@@ -128,6 +128,8 @@ interface StoreRead {
   acquired: boolean;
   /** Whether it tried to (`false`: the lease is neither ours nor known to be another's). */
   tried: boolean;
+  /** The lease holder's token (JSON text) when another load holds it, else `''`. */
+  holder: string;
   token: string;
   /** Generations (raw JSON text, `''` = absent) of `generationKeys`, read before any load. */
   generations: string[];
@@ -510,6 +512,10 @@ export class PredictiveCache {
     return `${this.#prefix}lease:${key}`;
   }
 
+  get #ownLeasePrefix(): string {
+    return JSON.stringify(`${this.#instanceId}:`).slice(0, -1);
+  }
+
   #flightKey(key: string): string {
     return `${this.#generation}\u0000${key}`;
   }
@@ -549,8 +555,9 @@ export class PredictiveCache {
         record = null; // not ours: treat as absent, the write-back replaces it
       }
     }
-    const acquired = String(replies[1]) === '1';
-    const tried = String(replies[1]) !== '-';
+    const lease = String(replies[1]);
+    const acquired = lease === '1';
+    const tried = lease !== '-';
     if (acquired) this.#metrics.increment('cache.lease.acquired');
     if (record !== null && this.#invalidationPending(key, record.g)) {
       // This isolate's own invalidation has not reached the store yet: the record predates it.
@@ -561,6 +568,7 @@ export class PredictiveCache {
       popularity: this.#popularity.decayed(key, now, replies[2], replies[3]),
       acquired,
       tried,
+      holder: acquired || !tried ? '' : lease,
       token,
       generations: replies.slice(4).map((g) => String(g ?? '')),
       generationKeys,
@@ -641,7 +649,11 @@ export class PredictiveCache {
           const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
           return { entry, tier: 'redis', reason: 'fresh' };
         }
-        if (!read.acquired) {
+        if (!read.acquired && read.holder.startsWith(this.#ownLeasePrefix)) {
+          // Held by a load of this isolate that began before one of its own invalidations: its
+          // result is discarded, so waiting for it would only delay reading our own write.
+          this.#metrics.increment('cache.lease.superseded');
+        } else if (!read.acquired) {
           this.#metrics.increment('cache.lease.contended');
           if (background) return undefined;
           const waited = await this.#waitForOther(key);
@@ -990,7 +1002,7 @@ export class PredictiveCache {
 
   /**
    * Removes every entry written with any of `tags`, from both tiers, in one store round trip
-   * per tag (one script each, sent in parallel). This isolate's memory copies are dropped at once,
+   * (one script for every tag). This isolate's memory copies are dropped at once,
    * before any await. Each tag's generation moves to a new random token, so a load that read the
    * old generation is refused when it tries to store its value. Resolves whether the store
    * confirmed every tag; if not, the invalidation stays pending (Redis-tier records carrying a
@@ -1065,11 +1077,15 @@ export class PredictiveCache {
         }
         calls.push(this.#store.pipeline(commands));
       }
-      for (const tag of pending.tags) {
+      if (pending.tags.length > 0) {
+        const keys = pending.tags.flatMap((tag) => [
+          `${this.#prefix}gen:${tag}`,
+          this.#tagKey(tag),
+        ]);
         calls.push(
           this.#store.runScript(
             invalidateTagScript,
-            [`${this.#prefix}gen:${tag}`, this.#tagKey(tag)],
+            keys,
             [JSON.stringify(crypto.randomUUID()), genTtl, `${this.#prefix}v:`],
           ).then((members) => {
             // Members loaded into memory by reads that raced this invalidation.

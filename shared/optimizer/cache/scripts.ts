@@ -33,8 +33,8 @@ const RECORD_HEAD = /^\{"f":([^,]+),"s":([^,]+),/;
  * KEYS: value, lease, popularity counter (current epoch), popularity counter (previous epoch),
  * then the generation keys. ARGV: claim (`never`, `due`: only when the record is absent or past
  * its stale window, i.e. the caller will load in the foreground, `always`), now (ms), lease token
- * (JSON text), lease ms. Returns: value, the lease (`'1'` claimed, `'0'` held by another, `'-'`
- * not tried), the two counters, then
+ * (JSON text), lease ms. Returns: value, the lease (`'1'` claimed, `'-'` not tried, else the
+ * holder's token, JSON text, or `'0'`), the two counters, then
  * one generation per generation key; `''` for each absent key (a Lua nil would end the array).
  */
 export const readEntryScript: StoreScript<string[]> = {
@@ -51,8 +51,11 @@ if ARGV[1] == 'due' then
   end
 end
 if claim then
-  acquired = '0'
-  if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then acquired = '1' end
+  if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then
+    acquired = '1'
+  else
+    acquired = redis.call('GET', KEYS[2]) or '0'
+  end
 end
 local out = { v or '', acquired, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '' }
 for i = 5, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' end
@@ -66,10 +69,12 @@ return out`,
     }
     let acquired = '-';
     if (claim) {
-      acquired = '0';
-      if (data.get(keys[1]) === null) {
+      const holder = data.get(keys[1]);
+      if (holder === null) {
         data.set(keys[1], args[2], Number(args[3]));
         acquired = '1';
+      } else {
+        acquired = holder;
       }
     }
     const out = [v ?? '', acquired];
@@ -125,24 +130,36 @@ return 0`,
 };
 
 /**
- * KEYS: the tag's generation key, the tag set. ARGV: the new generation (JSON text), its ms,
- * the prefix of value keys. Sets the generation first, so a write-back of a load that read the
- * old generation is refused from now on, then deletes every member and the set. Returns the
- * members (for the caller's memory tier).
+ * KEYS: pairs of (generation key, tag set), one pair per tag. ARGV: the new generation (JSON
+ * text, a random token), its ms, the prefix of value keys. For each tag, sets the generation
+ * first, so a write-back of a load that read the old generation is refused from now on, then
+ * deletes every member and the set. One round trip for any number of tags. Returns the members
+ * (for the caller's memory tier).
  */
 export const invalidateTagScript: StoreScript<string[]> = {
-  name: 'cache-invalidate-tag',
+  name: 'cache-invalidate-tags',
   lua: `
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local members = redis.call('SMEMBERS', KEYS[2])
-for _, member in ipairs(members) do redis.call('DEL', ARGV[3] .. member) end
-redis.call('DEL', KEYS[2])
-return members`,
+local deleted = {}
+for i = 1, #KEYS, 2 do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  local members = redis.call('SMEMBERS', KEYS[i + 1])
+  for _, member in ipairs(members) do
+    redis.call('DEL', ARGV[3] .. member)
+    deleted[#deleted + 1] = member
+  end
+  redis.call('DEL', KEYS[i + 1])
+end
+return deleted`,
   local(data, keys, args) {
-    data.set(keys[0], args[0], Number(args[1]));
-    const members = data.smembers(keys[1]);
-    for (const member of members) data.del(args[2] + member);
-    data.del(keys[1]);
-    return members;
+    const deleted: string[] = [];
+    for (let i = 0; i < keys.length; i += 2) {
+      data.set(keys[i], args[0], Number(args[1]));
+      for (const member of data.smembers(keys[i + 1])) {
+        data.del(args[2] + member);
+        deleted.push(member);
+      }
+      data.del(keys[i + 1]);
+    }
+    return deleted;
   },
 };
