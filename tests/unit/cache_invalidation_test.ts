@@ -206,3 +206,21 @@ Deno.test('cache: no write-back when the generations could not be read before th
   assert.equal(await store.get('qf:cache:v:k'), null);
   await cache.close();
 });
+
+Deno.test('cache: a Redis read in flight during its own invalidation is not kept in memory', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const a = makeCache(store, clock, quiet, 'a');
+  const b = makeCache(store, clock, quiet, 'b');
+  await b.cache.execute('robot:1', origin('old'), undefined, tags);
+  await settleBackground();
+  // a's read reaches the store before its own invalidation does...
+  const racing = a.cache.execute('robot:1', origin('x'), undefined, tags);
+  const invalidated = a.cache.invalidateTag('t:robot');
+  assert.equal((await racing).value, 'old'); // it began before the write: it may see the old one
+  assert.equal(await invalidated, true);
+  // ...but the record it read does not stay in a's memory tier.
+  assert.equal((await a.cache.execute('robot:1', origin('new'), undefined, tags)).value, 'new');
+  await a.cache.close();
+  await b.cache.close();
+});

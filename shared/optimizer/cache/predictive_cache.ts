@@ -130,6 +130,8 @@ interface StoreRead {
   tried: boolean;
   /** The lease holder's token (JSON text) when another load holds it, else `''`. */
   holder: string;
+  /** This isolate's invalidation count when the read was sent. */
+  localGeneration: number;
   token: string;
   /** Generations (raw JSON text, `''` = absent) of `generationKeys`, read before any load. */
   generations: string[];
@@ -347,7 +349,7 @@ export class PredictiveCache {
         popularity = read.popularity;
         prefetched = read;
         if (read.record !== null) {
-          candidate = this.#fromRecord(key, read.record, memoryEntry, now);
+          candidate = this.#fromRecord(key, read, read.record, memoryEntry, now);
           tier = 'redis';
         } else if (memoryEntry !== undefined) {
           this.#memory.delete(key); // invalidated or evicted elsewhere
@@ -531,6 +533,7 @@ export class PredictiveCache {
     claim: Claim,
     tags?: readonly string[],
   ): Promise<StoreRead | Failed> {
+    const localGeneration = this.#generation;
     const [current, previous] = this.#popularity.readCommands(key, now);
     const generationKeys = this.#generationKeys(key, tags);
     const token = JSON.stringify(`${this.#instanceId}:${++this.#leaseSeq}`);
@@ -569,6 +572,7 @@ export class PredictiveCache {
       acquired,
       tried,
       holder: acquired || !tried ? '' : lease,
+      localGeneration,
       token,
       generations: replies.slice(4).map((g) => String(g ?? '')),
       generationKeys,
@@ -589,8 +593,13 @@ export class PredictiveCache {
     }
   }
 
+  /**
+   * The entry of a Redis record, kept in memory unless this isolate invalidated something while
+   * the read was in flight (the record may predate its own write: served to this caller only).
+   */
   #fromRecord(
     key: string,
+    read: StoreRead,
     record: StoredRecord,
     previous: CacheEntry | undefined,
     now: number,
@@ -610,7 +619,7 @@ export class PredictiveCache {
       bytes: record.b,
       hits: same ? previous.hits : 0,
     };
-    this.#memory.set(key, entry);
+    if (read.localGeneration === this.#generation) this.#memory.set(key, entry);
     return entry;
   }
 
@@ -646,7 +655,13 @@ export class PredictiveCache {
         // Re-check: another isolate may have written while we raced for the lease.
         if (read.record !== null && this.#now() < this.#freshLimit(read.record, background)) {
           if (token !== undefined) this.#release(leaseKey, token);
-          const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
+          const entry = this.#fromRecord(
+            key,
+            read,
+            read.record,
+            this.#memory.peek(key),
+            this.#now(),
+          );
           return { entry, tier: 'redis', reason: 'fresh' };
         }
         if (!read.acquired && read.holder.startsWith(this.#ownLeasePrefix)) {
@@ -822,7 +837,7 @@ export class PredictiveCache {
       const read = await this.#readStore(key, this.#now(), 'never');
       if (read === FAILED) return undefined;
       if (read.record !== null && this.#now() < read.record.f) {
-        return this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
+        return this.#fromRecord(key, read, read.record, this.#memory.peek(key), this.#now());
       }
     }
     return undefined;
@@ -909,7 +924,7 @@ export class PredictiveCache {
     if (read !== FAILED) {
       popularity = read.popularity;
       if (read.record !== null && now < this.#freshLimit(read.record, true)) {
-        const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), now);
+        const entry = this.#fromRecord(key, read, read.record, this.#memory.peek(key), now);
         entry.prewarmed = true;
         this.#counts.prewarms++;
         this.#metrics.increment('cache.prewarm');
