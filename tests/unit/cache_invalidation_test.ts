@@ -224,3 +224,19 @@ Deno.test('cache: a Redis read in flight during its own invalidation is not kept
   await a.cache.close();
   await b.cache.close();
 });
+
+Deno.test('cache: a pre-warm keeps the tags the entry had, so tag invalidation still reaches it', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const { cache } = makeCache(store, clock, quiet);
+  cache.registerLoader('robot:*', () => Promise.resolve('reloaded'));
+  await cache.execute('robot:1', origin('v1'), undefined, tags);
+  await settleBackground();
+  clock.advance(30_000); // past every window: the pre-warm loads
+  assert.deepEqual((await cache.prewarm(['robot:1'])).warmed, ['robot:1']);
+  await settleBackground();
+  assert.deepEqual(await store.smembers('qf:cache:tag:t:robot'), ['robot:1']);
+  assert.equal(await cache.invalidateTag('t:robot'), true);
+  assert.equal((await cache.execute('robot:1', origin('v2'), undefined, tags)).value, 'v2');
+  await cache.close();
+});

@@ -931,9 +931,12 @@ export class PredictiveCache {
         return 'warmed';
       }
     }
+    // A loader knows no tags: keep those the entry had, so tag invalidation still reaches it.
+    const tags = this.#memory.peek(key)?.tags ?? (read === FAILED ? undefined : read.record?.g);
+    const options = tags?.length ? { tags } : undefined;
     const loaded = await this.#flights.run(
       this.#flightKey(key),
-      () => this.#load(key, () => loader(key), undefined, true, true, popularity, read !== FAILED),
+      () => this.#load(key, () => loader(key), options, true, true, popularity, read !== FAILED),
     );
     if (loaded === undefined) return 'lease-held';
     loaded.entry.prewarmed = true;
