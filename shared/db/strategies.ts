@@ -20,8 +20,16 @@ import {
   WhereBuilder,
 } from './pagination.ts';
 import { STRATEGY_TYPES, type StrategyType } from './robots/schema.ts';
+import type { WriteHooks } from './hooks.ts';
 import type { Database } from './types.ts';
-import { parseInput, requireUuid } from './validate.ts';
+import {
+  boundedJsonObject,
+  canonicalUuid,
+  PARAMS_LIMITS,
+  parseInput,
+  requireUuid,
+  safeString,
+} from './validate.ts';
 
 /** A strategy as the API returns it. */
 export interface Strategy {
@@ -51,12 +59,12 @@ export const STRATEGY_FIELDS: FieldMap = Object.freeze({
 
 /** A new strategy. */
 export const strategyCreateSchema = z.object({
-  id: z.guid().optional(),
-  user_id: z.guid().optional(),
-  name: z.string().trim().min(1).max(120),
-  description: z.string().max(2000).optional(),
+  id: canonicalUuid.optional(),
+  user_id: canonicalUuid.optional(),
+  name: safeString(120).trim().min(1),
+  description: safeString(2000).optional(),
   strategy_type: z.enum(STRATEGY_TYPES),
-  parameters: z.record(z.string(), z.unknown()).optional(),
+  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
   is_public: z.boolean().optional(),
 }).strict();
 
@@ -136,7 +144,11 @@ export class StrategiesRepository {
   }
 
   /** Creates a strategy owned by the caller (users) or `input.user_id` (service). */
-  async create(caller: Caller, input: StrategyCreate): Promise<Strategy> {
+  async create(
+    caller: Caller,
+    input: StrategyCreate,
+    hooks: WriteHooks<Strategy> = {},
+  ): Promise<Strategy> {
     const data = parseInput(strategyCreateSchema, input, 'strategy');
     if (caller.kind === 'service' && !data.user_id) {
       throw new DbValidationError(
@@ -160,18 +172,23 @@ export class StrategiesRepository {
           data.is_public ?? false,
         ],
       );
+      await hooks.afterWrite?.(tx, rows[0]);
       return rows[0];
     });
   }
 
   /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
-  async delete(caller: Caller, id: string): Promise<boolean> {
-    requireUuid('id', id);
-    return await runAs(
-      this.#db,
-      caller,
-      async (tx) =>
-        (await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id])).length > 0,
-    );
+  async delete(
+    caller: Caller,
+    id: string,
+    hooks: WriteHooks<{ id: string }> = {},
+  ): Promise<boolean> {
+    id = requireUuid('id', id);
+    return await runAs(this.#db, caller, async (tx) => {
+      const gone = (await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id]))
+        .length > 0;
+      if (gone) await hooks.afterWrite?.(tx, { id });
+      return gone;
+    });
   }
 }
