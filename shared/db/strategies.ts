@@ -14,6 +14,7 @@ import {
   keysetPage,
   type Page,
   type PageOptions,
+  parseLimit,
   selectFields,
   selectList,
   validatePage,
@@ -71,6 +72,33 @@ export const strategyCreateSchema = z.object({
 /** Input of {@link StrategiesRepository.create}. */
 export type StrategyCreate = z.input<typeof strategyCreateSchema>;
 
+/** Changes to a strategy (owner and id are immutable). */
+export const strategyUpdateSchema = z.object({
+  name: safeString(120).trim().min(1).optional(),
+  description: safeString(2000).optional(),
+  strategy_type: z.enum(STRATEGY_TYPES).optional(),
+  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
+  is_public: z.boolean().optional(),
+}).strict();
+
+/** Input of {@link StrategiesRepository.update}. */
+export type StrategyUpdate = z.input<typeof strategyUpdateSchema>;
+
+/** Input of {@link StrategiesRepository.search}. */
+export interface StrategySearchOptions {
+  /** Text found in name or description (case-insensitive substring), 2..100 characters. */
+  query: string;
+  fields?: readonly string[] | string;
+  filters?: { ownerId?: string; isPublic?: boolean; strategyType?: string };
+  /**
+   * Maximum results, 1..100.
+   * @default 20
+   */
+  limit?: number;
+}
+
+const UPDATE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
+
 /** Filters and paging of {@link StrategiesRepository.list}. */
 export interface StrategyListOptions extends PageOptions {
   fields?: readonly string[] | string;
@@ -97,28 +125,7 @@ export class StrategiesRepository {
   /** A page of strategies, newest first. */
   async list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
-    const filters = options.filters ?? {};
-    const where = new WhereBuilder();
-    if (filters.ownerId !== undefined) {
-      where.add(
-        `t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`,
-      );
-    }
-    if (filters.isPublic !== undefined) {
-      where.add(filters.isPublic === true ? 't.is_public' : 'not t.is_public');
-    }
-    if (filters.strategyType !== undefined) {
-      if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-        throw new DbValidationError(
-          'filters.strategyType',
-          `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-            JSON.stringify(filters.strategyType)
-          }`,
-          filters.strategyType,
-        );
-      }
-      where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-    }
+    const where = strategyWhere(options.filters);
     validatePage(options);
     return await runAs(
       this.#db,
@@ -131,6 +138,37 @@ export class StrategiesRepository {
           where,
           page: options,
         }),
+    );
+  }
+
+  /**
+   * Strategies whose name or description contains `query` (case-insensitive), newest first,
+   * among those the caller may see (RLS). Strategies are few per user: no trigram index.
+   */
+  async search(caller: Caller, options: StrategySearchOptions): Promise<Partial<Strategy>[]> {
+    const query = typeof options.query === 'string' ? options.query.trim() : options.query;
+    if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
+      throw new DbValidationError(
+        'query',
+        `must be a string of 2 to 100 characters: received ${JSON.stringify(options.query)}`,
+        options.query,
+      );
+    }
+    const limit = parseLimit(options.limit);
+    const selected = selectFields(STRATEGY_FIELDS, options.fields);
+    const where = strategyWhere(options.filters);
+    const pattern = where.param(`%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.add(`(t.name ilike ${pattern} or t.description ilike ${pattern})`);
+    const limitParam = where.param(limit);
+    return await runAs(
+      this.#db,
+      caller,
+      (tx) =>
+        tx.query<Partial<Strategy>>(
+          `select ${selectList(STRATEGY_FIELDS, selected)} from ${TABLE} t ${where.toSql()}
+           order by t.created_at desc, t.id desc limit ${limitParam}`,
+          where.params,
+        ),
     );
   }
 
@@ -177,6 +215,41 @@ export class StrategiesRepository {
     });
   }
 
+  /** Updates the caller's strategy; `null` when it does not exist or is not the caller's. */
+  async update(
+    caller: Caller,
+    id: string,
+    patch: StrategyUpdate,
+    hooks: WriteHooks<Strategy> = {},
+  ): Promise<Strategy | null> {
+    id = requireUuid('id', id);
+    const data = parseInput(strategyUpdateSchema, patch, 'strategy') as Record<string, unknown>;
+    const columns = UPDATE_COLUMNS.filter((column) => data[column] !== undefined);
+    if (columns.length === 0) {
+      throw new DbValidationError(
+        'strategy',
+        `needs at least one of ${UPDATE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
+        patch,
+      );
+    }
+    const where = new WhereBuilder([id]);
+    const sets = columns.map((column) =>
+      column === 'parameters'
+        ? `parameters = ${where.param(JSON.stringify(data.parameters))}::text::jsonb`
+        : `${column} = ${where.param(data[column])}`
+    );
+    return await runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Strategy>(
+        `update ${TABLE} t set ${sets.join(', ')} where t.id = $1
+         returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))}`,
+        where.params,
+      );
+      const strategy = rows[0] ?? null;
+      if (strategy) await hooks.afterWrite?.(tx, strategy);
+      return strategy;
+    });
+  }
+
   /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
   async delete(
     caller: Caller,
@@ -191,4 +264,28 @@ export class StrategiesRepository {
       return gone;
     });
   }
+}
+
+/** Validated strategy filters as SQL conditions over alias `t`. */
+function strategyWhere(filters: StrategyListOptions['filters'] = {}): WhereBuilder {
+  const where = new WhereBuilder();
+  if (filters.ownerId !== undefined) {
+    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
+  }
+  if (filters.isPublic !== undefined) {
+    where.add(filters.isPublic === true ? 't.is_public' : 'not t.is_public');
+  }
+  if (filters.strategyType !== undefined) {
+    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
+      throw new DbValidationError(
+        'filters.strategyType',
+        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
+          JSON.stringify(filters.strategyType)
+        }`,
+        filters.strategyType,
+      );
+    }
+    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
+  }
+  return where;
 }
