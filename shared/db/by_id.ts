@@ -25,12 +25,12 @@ export async function findById<T extends Row>(
   id: string,
   fields?: readonly string[] | string,
 ): Promise<T | null> {
-  requireUuid('id', id);
+  const canonicalId = requireUuid('id', id);
   const selected = selectFields(whitelist, fields);
   return await runAs(db, caller, async (tx) => {
     const rows = await tx.query<T>(
       `select ${selectList(whitelist, selected)} from ${table} t where t.id = $1`,
-      [id],
+      [canonicalId],
     );
     return rows[0] ?? null;
   });

@@ -53,7 +53,21 @@ export interface CursorPosition {
   id: string;
 }
 
-const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?Z$/;
+
+/**
+ * Whether `text` is a UTC timestamp that exists on the calendar (no 2026-02-30, month 13, hour
+ * 25, minute 60 or year 0000): Postgres would answer those with a data exception.
+ */
+function isRealTimestamp(text: string): boolean {
+  const m = TIMESTAMP_RE.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  if (year < 1 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
 
 function toBase64Url(text: string): string {
   const bytes = new TextEncoder().encode(text);
@@ -101,7 +115,7 @@ export function decodeCursor(cursor: string): CursorPosition {
   }
   if (
     !Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' ||
-    !TIMESTAMP_RE.test(parsed[0]) || !isUuid(parsed[1])
+    !isRealTimestamp(parsed[0]) || !isUuid(parsed[1])
   ) {
     throw new DbValidationError(
       'cursor',
@@ -109,7 +123,7 @@ export function decodeCursor(cursor: string): CursorPosition {
       cursor,
     );
   }
-  return { createdAt: parsed[0], id: parsed[1] };
+  return { createdAt: parsed[0], id: parsed[1].toLowerCase() };
 }
 
 /**

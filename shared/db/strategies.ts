@@ -14,14 +14,23 @@ import {
   keysetPage,
   type Page,
   type PageOptions,
+  parseLimit,
   selectFields,
   selectList,
   validatePage,
   WhereBuilder,
 } from './pagination.ts';
 import { STRATEGY_TYPES, type StrategyType } from './robots/schema.ts';
+import type { WriteHooks } from './hooks.ts';
 import type { Database } from './types.ts';
-import { parseInput, requireUuid } from './validate.ts';
+import {
+  boundedJsonObject,
+  canonicalUuid,
+  PARAMS_LIMITS,
+  parseInput,
+  requireUuid,
+  safeString,
+} from './validate.ts';
 
 /** A strategy as the API returns it. */
 export interface Strategy {
@@ -51,17 +60,44 @@ export const STRATEGY_FIELDS: FieldMap = Object.freeze({
 
 /** A new strategy. */
 export const strategyCreateSchema = z.object({
-  id: z.guid().optional(),
-  user_id: z.guid().optional(),
-  name: z.string().trim().min(1).max(120),
-  description: z.string().max(2000).optional(),
+  id: canonicalUuid.optional(),
+  user_id: canonicalUuid.optional(),
+  name: safeString(120).trim().min(1),
+  description: safeString(2000).optional(),
   strategy_type: z.enum(STRATEGY_TYPES),
-  parameters: z.record(z.string(), z.unknown()).optional(),
+  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
   is_public: z.boolean().optional(),
 }).strict();
 
 /** Input of {@link StrategiesRepository.create}. */
 export type StrategyCreate = z.input<typeof strategyCreateSchema>;
+
+/** Changes to a strategy (owner and id are immutable). */
+export const strategyUpdateSchema = z.object({
+  name: safeString(120).trim().min(1).optional(),
+  description: safeString(2000).optional(),
+  strategy_type: z.enum(STRATEGY_TYPES).optional(),
+  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
+  is_public: z.boolean().optional(),
+}).strict();
+
+/** Input of {@link StrategiesRepository.update}. */
+export type StrategyUpdate = z.input<typeof strategyUpdateSchema>;
+
+/** Input of {@link StrategiesRepository.search}. */
+export interface StrategySearchOptions {
+  /** Text found in name or description (case-insensitive substring), 2..100 characters. */
+  query: string;
+  fields?: readonly string[] | string;
+  filters?: { ownerId?: string; isPublic?: boolean; strategyType?: string };
+  /**
+   * Maximum results, 1..100.
+   * @default 20
+   */
+  limit?: number;
+}
+
+const UPDATE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
 
 /** Filters and paging of {@link StrategiesRepository.list}. */
 export interface StrategyListOptions extends PageOptions {
@@ -89,28 +125,7 @@ export class StrategiesRepository {
   /** A page of strategies, newest first. */
   async list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
-    const filters = options.filters ?? {};
-    const where = new WhereBuilder();
-    if (filters.ownerId !== undefined) {
-      where.add(
-        `t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`,
-      );
-    }
-    if (filters.isPublic !== undefined) {
-      where.add(filters.isPublic === true ? 't.is_public' : 'not t.is_public');
-    }
-    if (filters.strategyType !== undefined) {
-      if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-        throw new DbValidationError(
-          'filters.strategyType',
-          `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-            JSON.stringify(filters.strategyType)
-          }`,
-          filters.strategyType,
-        );
-      }
-      where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-    }
+    const where = strategyWhere(options.filters);
     validatePage(options);
     return await runAs(
       this.#db,
@@ -126,6 +141,37 @@ export class StrategiesRepository {
     );
   }
 
+  /**
+   * Strategies whose name or description contains `query` (case-insensitive), newest first,
+   * among those the caller may see (RLS). Strategies are few per user: no trigram index.
+   */
+  async search(caller: Caller, options: StrategySearchOptions): Promise<Partial<Strategy>[]> {
+    const query = typeof options.query === 'string' ? options.query.trim() : options.query;
+    if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
+      throw new DbValidationError(
+        'query',
+        `must be a string of 2 to 100 characters: received ${JSON.stringify(options.query)}`,
+        options.query,
+      );
+    }
+    const limit = parseLimit(options.limit);
+    const selected = selectFields(STRATEGY_FIELDS, options.fields);
+    const where = strategyWhere(options.filters);
+    const pattern = where.param(`%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.add(`(t.name ilike ${pattern} or t.description ilike ${pattern})`);
+    const limitParam = where.param(limit);
+    return await runAs(
+      this.#db,
+      caller,
+      (tx) =>
+        tx.query<Partial<Strategy>>(
+          `select ${selectList(STRATEGY_FIELDS, selected)} from ${TABLE} t ${where.toSql()}
+           order by t.created_at desc, t.id desc limit ${limitParam}`,
+          where.params,
+        ),
+    );
+  }
+
   /** One strategy or `null`. */
   async getById(
     caller: Caller,
@@ -136,7 +182,11 @@ export class StrategiesRepository {
   }
 
   /** Creates a strategy owned by the caller (users) or `input.user_id` (service). */
-  async create(caller: Caller, input: StrategyCreate): Promise<Strategy> {
+  async create(
+    caller: Caller,
+    input: StrategyCreate,
+    hooks: WriteHooks<Strategy> = {},
+  ): Promise<Strategy> {
     const data = parseInput(strategyCreateSchema, input, 'strategy');
     if (caller.kind === 'service' && !data.user_id) {
       throw new DbValidationError(
@@ -160,18 +210,82 @@ export class StrategiesRepository {
           data.is_public ?? false,
         ],
       );
+      await hooks.afterWrite?.(tx, rows[0]);
       return rows[0];
     });
   }
 
-  /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
-  async delete(caller: Caller, id: string): Promise<boolean> {
-    requireUuid('id', id);
-    return await runAs(
-      this.#db,
-      caller,
-      async (tx) =>
-        (await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id])).length > 0,
+  /** Updates the caller's strategy; `null` when it does not exist or is not the caller's. */
+  async update(
+    caller: Caller,
+    id: string,
+    patch: StrategyUpdate,
+    hooks: WriteHooks<Strategy> = {},
+  ): Promise<Strategy | null> {
+    id = requireUuid('id', id);
+    const data = parseInput(strategyUpdateSchema, patch, 'strategy') as Record<string, unknown>;
+    const columns = UPDATE_COLUMNS.filter((column) => data[column] !== undefined);
+    if (columns.length === 0) {
+      throw new DbValidationError(
+        'strategy',
+        `needs at least one of ${UPDATE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
+        patch,
+      );
+    }
+    const where = new WhereBuilder([id]);
+    const sets = columns.map((column) =>
+      column === 'parameters'
+        ? `parameters = ${where.param(JSON.stringify(data.parameters))}::text::jsonb`
+        : `${column} = ${where.param(data[column])}`
     );
+    return await runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<Strategy>(
+        `update ${TABLE} t set ${sets.join(', ')} where t.id = $1
+         returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))}`,
+        where.params,
+      );
+      const strategy = rows[0] ?? null;
+      if (strategy) await hooks.afterWrite?.(tx, strategy);
+      return strategy;
+    });
   }
+
+  /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
+  async delete(
+    caller: Caller,
+    id: string,
+    hooks: WriteHooks<{ id: string }> = {},
+  ): Promise<boolean> {
+    id = requireUuid('id', id);
+    return await runAs(this.#db, caller, async (tx) => {
+      const gone = (await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id]))
+        .length > 0;
+      if (gone) await hooks.afterWrite?.(tx, { id });
+      return gone;
+    });
+  }
+}
+
+/** Validated strategy filters as SQL conditions over alias `t`. */
+function strategyWhere(filters: StrategyListOptions['filters'] = {}): WhereBuilder {
+  const where = new WhereBuilder();
+  if (filters.ownerId !== undefined) {
+    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
+  }
+  if (filters.isPublic !== undefined) {
+    where.add(filters.isPublic === true ? 't.is_public' : 'not t.is_public');
+  }
+  if (filters.strategyType !== undefined) {
+    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
+      throw new DbValidationError(
+        'filters.strategyType',
+        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
+          JSON.stringify(filters.strategyType)
+        }`,
+        filters.strategyType,
+      );
+    }
+    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
+  }
+  return where;
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { DbValidationError } from './errors.ts';
 import { isUuid } from './claims.ts';
 
@@ -38,7 +38,7 @@ export function parseInput<S extends z.ZodType>(
 }
 
 /**
- * Throws {@link DbValidationError} unless `value` is a uuid.
+ * Throws {@link DbValidationError} unless `value` is a uuid; returns it lowercased.
  *
  * @example
  * ```ts
@@ -49,7 +49,8 @@ export function requireUuid(field: string, value: unknown): string {
   if (!isUuid(value)) {
     throw new DbValidationError(field, `must be a uuid: received ${JSON.stringify(value)}`, value);
   }
-  return value;
+  // Canonical (lowercase) form: Postgres matches any case, keys and tags must not.
+  return value.toLowerCase();
 }
 
 /**
@@ -75,4 +76,162 @@ export function parseTimestamp(field: string, value: unknown): string {
   }
   // Keep microseconds a caller passed (cursor-grade precision); otherwise normalise.
   return typeof value === 'string' && /\.\d{4,6}Z$/.test(value) ? value : date.toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks of the write schemas: canonical ids, safe text, bounded JSON.
+
+/**
+ * A uuid in canonical form (lowercase). Postgres matches uuids in any case, so every id that
+ * reaches a cache key, a tag, SQL or a `Location` header goes through this first: one resource,
+ * one spelling.
+ *
+ * @example
+ * ```ts
+ * canonicalUuid.parse('0F8FAD5B-D9CB-469F-A165-70867728950E'); // '0f8fad5b-d9cb-469f-...'
+ * ```
+ */
+export const canonicalUuid = z.guid({ message: 'must be a uuid' }).transform((id) =>
+  id.toLowerCase()
+);
+
+/**
+ * Why a string cannot be stored as Postgres text, or `undefined` when it can: NUL characters
+ * (Postgres text and jsonb refuse them) and lone UTF-16 surrogates (not Unicode; jsonb refuses
+ * `\ud800`, text would silently store U+FFFD). One rule for every write.
+ *
+ * @example
+ * ```ts
+ * textProblem('a\u0000b'); // 'must not contain NUL characters (\\u0000)'
+ * ```
+ */
+export function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL characters (\\u0000)';
+  if (!text.isWellFormed()) return 'must not contain lone UTF-16 surrogates';
+  return undefined;
+}
+
+/**
+ * A string Postgres can store: at most `max` characters, no NUL, no lone surrogate.
+ *
+ * @example
+ * ```ts
+ * const description = safeString(2000);
+ * ```
+ */
+export function safeString(max: number): z.ZodString {
+  return z.string().max(max).superRefine((text, ctx) => {
+    const problem = textProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+/** Bounds of user-supplied JSON objects (`strategy_params`, `parameters`). */
+export interface JsonLimits {
+  /** Nesting depth; the object itself is depth 1. */
+  maxDepth: number;
+  /** Keys of one object. */
+  maxKeys: number;
+  /** Items of one array. */
+  maxArrayLength: number;
+  /** Characters of one string value. */
+  maxStringLength: number;
+  /** Characters of one key. */
+  maxKeyLength: number;
+  /** Values in the whole document (objects, arrays and scalars). */
+  maxNodes: number;
+}
+
+/**
+ * Limits of strategy parameters: small, flat-ish objects (`{ period: 14, levels: [1.1, 1.2] }`).
+ * Documented in docs/http-layer.md.
+ */
+export const PARAMS_LIMITS: Readonly<JsonLimits> = Object.freeze({
+  maxDepth: 5,
+  maxKeys: 100,
+  maxArrayLength: 256,
+  maxStringLength: 1000,
+  maxKeyLength: 100,
+  maxNodes: 2000,
+});
+
+/**
+ * Why `value` breaks `limits` (with the path), or `undefined`. Iterative: a 100,000-deep
+ * document costs no stack and stops at the first level past `maxDepth`.
+ *
+ * @example
+ * ```ts
+ * jsonProblem({ a: { b: { c: {} } } }, { ...PARAMS_LIMITS, maxDepth: 2 }); // "'a.b' nests ..."
+ * ```
+ */
+export function jsonProblem(value: unknown, limits: JsonLimits): string | undefined {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
+  let nodes = 0;
+  const at = (path: string) => (path ? `'${path}' ` : '');
+  while (stack.length > 0) {
+    const { value: node, depth, path } = stack.pop()!;
+    if (++nodes > limits.maxNodes) return `has more than ${limits.maxNodes} values`;
+    if (typeof node === 'string') {
+      if (node.length > limits.maxStringLength) {
+        return `${at(path)}is longer than ${limits.maxStringLength} characters`;
+      }
+      const problem = textProblem(node);
+      if (problem) return `${at(path)}${problem}`;
+      continue;
+    }
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) return `${at(path)}must be a finite number`;
+      continue;
+    }
+    if (node === null || typeof node === 'boolean') continue;
+    if (typeof node !== 'object') return `${at(path)}is not a JSON value`;
+    if (depth > limits.maxDepth) {
+      return `${at(path)}nests deeper than ${limits.maxDepth} levels`;
+    }
+    if (Array.isArray(node)) {
+      if (node.length > limits.maxArrayLength) {
+        return `${at(path)}has more than ${limits.maxArrayLength} items`;
+      }
+      node.forEach((item, i) =>
+        stack.push({ value: item, depth: depth + 1, path: path ? `${path}.${i}` : String(i) })
+      );
+      continue;
+    }
+    const keys = Object.keys(node);
+    if (keys.length > limits.maxKeys) return `${at(path)}has more than ${limits.maxKeys} keys`;
+    for (const key of keys) {
+      if (key.length > limits.maxKeyLength) {
+        return `${at(path)}has a key longer than ${limits.maxKeyLength} characters`;
+      }
+      const problem = textProblem(key);
+      if (problem) return `${at(path)}key ${problem}`;
+      stack.push({
+        value: (node as Record<string, unknown>)[key],
+        depth: depth + 1,
+        path: path ? `${path}.${key}` : key,
+      });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A JSON object within `limits` (the schema of `strategy_params` and `parameters`).
+ *
+ * @example
+ * ```ts
+ * const params = boundedJsonObject(PARAMS_LIMITS);
+ * params.safeParse({ period: 14 }).success; // true
+ * ```
+ */
+export function boundedJsonObject(
+  limits: JsonLimits = PARAMS_LIMITS,
+): z.ZodType<Record<string, unknown>> {
+  return z.custom<Record<string, unknown>>(
+    (value) => value !== null && typeof value === 'object' && !Array.isArray(value),
+    { message: 'must be a JSON object' },
+  ).superRefine((value, ctx) => {
+    const problem = jsonProblem(value, limits);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 }

@@ -12,8 +12,6 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { timing, type TimingVariables } from 'hono/timing';
 import { instanceId, markRequest } from '../runtime/instance.ts';
 import { onError, onNotFound } from './errors.ts';
-// Registers how optimizer and data-layer errors become HTTP answers (429, 503, 400, 404).
-import './known_errors.ts';
 
 /** Variables every function's context carries. */
 export type BaseVariables = RequestIdVariables & TimingVariables & { coldStart: boolean };
@@ -42,6 +40,8 @@ export const ALLOWED_HEADERS = [
   'x-request-id',
   'x-cron-secret',
   'prefer',
+  // supabase-js `createClient(url, key, { functions: { region } })` sends it on every invoke.
+  'x-region',
 ];
 
 const instanceHeaders = createMiddleware<FunctionEnv>(async function instanceHeaders(c, next) {

@@ -18,6 +18,7 @@ import {
   validatePage,
   WhereBuilder,
 } from '../pagination.ts';
+import type { WriteHooks } from '../hooks.ts';
 import type { Database, SqlExecutor } from '../types.ts';
 import { parseInput, parseTimestamp, requireUuid } from '../validate.ts';
 import {
@@ -29,6 +30,8 @@ import {
   robotUpdateSchema,
   STRATEGY_TYPES,
 } from './schema.ts';
+
+export type { WriteHooks } from '../hooks.ts';
 
 /** Filters of {@link RobotsRepository.list} and {@link RobotsRepository.search}. */
 export interface RobotFilters {
@@ -292,7 +295,7 @@ export class RobotsRepository {
         ids,
       );
     }
-    ids.forEach((id, i) => requireUuid(`ids.${i}`, id));
+    ids = ids.map((id, i) => requireUuid(`ids.${i}`, id));
     if (ids.length === 0) return [];
     const selected = selectFields(ROBOT_FIELDS, fields);
     return await runAs(this.#db, caller, async (tx) => {
@@ -307,7 +310,7 @@ export class RobotsRepository {
   }
 
   /** Creates a robot owned by the caller (users) or by `input.user_id` (service). */
-  async create(caller: Caller, input: RobotCreate): Promise<Robot> {
+  async create(caller: Caller, input: RobotCreate, hooks: WriteHooks<Robot> = {}): Promise<Robot> {
     const data = parseInput(robotCreateSchema, input, 'robot');
     if (caller.kind === 'service' && !data.user_id) {
       throw new DbValidationError(
@@ -318,13 +321,20 @@ export class RobotsRepository {
     }
     return await runAs(this.#db, caller, async (tx) => {
       const rows = await upsertRows(tx, [data], false);
-      return rows[0] as Robot;
+      const robot = rows[0] as Robot;
+      await hooks.afterWrite?.(tx, robot);
+      return robot;
     });
   }
 
   /** Updates the caller's robot; `null` when it does not exist or is not the caller's. */
-  async update(caller: Caller, id: string, patch: RobotUpdate): Promise<Robot | null> {
-    requireUuid('id', id);
+  async update(
+    caller: Caller,
+    id: string,
+    patch: RobotUpdate,
+    hooks: WriteHooks<Robot> = {},
+  ): Promise<Robot | null> {
+    id = requireUuid('id', id);
     const data = parseInput(robotUpdateSchema, patch, 'robot') as Record<string, unknown>;
     const columns = WRITE_COLUMNS.filter((column) => data[column] !== undefined);
     if (columns.length === 0) {
@@ -346,15 +356,25 @@ export class RobotsRepository {
          returning ${selectList(ROBOT_FIELDS, Object.keys(ROBOT_FIELDS))}`,
         where.params,
       );
-      return rows[0] ?? null;
+      const robot = rows[0] ?? null;
+      if (robot) await hooks.afterWrite?.(tx, robot);
+      return robot;
     });
   }
 
   /** Deletes the caller's robot; `false` when nothing was deleted. */
-  async delete(caller: Caller, id: string): Promise<boolean> {
-    requireUuid('id', id);
+  async delete(
+    caller: Caller,
+    id: string,
+    hooks: WriteHooks<{ id: string }> = {},
+  ): Promise<boolean> {
+    id = requireUuid('id', id);
     return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id]);
+      const rows = await tx.query<{ id: string }>(
+        `delete from ${TABLE} t where t.id = $1 returning t.id`,
+        [id],
+      );
+      if (rows.length > 0) await hooks.afterWrite?.(tx, { id });
       return rows.length > 0;
     });
   }

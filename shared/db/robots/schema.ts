@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { type FieldMap, isoTimestamp } from '../pagination.ts';
+import { boundedJsonObject, canonicalUuid, PARAMS_LIMITS, safeString } from '../validate.ts';
 
 /** The strategy types the database's check constraint accepts. */
 export const STRATEGY_TYPES = [
@@ -52,16 +53,18 @@ export const ROBOT_FIELDS: FieldMap = Object.freeze({
   updated_at: isoTimestamp('t.updated_at'),
 });
 
-const name = z.string().trim().min(1).max(120);
-const params = z.record(z.string(), z.unknown());
+const name = safeString(120).trim().min(1);
+const description = safeString(2000);
+/** `strategy_params`: bounded by {@link PARAMS_LIMITS} (depth, keys, sizes; no NUL). */
+const params = boundedJsonObject(PARAMS_LIMITS);
 
 /** A new robot. `user_id` is taken from the caller's JWT for users; required for the service. */
 export const robotCreateSchema = z.object({
-  id: z.guid().optional(),
-  user_id: z.guid().optional(),
-  strategy_id: z.guid().nullable().optional(),
+  id: canonicalUuid.optional(),
+  user_id: canonicalUuid.optional(),
+  strategy_id: canonicalUuid.nullable().optional(),
   name,
-  description: z.string().max(2000).optional(),
+  description: description.optional(),
   strategy_type: z.enum(STRATEGY_TYPES),
   strategy_params: params.optional(),
   is_public: z.boolean().optional(),
@@ -69,9 +72,9 @@ export const robotCreateSchema = z.object({
 
 /** Changes to a robot (owner and id are immutable). */
 export const robotUpdateSchema = z.object({
-  strategy_id: z.guid().nullable().optional(),
+  strategy_id: canonicalUuid.nullable().optional(),
   name: name.optional(),
-  description: z.string().max(2000).optional(),
+  description: description.optional(),
   strategy_type: z.enum(STRATEGY_TYPES).optional(),
   strategy_params: params.optional(),
   is_public: z.boolean().optional(),

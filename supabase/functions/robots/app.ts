@@ -12,36 +12,36 @@
  * | `DELETE /robots/:id` | owner | delete a robot |
  *
  * Reads go through the optimizer with keys scoped to the caller (`u=<id>:robots:...`, or
- * `pub:robots:...` for what every caller sees alike) and answer `x-cache` and `Server-Timing`.
- * Writes are never cached or retried and invalidate the tags of what they change.
+ * `pub:robots:...` for what every caller sees alike) and answer `x-cache`, `Server-Timing` and
+ * `ETag`. Writes are never cached or retried and invalidate the tags of what they change.
+ * Validation, callers, error mapping and the optimizer wrappers live in `shared/http/`.
  *
  * @module
  */
-import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { setMetric } from 'hono/timing';
 import { z } from 'zod';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
 import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
+import { ANON_CALLER, callerOf, requireUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
+import { jsonResponse } from '@shared/http/json_response.ts';
+import { optimizedResource } from '@shared/http/optimized.ts';
+import { idParams, searchText, validJson, validParams, validQuery } from '@shared/http/validate.ts';
 import {
-  type Caller,
   type Database,
   decodeCursor,
-  getDatabase,
+  encodeCursor,
   MAX_PAGE_LIMIT,
+  type Robot,
   ROBOT_FIELDS,
   robotCreateSchema,
   RobotsRepository,
   robotUpdateSchema,
   selectFields,
   STRATEGY_TYPES,
-  userCaller,
 } from '@shared/db/mod.ts';
 import {
   type AdvancedBackendOptimizer,
-  advancedBackendOptimizer,
-  type OptimizedResult,
   scopedKey,
   scopedTag,
   userKey,
@@ -77,33 +77,24 @@ export const robotTag = (id: string): string => scopedTag('public', `robot:${id}
 // ---------------------------------------------------------------------------------------------
 // Input schemas: unknown parameters and fields are rejected, never ignored.
 
-const uuid = z.guid({ message: 'must be a uuid' });
-
 const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
   try {
     selectFields(ROBOT_FIELDS, value);
   } catch (error) {
-    ctx.addIssue({
-      code: 'custom',
-      message: (error as Error).message.replace(/^'fields' /, ''),
-    });
+    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^'fields' /, '') });
   }
 });
 
-const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(
-  Number,
-).pipe(
-  z.number().int().min(1).max(MAX_PAGE_LIMIT),
-);
+const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(Number)
+  .pipe(z.number().int().min(1).max(MAX_PAGE_LIMIT));
 
-const cursorParam = z.string().max(500).superRefine((value, ctx) => {
+// Re-encoded after decoding: any spelling of one position (e.g. an uppercase id) is one key.
+const cursorParam = z.string().max(500).transform((value, ctx) => {
   try {
-    decodeCursor(value);
+    return encodeCursor(decodeCursor(value));
   } catch {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'is not a cursor returned by this API',
-    });
+    ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+    return z.NEVER;
   }
 });
 
@@ -116,7 +107,7 @@ const listQuerySchema = z.object({
 }).strict();
 
 const searchQuerySchema = z.object({
-  q: z.string().trim().min(2).max(100),
+  q: searchText,
   limit: limitParam.optional(),
   fields: fieldsParam.optional(),
   strategy_type: z.enum(STRATEGY_TYPES).optional(),
@@ -125,173 +116,26 @@ const searchQuerySchema = z.object({
 const detailQuerySchema = z.object({ fields: fieldsParam.optional() }).strict();
 
 /** Body of `POST /robots`: the owner is the caller, the id is the database's. */
-export const createBodySchema = robotCreateSchema.omit({
-  id: true,
-  user_id: true,
-}).strict();
+export const createBodySchema = robotCreateSchema.omit({ id: true, user_id: true }).strict();
 
 /** Body of `PATCH /robots/:id`: at least one field. */
 export const updateBodySchema = robotUpdateSchema.refine(
   (patch) => Object.values(patch).some((value) => value !== undefined),
-  {
-    message: `needs at least one of ${Object.keys(robotUpdateSchema.shape).join(', ')}`,
-  },
+  { message: `needs at least one of ${Object.keys(robotUpdateSchema.shape).join(', ')}` },
 );
 
-function issuesMessage(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.length ? `'${i.path.join('.')}' ` : ''}${i.message}`)
-    .join('; ');
-}
+/** The paging part of a list query. */
+const pageOf = ({ limit, cursor, fields, total }: z.output<typeof listQuerySchema>) => ({
+  limit,
+  cursor,
+  fields,
+  total,
+});
 
-function parseWith<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  code: string,
-  what: string,
-): z.output<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new ApiError(
-      400,
-      code,
-      `Invalid ${what}: ${issuesMessage(result.error)}`,
-      {
-        details: result.error.issues.map((i) => ({
-          path: i.path,
-          message: i.message,
-        })),
-      },
-    );
-  }
-  return result.data;
-}
-
-function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-  const url = new URL(c.req.url);
-  const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) {
-    if (Object.hasOwn(query, name)) {
-      throw new ApiError(
-        400,
-        'invalid_query',
-        `Invalid query: '${name}' is given more than once`,
-      );
-    }
-    query[name] = value;
-  }
-  return parseWith(schema, query, 'invalid_query', 'query');
-}
-
-function parseId(c: Context): string {
-  return parseWith(uuid, c.req.param('id'), 'invalid_id', 'robot id');
-}
-
-async function parseBody<S extends z.ZodType>(
-  c: Context,
-  schema: S,
-): Promise<z.output<S>> {
-  const text = await c.req.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    throw new ApiError(
-      400,
-      'invalid_json',
-      `Request body is not valid JSON: ${(error as Error).message}`,
-    );
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ApiError(
-      400,
-      'invalid_body',
-      `Invalid body: must be a JSON object`,
-    );
-  }
-  return parseWith(schema, body, 'invalid_body', 'body');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Callers, database errors, cache headers.
-
-/** The signed-in user's id, or 401. */
-function requireUser(c: Context<RobotsEnv>): string {
-  const auth = c.get('auth');
-  if (auth.role !== 'authenticated' || !auth.userId) {
-    throw new ApiError(
-      401,
-      'login_required',
-      'This route needs a signed-in user JWT',
-    );
-  }
-  return auth.userId;
-}
-
-/** How the database sees the caller: the signed-in user, else `anon` (public rows only). */
-function callerOf(c: Context<RobotsEnv>): { caller: Caller; userId?: string } {
-  const auth = c.get('auth');
-  if (auth.role === 'authenticated' && auth.userId) {
-    return {
-      caller: userCaller({ ...auth.claims, role: 'authenticated' }),
-      userId: auth.userId,
-    };
-  }
-  return { caller: userCaller({ role: 'anon' }) };
-}
-
-/** Postgres errors a caller's write can cause, as 4xx answers instead of 500s. */
-function translateWriteError(error: unknown): never {
-  const code = (error as { code?: unknown })?.code;
-  if (code === '23503') {
-    throw new ApiError(
-      400,
-      'invalid_reference',
-      "'strategy_id' does not name an existing strategy",
-    );
-  }
-  if (code === '23514' || code === '22P02' || code === '22001') {
-    throw new ApiError(
-      400,
-      'invalid_body',
-      `Invalid body: ${(error as Error).message}`,
-    );
-  }
-  if (code === '42501') {
-    throw new ApiError(
-      403,
-      'forbidden',
-      'Row level security rejected this write',
-    );
-  }
-  throw error;
-}
+const robotId = validParams(idParams, 'robot id');
 
 function notFound(id: string): ApiError {
-  return new ApiError(
-    404,
-    'not_found',
-    `No robot ${id} visible to this caller`,
-  );
-}
-
-/** `x-cache`, `Server-Timing` and `cache-control` of a read. */
-function cacheHeaders(
-  c: Context<RobotsEnv>,
-  result: OptimizedResult<unknown>,
-): void {
-  const cache = result.cache;
-  c.header(
-    'x-cache',
-    cache ? `${cache.status}; tier=${cache.tier}; reason=${cache.reason}` : 'bypass',
-  );
-  setMetric(
-    c,
-    'optimizer',
-    result.durationMs,
-    cache ? `${cache.status} ${cache.tier}` : 'uncached',
-  );
-  // The optimizer is the cache: browsers and CDNs would not see its invalidations.
-  c.header('cache-control', 'private, no-store');
+  return new ApiError(404, 'not_found', `No robot ${id} visible to this caller`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,69 +153,13 @@ function cacheHeaders(
  * ```
  */
 export function createRobotsApp(deps: RobotsDependencies = {}) {
-  const openDb = deps.db ?? getDatabase;
-  const optimizer = deps.optimizer ?? advancedBackendOptimizer;
-  const repositories = new WeakMap<Database, RobotsRepository>();
-  const robots = async (): Promise<
-    { db: Database; repo: RobotsRepository }
-  > => {
-    const db = await openDb();
-    let repo = repositories.get(db);
-    if (!repo) repositories.set(db, repo = new RobotsRepository(db));
-    return { db, repo };
-  };
-
-  /** A cached read through every optimizer layer. */
-  const read = async <T>(
-    c: Context<RobotsEnv>,
-    operation: (repo: RobotsRepository) => Promise<T>,
-    options: {
-      cacheKey: string;
-      tags: string[];
-      filters: Record<string, unknown>;
-    },
-  ): Promise<T> => {
-    const { db, repo } = await robots();
-    const result = await optimizer.executeOptimizedOperationDetailed(
-      db,
-      () => operation(repo),
-      {
-        cacheKey: options.cacheKey,
-        table: 'robots',
-        filters: options.filters,
-        resourceKey: ROBOTS_RESOURCE_KEY,
-        tags: options.tags,
-      },
-    );
-    cacheHeaders(c, result);
-    return result.value;
-  };
-
-  /** A write: tried once, never cached; then the tags it made stale are dropped. */
-  const write = async <T>(
-    operation: (repo: RobotsRepository) => Promise<T>,
-    staleTags: (value: T) => string[],
-  ): Promise<T> => {
-    const { db, repo } = await robots();
-    let value: T;
-    try {
-      value = await optimizer.executeOptimizedOperation(
-        db,
-        () => operation(repo),
-        {
-          table: 'robots',
-          resourceKey: ROBOTS_RESOURCE_KEY,
-          idempotent: false,
-        },
-      );
-    } catch (error) {
-      translateWriteError(error);
-    }
-    await Promise.all(
-      [...new Set(staleTags(value))].map((tag) => optimizer.invalidateTag(tag)),
-    );
-    return value;
-  };
+  const robots = optimizedResource({
+    table: 'robots',
+    resourceKey: ROBOTS_RESOURCE_KEY,
+    repository: (db) => new RobotsRepository(db),
+    db: deps.db,
+    optimizer: deps.optimizer,
+  });
 
   const app = createFunctionApp<RobotsEnv>('robots');
   app.use('*', authenticate({ env: deps.auth?.env }) as never);
@@ -380,162 +168,120 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
     bodyLimit({
       maxSize: deps.maxBodyBytes ?? 65_536,
       onError: () => {
-        throw new ApiError(
-          413,
-          'payload_too_large',
-          'Request body is too large',
-        );
+        throw new ApiError(413, 'payload_too_large', 'Request body is too large');
       },
     }),
   );
 
   // Own robots.
-  app.get('/', async (c) => {
-    const userId = requireUser(c);
-    const query = parseQuery(c, listQuerySchema);
-    const { caller } = callerOf(c);
-    const page = await read(
-      c,
-      (repo) =>
-        repo.list(caller, {
-          limit: query.limit,
-          cursor: query.cursor,
-          fields: query.fields,
-          total: query.total,
-          filters: { ownerId: userId, strategyType: query.strategy_type },
-        }),
-      {
-        cacheKey: userKey(userId, 'robots', 'list', query),
-        tags: [userRobotsTag(userId)],
-        filters: { user_id: userId, strategy_type: query.strategy_type },
-      },
-    );
-    return c.json(page);
+  app.get('/', validQuery(listQuerySchema), (c) => {
+    const { caller, userId } = requireUser(c);
+    const query = c.req.valid('query');
+    return robots.read(c, (repo) =>
+      repo.list(caller, {
+        ...pageOf(query),
+        filters: { ownerId: userId, strategyType: query.strategy_type },
+      }), {
+      cacheKey: userKey(userId, 'robots', 'list', query),
+      tags: [userRobotsTag(userId)],
+      filters: { user_id: userId, strategy_type: query.strategy_type },
+    });
   });
 
   // Public robots: the same for every caller, so read as anon under one `pub:` key.
-  app.get('/public', async (c) => {
-    const query = parseQuery(c, listQuerySchema);
-    const page = await read(
-      c,
-      (repo) =>
-        repo.list(userCaller({ role: 'anon' }), {
-          limit: query.limit,
-          cursor: query.cursor,
-          fields: query.fields,
-          total: query.total,
-          filters: { isPublic: true, strategyType: query.strategy_type },
-        }),
-      {
-        cacheKey: scopedKey('public', 'robots', 'list', query),
-        tags: [PUBLIC_ROBOTS_TAG],
-        filters: { is_public: true, strategy_type: query.strategy_type },
-      },
-    );
-    return c.json(page);
+  app.get('/public', validQuery(listQuerySchema), (c) => {
+    const query = c.req.valid('query');
+    return robots.read(c, (repo) =>
+      repo.list(ANON_CALLER, {
+        ...pageOf(query),
+        filters: { isPublic: true, strategyType: query.strategy_type },
+      }), {
+      cacheKey: scopedKey('public', 'robots', 'list', query),
+      tags: [PUBLIC_ROBOTS_TAG],
+      filters: { is_public: true, strategy_type: query.strategy_type },
+    });
   });
 
   // Search over what the caller may see: own and public robots for users, public for anon.
-  app.get('/search', async (c) => {
-    const query = parseQuery(c, searchQuerySchema);
+  app.get('/search', validQuery(searchQuerySchema), (c) => {
+    const query = c.req.valid('query');
     const { caller, userId } = callerOf(c);
-    const items = await read(
-      c,
-      (repo) =>
-        repo.search(caller, {
-          query: query.q,
-          limit: query.limit,
-          fields: query.fields,
-          filters: query.strategy_type ? { strategyType: query.strategy_type } : undefined,
-        }),
-      {
-        cacheKey: userId
-          ? userKey(userId, 'robots', 'search', query)
-          : scopedKey('public', 'robots', 'search', query),
-        tags: userId ? [userRobotsTag(userId), PUBLIC_ROBOTS_TAG] : [PUBLIC_ROBOTS_TAG],
-        filters: { q: query.q, strategy_type: query.strategy_type },
-      },
-    );
-    return c.json({ items });
+    return robots.read(c, async (repo) => ({
+      items: await repo.search(caller, {
+        query: query.q,
+        limit: query.limit,
+        fields: query.fields,
+        filters: query.strategy_type ? { strategyType: query.strategy_type } : undefined,
+      }),
+    }), {
+      cacheKey: userId
+        ? userKey(userId, 'robots', 'search', query)
+        : scopedKey('public', 'robots', 'search', query),
+      tags: userId ? [userRobotsTag(userId), PUBLIC_ROBOTS_TAG] : [PUBLIC_ROBOTS_TAG],
+      filters: { q: query.q, strategy_type: query.strategy_type },
+    });
   });
 
-  app.get('/:id', async (c) => {
-    const id = parseId(c);
-    const query = parseQuery(c, detailQuerySchema);
+  app.get('/:id', robotId, validQuery(detailQuerySchema), (c) => {
+    const { id } = c.req.valid('param');
+    const query = c.req.valid('query');
     const { caller, userId } = callerOf(c);
-    const robot = await read(
-      c,
-      (repo) => repo.getById(caller, id, query.fields),
-      {
-        cacheKey: userId
-          ? userKey(userId, 'robots', 'get', id, query)
-          : scopedKey('public', 'robots', 'get', id, query),
-        // Any write to this robot drops every caller's copy (e.g. it turned private).
-        tags: userId ? [userRobotsTag(userId), robotTag(id)] : [robotTag(id)],
-        filters: { id },
-      },
-    );
-    if (!robot) throw notFound(id);
-    return c.json(robot);
+    return robots.read(c, (repo) => repo.getById(caller, id, query.fields), {
+      cacheKey: userId
+        ? userKey(userId, 'robots', 'get', id, query)
+        : scopedKey('public', 'robots', 'get', id, query),
+      // Any write to this robot drops every caller's copy (e.g. it turned private).
+      tags: userId ? [userRobotsTag(userId), robotTag(id)] : [robotTag(id)],
+      filters: { id },
+      whenMissing: () => notFound(id),
+    });
   });
 
-  app.post('/', async (c) => {
-    const userId = requireUser(c);
-    const body = await parseBody(c, createBodySchema);
-    const { caller } = callerOf(c);
-    const robot = await write(
-      (repo) => repo.create(caller, body),
-      (created) => [
+  app.post('/', validJson(createBodySchema), async (c) => {
+    const { caller, userId } = requireUser(c);
+    const body = c.req.valid('json');
+    const robot = await robots.write((repo, hooks) => repo.create(caller, body, hooks), {
+      tags: (created: Robot) => [
         userRobotsTag(userId),
         robotTag(created.id),
         ...(created.is_public ? [PUBLIC_ROBOTS_TAG] : []),
       ],
-    );
-    c.header('location', `/functions/v1/robots/${robot.id}`);
-    return c.json(robot, 201);
+    });
+    c.header('location', `/functions/v1/robots/${robot.id.toLowerCase()}`);
+    return jsonResponse(c, robot, 201);
   });
 
-  app.patch('/:id', async (c) => {
-    const userId = requireUser(c);
-    const id = parseId(c);
-    const patch = await parseBody(c, updateBodySchema);
-    const { caller } = callerOf(c);
-    const robot = await write(
-      (repo) => repo.update(caller, id, patch),
-      (updated) =>
-        updated
-          ? [
-            userRobotsTag(userId),
-            robotTag(id),
-            // Public now, or public before (only a change of is_public can make it private).
-            ...(updated.is_public || patch.is_public !== undefined ? [PUBLIC_ROBOTS_TAG] : []),
-          ]
-          : [],
-    );
+  app.patch('/:id', robotId, validJson(updateBodySchema), async (c) => {
+    const { caller, userId } = requireUser(c);
+    const { id } = c.req.valid('param');
+    const patch = c.req.valid('json');
+    const robot = await robots.write((repo, hooks) => repo.update(caller, id, patch, hooks), {
+      tags: (updated: Robot) => [
+        userRobotsTag(userId),
+        robotTag(id),
+        // Public now, or public before (only a change of is_public can make it private).
+        ...(updated.is_public || patch.is_public !== undefined ? [PUBLIC_ROBOTS_TAG] : []),
+      ],
+    });
     if (!robot) throw notFound(id);
-    return c.json(robot);
+    return jsonResponse(c, robot);
   });
 
-  app.delete('/:id', async (c) => {
-    const userId = requireUser(c);
-    const id = parseId(c);
-    const { caller } = callerOf(c);
+  app.delete('/:id', robotId, async (c) => {
+    const { caller, userId } = requireUser(c);
+    const { id } = c.req.valid('param');
     // The repository's delete says only whether a row went: read is_public first (as the
     // caller, so another user's robot is a 404 here too) to know if the public listing is stale.
-    const { repo } = await robots();
+    const { repo } = await robots.open();
     const before = await repo.getById(caller, id, ['is_public', 'user_id']);
     if (!before || before.user_id !== userId) throw notFound(id);
-    const deleted = await write(
-      (repo) => repo.delete(caller, id),
-      (gone) =>
-        gone
-          ? [
-            userRobotsTag(userId),
-            robotTag(id),
-            ...(before.is_public ? [PUBLIC_ROBOTS_TAG] : []),
-          ]
-          : [],
-    );
+    const deleted = await robots.write((repo, hooks) => repo.delete(caller, id, hooks), {
+      tags: () => [
+        userRobotsTag(userId),
+        robotTag(id),
+        ...(before.is_public ? [PUBLIC_ROBOTS_TAG] : []),
+      ],
+    });
     if (!deleted) throw notFound(id);
     return c.body(null, 204);
   });

@@ -1,0 +1,118 @@
+/**
+ * JSON responses serialized once and guarded: a value is turned into text (and a strong `ETag`)
+ * once per cached entry, not once per request, and a value that cannot be serialized is a
+ * logged 500 for this request only, never an exception inside `c.json`.
+ * `If-None-Match` is answered `304 Not Modified` without a body.
+ *
+ * @module
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ApiError } from './errors.ts';
+
+/** A serialized body and its strong entity tag. */
+export interface SerializedBody {
+  text: string;
+  etag: string;
+}
+
+// Keyed by the value object: memory-tier hits return the same object, so they reuse its text
+// and tag; the entry and its text go together when the cache drops the value.
+const serialized = new WeakMap<object, SerializedBody>();
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * The JSON text of `value`, or a 500 {@link ApiError} (`unserializable_response`) when it cannot
+ * be serialized (too deep, cyclic, BigInt).
+ *
+ * @example
+ * ```ts
+ * const text = stringifyGuarded({ ok: true }); // '{"ok":true}'
+ * ```
+ */
+export function stringifyGuarded(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new ApiError(500, 'unserializable_response', 'The response could not be serialized', {
+      cause: error,
+    });
+  }
+  return text ?? 'null';
+}
+
+/**
+ * `value` serialized with its strong ETag (`"<sha-256 base64url>"`), computed once per object.
+ *
+ * @example
+ * ```ts
+ * const { text, etag } = await serializeOnce(page);
+ * ```
+ */
+export async function serializeOnce(value: unknown): Promise<SerializedBody> {
+  const cacheable = value !== null && typeof value === 'object';
+  if (cacheable) {
+    const known = serialized.get(value);
+    if (known) return known;
+  }
+  const text = stringifyGuarded(value);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  const body = { text, etag: `"${toBase64Url(new Uint8Array(digest)).slice(0, 32)}"` };
+  if (cacheable) serialized.set(value, body);
+  return body;
+}
+
+/**
+ * Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 13.1.2).
+ *
+ * @example
+ * ```ts
+ * ifNoneMatchHits('W/"abc", "def"', '"abc"'); // true
+ * ```
+ */
+export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag));
+}
+
+/**
+ * A JSON response of a cacheable read: `ETag`, and `304` with no body when the caller's
+ * `If-None-Match` matches. Headers set on `c` before (x-cache, cache-control) are kept.
+ *
+ * @example
+ * ```ts
+ * return await conditionalJson(c, page);
+ * ```
+ */
+export async function conditionalJson(c: Context, value: unknown): Promise<Response> {
+  const { text, etag } = await serializeOnce(value);
+  c.header('etag', etag);
+  if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) return c.body(null, 304);
+  c.header('content-type', 'application/json; charset=UTF-8');
+  return c.body(text, 200);
+}
+
+/**
+ * A JSON response whose serialization is guarded (writes, uncached answers): no ETag.
+ *
+ * @example
+ * ```ts
+ * return jsonResponse(c, robot, 201);
+ * ```
+ */
+export function jsonResponse(
+  c: Context,
+  value: unknown,
+  status: ContentfulStatusCode = 200,
+): Response {
+  const text = stringifyGuarded(value);
+  c.header('content-type', 'application/json; charset=UTF-8');
+  return c.body(text, status);
+}

@@ -1,0 +1,222 @@
+/**
+ * Request validation with zod through Hono's validator: `validQuery`, `validParams` and
+ * `validJson` middlewares put the parsed input on `c.req.valid(target)`, typed, and answer a
+ * 400 (415 for a body that is not JSON) naming the field otherwise. Unknown query parameters are
+ * refused by strict schemas, except the gateway's own (`forceFunctionRegion`), dropped first.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
+import { validator } from 'hono/validator';
+import { z } from 'zod';
+import { canonicalUuid, safeString } from '../db/validate.ts';
+import { ApiError } from './errors.ts';
+
+/**
+ * Query parameters the Supabase gateway and supabase-js add that are not the API's:
+ * `createClient(url, key, { functions: { region } })` sends `?forceFunctionRegion=<region>`.
+ * They are dropped before strict validation, on every function.
+ */
+export const GATEWAY_QUERY_PARAMS: readonly string[] = ['forceFunctionRegion'];
+
+/**
+ * Deepest JSON body accepted, checked on the raw text before parsing (so that nothing after,
+ * zod, Postgres or `JSON.stringify`, ever sees a 10,000-deep document). Schemas bound their
+ * fields tighter (`PARAMS_LIMITS`).
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/** Media types accepted as JSON: `application/json` and `application/*+json`, any parameters. */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/** One issue list as a message: `'name' Too small; 'limit' must be an integer`. */
+export function issuesMessage(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? `'${i.path.join('.')}' ` : ''}${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Parses `input` with `schema`, or throws a 400 {@link ApiError} with `code`, every issue in the
+ * message and `details`.
+ *
+ * @example
+ * ```ts
+ * const id = parseWith(idSchema, c.req.param('id'), 'invalid_id', 'robot id');
+ * ```
+ */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  code: string,
+  what: string,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ApiError(400, code, `Invalid ${what}: ${issuesMessage(result.error)}`, {
+      details: result.error.issues.map((i) => ({ path: i.path, message: i.message })),
+    });
+  }
+  return result.data;
+}
+
+/**
+ * The deepest nesting of `[` and `{` in JSON text (strings skipped), stopping as soon as it
+ * passes `limit`. Iterative and linear: safe on any input.
+ *
+ * @example
+ * ```ts
+ * jsonTextDepth('{"a":[1,[2]]}'); // 3
+ * ```
+ */
+export function jsonTextDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) {
+      inString = true;
+    } else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (ch === 0x5d || ch === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/** The query string as an object: duplicated parameters refused, gateway parameters dropped. */
+function queryObject(c: Context): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [name, value] of new URL(c.req.url).searchParams) {
+    if (GATEWAY_QUERY_PARAMS.includes(name)) continue;
+    if (Object.hasOwn(query, name)) {
+      throw new ApiError(400, 'invalid_query', `Invalid query: '${name}' is given more than once`);
+    }
+    query[name] = value;
+  }
+  return query;
+}
+
+/**
+ * The request body as a JSON object: 415 unless the content type is JSON, 400 for malformed
+ * JSON, a body nested deeper than {@link MAX_BODY_DEPTH}, or anything but an object.
+ *
+ * @example
+ * ```ts
+ * const body = await readJsonObject(c); // then validate it with a schema
+ * ```
+ */
+export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
+  const contentType = c.req.header('content-type') ?? '';
+  const mediaType = contentType.split(';')[0].trim();
+  if (!JSON_MEDIA_TYPE.test(mediaType)) {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `Request body must be sent as application/json: received ${
+        contentType ? JSON.stringify(contentType.slice(0, 100)) : 'no content type'
+      }`,
+    );
+  }
+  const text = await c.req.text();
+  if (jsonTextDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    throw new ApiError(
+      400,
+      'invalid_body',
+      `Invalid body: JSON nests deeper than ${MAX_BODY_DEPTH} levels`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(
+      400,
+      'invalid_json',
+      `Request body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, 'invalid_body', 'Invalid body: must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+type Validated<T extends keyof ValidationTargets, S extends z.ZodType> = MiddlewareHandler<
+  // deno-lint-ignore no-explicit-any
+  any,
+  string,
+  { in: { [K in T]: z.input<S> }; out: { [K in T]: z.output<S> } }
+>;
+
+/**
+ * Validates the query string with `schema` (use `.strict()` schemas: unknown parameters are
+ * refused). 400 `invalid_query`.
+ *
+ * @example
+ * ```ts
+ * app.get('/', validQuery(z.object({ limit: z.string().optional() }).strict()), (c) => {
+ *   const { limit } = c.req.valid('query');
+ *   return c.json({ limit });
+ * });
+ * ```
+ */
+export function validQuery<S extends z.ZodType>(schema: S): Validated<'query', S> {
+  return validator(
+    'query',
+    (_value, c) => parseWith(schema, queryObject(c), 'invalid_query', 'query'),
+  ) as unknown as Validated<
+    'query',
+    S
+  >;
+}
+
+/**
+ * Validates route parameters with `schema`. 400 `invalid_id` (parameters are ids here).
+ *
+ * @example
+ * ```ts
+ * app.get('/:id', validParams(z.object({ id: canonicalUuid })), (c) => c.text(c.req.valid('param').id));
+ * ```
+ */
+export function validParams<S extends z.ZodType>(
+  schema: S,
+  what = 'id',
+): Validated<'param', S> {
+  return validator(
+    'param',
+    (value) => parseWith(schema, value, 'invalid_id', what),
+  ) as unknown as Validated<'param', S>;
+}
+
+/**
+ * Validates a JSON object body with `schema` after {@link readJsonObject}'s checks (415, depth,
+ * malformed JSON). 400 `invalid_body`.
+ *
+ * @example
+ * ```ts
+ * app.post('/', validJson(createSchema), (c) => c.json(c.req.valid('json'), 201));
+ * ```
+ */
+export function validJson<S extends z.ZodType>(schema: S): Validated<'json', S> {
+  // Not Hono's 'json' target: it parses before any check (no 415, no depth bound, its own 400).
+  const middleware: MiddlewareHandler = async function validJson(c, next) {
+    const data = parseWith(schema, await readJsonObject(c), 'invalid_body', 'body');
+    c.req.addValidatedData('json', data as Record<string, unknown>);
+    await next();
+  };
+  return middleware as unknown as Validated<'json', S>;
+}
+
+/** Route parameters `{ id }` with the id canonical (lowercase uuid). */
+export const idParams: z.ZodObject<{ id: typeof canonicalUuid }> = z.object({ id: canonicalUuid });
+
+/** A search text: trimmed, 2..100 characters, no NUL or lone surrogate. */
+export const searchText: z.ZodString = safeString(100).trim().min(2);
