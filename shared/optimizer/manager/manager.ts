@@ -124,6 +124,11 @@ export interface ManagerDeps {
   env?: EnvReader;
   /** @default fetch */
   fetch?: typeof fetch;
+  /**
+   * Prefix of the manager's store keys: settings at `<ns>manager:settings`, metric buckets read
+   * at `<ns>metrics:` (what `Metrics.flushTo` writes by default). @default 'qf:'
+   */
+  namespace?: string;
 }
 
 const GAIN_METHOD =
@@ -167,15 +172,19 @@ export class BackendOptimizationManager {
   #env: EnvReader;
   #fetch: typeof fetch;
   #lastRecommendations: Recommendation[] = [];
+  #metricsPrefix: string;
 
   constructor(deps: ManagerDeps) {
     this.optimizer = deps.optimizer;
     this.#store = deps.store ?? deps.optimizer.store;
     this.options = parseManagerOptions(deps.optimizer.config, deps.options);
-    this.#settingsStore = new SettingsStore(this.#store);
+    const ns = deps.namespace ?? 'qf:';
+    this.#metricsPrefix = `${ns}metrics:`;
+    this.#settingsStore = new SettingsStore(this.#store, `${ns}manager:settings`);
     this.settings = new AppliedSettingsReader(this.#store, {
       refreshMs: this.options.settingsRefreshMs,
       now: deps.now,
+      key: `${ns}manager:settings`,
     });
     this.#database = deps.database;
     this.#now = deps.now ?? Date.now;
@@ -187,10 +196,14 @@ export class BackendOptimizationManager {
 
   /** Observes the shared metrics (every window at once). */
   async observe(): Promise<Observation> {
+    // This isolate's own counts first, so a run sees them without waiting for the next flush.
+    await this.optimizer.metrics.flushTo(this.#store, { prefix: this.#metricsPrefix })
+      .catch(() => {});
     const now = this.#now();
     const buckets = await readSharedBuckets(this.#store, {
       now: () => now,
       windowMs: 2 * WINDOWS['1h'],
+      prefix: this.#metricsPrefix,
     });
     return observationOf(buckets, now);
   }
@@ -257,7 +270,7 @@ export class BackendOptimizationManager {
    * await backendOptimizationManager.optimizeSystem({ priority: 'cost', maxDurationMs: 5000 });
    * ```
    */
-  optimizeSystem(
+  async optimizeSystem(
     options: OptimizeSystemOptions = {},
     client?: unknown,
   ): Promise<OptimizationResult> {
@@ -278,7 +291,7 @@ export class BackendOptimizationManager {
       throw new RangeError(`'targetGainPercent' must be within 0..100: received ${target}`);
     }
     const started = this.#now();
-    return this.#run(
+    return await this.#run(
       client,
       options.trigger ?? `system:${priority}`,
       (candidates) => {
@@ -392,6 +405,7 @@ export class BackendOptimizationManager {
         const buckets = await readSharedBuckets(this.#store, {
           now: () => started,
           windowMs: WINDOWS['1h'],
+          prefix: this.#metricsPrefix,
         });
         maintenance.metricRowsAggregated = await aggregateMetrics(db, buckets);
         maintenance.metricRowsPruned = await prune(db, this.options.retention);

@@ -21,6 +21,7 @@ import { ApiError } from '@shared/http/errors.ts';
 import type { BaseVariables } from '@shared/http/app.ts';
 import { getDatabase } from '@shared/db/mod.ts';
 import type { Database } from '@shared/db/types.ts';
+import type { EnvReader } from '@shared/store/mod.ts';
 import {
   type BackendOptimizationManager,
   backendOptimizationManager,
@@ -34,6 +35,8 @@ type Env = { Variables: BaseVariables & AuthVariables };
 export interface OptimizerAppDeps {
   manager: BackendOptimizationManager;
   database: () => Promise<Database>;
+  /** Reads CRON_SECRET and the JWT settings. @default the process environment */
+  env?: EnvReader;
 }
 
 const MAX_BODY_BYTES = 16_384;
@@ -101,7 +104,7 @@ export function createOptimizerApp(deps: OptimizerAppDeps) {
     c.header('cache-control', 'no-store');
     await next();
   });
-  app.use('*', authenticate({ serviceOnly: true }) as never);
+  app.use('*', authenticate({ serviceOnly: true, env: deps.env }) as never);
 
   app.post('/run', async (c) => {
     const body = await jsonBody(c, runBody);

@@ -78,7 +78,7 @@ export function createWarmupApp(deps: WarmupAppDeps) {
     c.header('cache-control', 'no-store');
     await next();
   });
-  app.use('*', authenticate({ serviceOnly: true }) as never);
+  app.use('*', authenticate({ serviceOnly: true, env: deps.env }) as never);
   app.post('/', async (c) => {
     const text = await c.req.text();
     let input: z.infer<typeof body> = {};
