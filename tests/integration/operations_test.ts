@@ -147,7 +147,9 @@ Deno.test('optimizer run on Redis + Postgres: a hot prefix and a slow query -> a
 
     // The effect: the next entry of the prefix is cached with the raised TTL.
     const after = await fresh(2);
-    assert.equal(after.cache!.ttlMs, before.cache!.ttlMs * (ttl.to / ttl.from));
+    // (Popularity scales both entries alike; its rounding may differ by a millisecond.)
+    const ratio = after.cache!.ttlMs / before.cache!.ttlMs;
+    assert.ok(Math.abs(ratio - ttl.to / ttl.from) < 0.01, `TTL ratio ${ratio}`);
 
     // The run row, with what it applied.
     const [row] = await db.query<{ status: string; trigger: string; applied: unknown }>(

@@ -80,7 +80,8 @@ Deno.test('manager: a run applies a bounded TTL for the hot prefix and the optim
       cacheKey: 'pub:robots:list:fresh-2',
     },
   );
-  assert.equal(after.cache!.ttlMs, before.cache!.ttlMs * 2);
+  const ratio = after.cache!.ttlMs / before.cache!.ttlMs;
+  assert.ok(Math.abs(ratio - 2) < 0.01, `TTL ratio ${ratio}`);
   // No database: the run still applies, and says the record failed.
   assert.match(result.errors.join(), /record: no database/);
   // A second run with the same evidence goes further, never beyond the bound.
