@@ -1,9 +1,11 @@
 /**
- * Local cron: what pg_cron + pg_net do on Supabase (migration `..._optimizer_schedules.sql`),
- * run in-process by the dev server (`npm start`): `POST /functions/v1/warmup` every 5 minutes and
- * `POST /functions/v1/optimizer/run` every 15 minutes, over HTTP, with the `x-cron-secret`
- * header and the JSON body pg_net sends (`{ trigger: 'cron', job, scheduled_at }`). Each run is
- * logged on one line.
+ * Local cron: what pg_cron + pg_net do on Supabase (migrations `..._optimizer_schedules.sql` and
+ * `..._cron_secret_keys.sql`), run in-process by the dev server (`npm start`):
+ * `POST /functions/v1/warmup` every 5 minutes and `POST /functions/v1/optimizer/run` every 15
+ * minutes, over HTTP, with the headers and the JSON body pg_net sends: the secret API key in
+ * `apikey` and `Authorization: Bearer` (the dev server's local `sb_secret_...` key), else the
+ * legacy `x-cron-secret`; body `{ trigger: 'cron', job, scheduled_at }`. Each run is logged on
+ * one line.
  *
  * The warming job follows the interval the warmup function recommends (`interval.nextMs`, 1..15
  * min); pg_cron keeps its fixed schedule.
@@ -12,7 +14,8 @@
  * |---|---|---|
  * | `LOCAL_CRON` | `on` | `off` disables the local schedules |
  * | `LOCAL_CRON_SPEEDUP` | `1` | divides every interval (demos: `60` runs the warming every 5 s) |
- * | `CRON_SECRET` | a random secret for this process | the `x-cron-secret` value |
+ * | `SUPABASE_SECRET_KEYS` / `SUPABASE_SECRET_KEY` | set by the dev server | the key sent as pg_net sends Vault's `secret_key` |
+ * | `CRON_SECRET` | a random secret for this process when no secret key is set | the legacy `x-cron-secret` value |
  *
  * @module
  */
@@ -31,7 +34,7 @@ export interface LocalCronJob {
 
 /** The migration's schedules. */
 export const DEFAULT_JOBS: LocalCronJob[] = [
-  { name: 'quantforge-warming', path: '/warmup', everyMs: 5 * 60_000, adaptive: true },
+  { name: 'quantforge-warmup', path: '/warmup', everyMs: 5 * 60_000, adaptive: true },
   { name: 'quantforge-optimizer-run', path: '/optimizer/run', everyMs: 15 * 60_000 },
 ];
 
@@ -48,7 +51,8 @@ export interface LocalCronRun {
 export interface LocalCronOptions {
   /** `http://127.0.0.1:54321/functions/v1`. */
   baseUrl: string;
-  cronSecret: string;
+  /** How the calls authenticate: `{ apikey, authorization }` or `{ 'x-cron-secret' }`. */
+  authHeaders: Record<string, string>;
   /** Divides every interval. @default 1 */
   speedup?: number;
   jobs?: LocalCronJob[];
@@ -90,7 +94,10 @@ function summarize(path: string, body: Record<string, unknown>): string {
  *
  * @example
  * ```ts
- * const cron = startLocalCron({ baseUrl: 'http://127.0.0.1:54321/functions/v1', cronSecret });
+ * const cron = startLocalCron({
+ *   baseUrl: 'http://127.0.0.1:54321/functions/v1',
+ *   authHeaders: { 'x-cron-secret': cronSecret },
+ * });
  * await cron.stop();
  * ```
  */
@@ -115,7 +122,7 @@ export function startLocalCron(options: LocalCronOptions): LocalCron {
     try {
       const res = await fetch(`${options.baseUrl.replace(/\/+$/, '')}${job.path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-cron-secret': options.cronSecret },
+        headers: { 'content-type': 'application/json', ...options.authHeaders },
         body: JSON.stringify({
           trigger: 'cron',
           job: job.name,
@@ -185,9 +192,25 @@ export function startLocalCron(options: LocalCronOptions): LocalCron {
   };
 }
 
+/** The secret API key the environment configures (`SUPABASE_SECRET_KEY`, else the `default`
+ * or first entry of `SUPABASE_SECRET_KEYS`), if any. */
+export function secretKeyFromEnv(read: (name: string) => string | undefined): string | undefined {
+  const single = read('SUPABASE_SECRET_KEY');
+  if (single) return single;
+  const many = read('SUPABASE_SECRET_KEYS');
+  if (!many) return undefined;
+  try {
+    const keys = JSON.parse(many) as Record<string, unknown>;
+    const key = keys.default ?? Object.values(keys)[0];
+    return typeof key === 'string' && key ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The dev server's hook: reads `LOCAL_CRON`, `LOCAL_CRON_SPEEDUP` and `CRON_SECRET` (a random
- * one is set for this process when unset), points the warmup function at this server
+ * The dev server's hook: reads `LOCAL_CRON`, `LOCAL_CRON_SPEEDUP`, the secret key (else
+ * `CRON_SECRET`, a random one set for this process when unset), points the warmup function at this server
  * (`FUNCTIONS_URL`, `WARMUP_FUNCTIONS` unless set), and starts the schedules.
  *
  * @example
@@ -217,12 +240,19 @@ export function startLocalCronFromEnv(
       `LOCAL_CRON_SPEEDUP must be a number > 0: received ${JSON.stringify(raw)}`,
     );
   }
-  setDefault('CRON_SECRET', crypto.randomUUID());
+  const secretKey = secretKeyFromEnv((name) => Deno.env.get(name));
+  let authHeaders: Record<string, string>;
+  if (secretKey) {
+    authHeaders = { apikey: secretKey, authorization: `Bearer ${secretKey}` };
+  } else {
+    setDefault('CRON_SECRET', crypto.randomUUID());
+    authHeaders = { 'x-cron-secret': Deno.env.get('CRON_SECRET')! };
+  }
   const jobs = DEFAULT_JOBS.filter((j) => functionNames.includes(j.path.split('/')[1]));
   console.log(
     `  cron:     ${
       jobs.map((j) => `${j.path} every ${Math.round(j.everyMs / speedup / 100) / 10} s`).join(', ')
     } (LOCAL_CRON=off disables)`,
   );
-  return startLocalCron({ baseUrl, cronSecret: Deno.env.get('CRON_SECRET')!, speedup, jobs });
+  return startLocalCron({ baseUrl, authHeaders, speedup, jobs });
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import { type DevServer, startDevServer } from '../support/dev_server.ts';
 import { databaseUrl } from '../support/services.ts';
+import { LOCAL_SECRET_KEY } from '../../scripts/local_keys.ts';
 
 const CRON_SECRET = 'e2e-operations-cron-secret';
 const cron = { 'x-cron-secret': CRON_SECRET, 'content-type': 'application/json' };
@@ -86,6 +87,12 @@ Deno.test('e2e operations: warmup cold then warm across a restart, interval move
       assert.equal(await status({ authorization: `Bearer ${user}` }), 403, path);
       assert.equal(await status({ authorization: `Bearer ${service}` }), 200, path);
       assert.equal(await status({ 'x-cron-secret': CRON_SECRET }), 200, path);
+      // The secret API key, as the cron migration's pg_net call sends it.
+      assert.equal(
+        await status({ apikey: LOCAL_SECRET_KEY, authorization: `Bearer ${LOCAL_SECRET_KEY}` }),
+        200,
+        path,
+      );
     }
 
     // A robots workload on one hot prefix (the public listing): 30 distinct pages, twice each.
