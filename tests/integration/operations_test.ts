@@ -287,3 +287,81 @@ Deno.test('service routes: anon 401, user 403, service_role JWT and cron secret 
     await db.close();
   }
 });
+
+Deno.test('alerts on Postgres: a degradation against the previous window is recorded, sent to the webhook, and resolved once gone', async () => {
+  const db = createPostgresDatabase(databaseUrl());
+  const received: unknown[] = [];
+  const hook = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+    received.push(await req.json());
+    return new Response(null, { status: 204 });
+  });
+  const ns = `qf:alert${crypto.randomUUID().slice(0, 8)}:`;
+  const store = new UpstashStore({ ...upstashBridge(), timeoutMs: 5000 });
+  const optimizer = new AdvancedBackendOptimizer({
+    store,
+    metrics: new Metrics(),
+    metricsFlushIntervalMs: 0,
+  });
+  let shift = 0;
+  const manager = new BackendOptimizationManager({
+    optimizer,
+    database: () => Promise.resolve(db),
+    namespace: ns,
+    now: () => Date.now() + shift,
+    env: (name) =>
+      name === 'ALERT_WEBHOOK_URL' ? `http://127.0.0.1:${hook.addr.port}/alerts` : undefined,
+  });
+  try {
+    // The previous 15 minutes: fast and healthy. The current ones: slow, failing, missing.
+    const window = (at: number, ms: number, errors: number, hits: number) => {
+      const m = new Metrics();
+      for (let i = 0; i < 100; i++) {
+        m.increment('optimizer.operations');
+        m.observe('optimizer.operation.ms', ms);
+        if (i < errors) m.increment('optimizer.errors');
+        m.increment(`cache.prefix.requests:pub:alerts:list`);
+        if (i < hits) m.increment(`cache.prefix.hits:pub:alerts:list`);
+      }
+      return m.flushTo(store, { prefix: `${ns}metrics:`, now: () => at });
+    };
+    await window(Date.now() - 20 * 60_000, 20, 0, 90);
+    await window(Date.now(), 400, 20, 30);
+
+    const first = await manager.performPredictiveOptimization(db);
+    const metrics = first.alerts.map((a) => a.metric).sort();
+    assert.deepEqual(metrics, [
+      'cache.hit_rate',
+      'optimizer.error_rate',
+      'optimizer.operation.p95_ms',
+    ]);
+    const hit = first.alerts.find((a) => a.metric === 'cache.hit_rate')!;
+    assert.equal(hit.previousValue, 0.9);
+    assert.equal(hit.currentValue, 0.3);
+    assert.equal(hit.webhookStatus, '204');
+    const [row] = await db.query<{ webhook_status: string; run_id: string }>(
+      'select webhook_status, run_id from public.optimization_alerts where id = $1',
+      [hit.id],
+    );
+    assert.equal(row.webhook_status, '204');
+    assert.equal(row.run_id, first.runId);
+    assert.equal(received.length, 3);
+    assert.equal((received[0] as { type: string }).type, 'optimizer.alert');
+
+    // 40 minutes later the degraded window has passed: the run resolves the alerts.
+    shift = 40 * 60_000;
+    const later = await manager.performPredictiveOptimization(db);
+    assert.deepEqual(later.alerts, []);
+    const [resolved] = await db.query<{ resolved_at: unknown }>(
+      'select resolved_at from public.optimization_alerts where id = $1',
+      [hit.id],
+    );
+    assert.notEqual(resolved.resolved_at, null);
+    assert.equal(received.length, 3, 'no webhook for a resolution');
+  } finally {
+    await optimizer.close();
+    await manager.close();
+    await settleBackground();
+    await hook.shutdown();
+    await db.close();
+  }
+});
