@@ -365,3 +365,46 @@ Deno.test('alerts on Postgres: a degradation against the previous window is reco
     await db.close();
   }
 });
+
+Deno.test('metrics pipeline: runs aggregate the store into optimization_metrics (idempotently); the 1 h window reads older minutes back from Postgres', async () => {
+  const db = createPostgresDatabase(databaseUrl());
+  const { ns, store, optimizer, manager, app } = setup(db);
+  try {
+    const at = Date.now() - 45 * 60_000;
+    const m = new Metrics();
+    m.increment('optimizer.operations', 7);
+    m.observe('optimizer.operation.ms', 12);
+    await m.flushTo(store, { prefix: `${ns}metrics:`, now: () => at });
+    const run = async () =>
+      await (await app.request('/optimizer/run', {
+        method: 'POST',
+        headers: { 'x-cron-secret': CRON_SECRET },
+      })).json();
+    assert.ok((await run()).maintenance.metricRowsAggregated >= 2);
+    await run(); // aggregating again replaces, never adds
+    const rows = await db.query<{ count: string | number; sum: number }>(
+      `select count, sum from public.optimization_metrics
+        where scope = $1 and metric = 'counter:optimizer.operations'`,
+      [ns],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(Number(rows[0].count), 7);
+    // The store forgets the minute: the 1 h window still has it, from Postgres; 15 min does not.
+    const bucket = at - (at % 60_000);
+    await store.del(`${ns}metrics:${bucket}:w`);
+    const hour = await (await app.request('/optimizer/metrics?window=1h', {
+      headers: { 'x-cron-secret': CRON_SECRET },
+    })).json();
+    assert.equal(hour.areas.database.operations, 7);
+    assert.equal(hour.postgres['counter:optimizer.operations'].sum, 7);
+    const quarter = await (await app.request('/optimizer/metrics?window=15m', {
+      headers: { 'x-cron-secret': CRON_SECRET },
+    })).json();
+    assert.equal(quarter.areas.database.operations, 0);
+  } finally {
+    await optimizer.close();
+    await manager.close();
+    await settleBackground();
+    await db.close();
+  }
+});

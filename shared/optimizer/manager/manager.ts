@@ -32,6 +32,7 @@ import {
   activeAlerts,
   aggregateMetrics,
   type AlertRecord,
+  bucketsFromPostgres,
   finishRun,
   listRuns,
   metricTotals,
@@ -133,6 +134,16 @@ export interface ManagerDeps {
   namespace?: string;
 }
 
+/** Width of a metrics bucket, ms (Metrics.flushTo's default). */
+const BUCKET_MS = 60_000;
+/**
+ * How far back the observation reads the store: the 15-minute window, the one before it, and
+ * one bucket of margin. Older minutes come from Postgres.
+ */
+export const STORE_WINDOW_MS = 2 * WINDOWS['15m'] + BUCKET_MS;
+/** Minutes re-aggregated before the last aggregation's mark (late flushes). */
+const AGGREGATION_MARGIN_MS = 5 * BUCKET_MS;
+
 const GAIN_METHOD =
   'sum over applied changes of (origin or wait time each change is projected to save, from the ' +
   'measured 15-min figures) / (total operation time of the window), capped at 100; see each ' +
@@ -175,6 +186,8 @@ export class BackendOptimizationManager {
   #fetch: typeof fetch;
   #lastRecommendations: Recommendation[] = [];
   #metricsPrefix: string;
+  #scope: string;
+  #aggregatedKey: string;
 
   constructor(deps: ManagerDeps) {
     this.optimizer = deps.optimizer;
@@ -182,6 +195,9 @@ export class BackendOptimizationManager {
     this.options = parseManagerOptions(deps.optimizer.config, deps.options);
     const ns = deps.namespace ?? 'qf:';
     this.#metricsPrefix = `${ns}metrics:`;
+    // Rows of optimization_metrics: 'global' for the default namespace.
+    this.#scope = ns === 'qf:' ? 'global' : ns.slice(0, 200);
+    this.#aggregatedKey = `${ns}manager:aggregated_until`;
     this.#settingsStore = new SettingsStore(this.#store, `${ns}manager:settings`);
     this.settings = new AppliedSettingsReader(this.#store, {
       refreshMs: this.options.settingsRefreshMs,
@@ -196,24 +212,38 @@ export class BackendOptimizationManager {
     this.optimizer.useSettings(this.settings);
   }
 
-  /** Observes the shared metrics (every window at once). */
-  async observe(): Promise<Observation> {
+  /**
+   * Observes the shared metrics (every window at once): the last {@link STORE_WINDOW_MS} from
+   * the store (every isolate's flushed minutes), older minutes from `optimization_metrics` (what
+   * earlier runs aggregated), so a run costs about 32 store commands plus one per writer and
+   * minute, not 120 minutes' worth.
+   */
+  async observe(db?: Database): Promise<Observation> {
     // This isolate's own counts first, so a run sees them without waiting for the next flush.
     await this.optimizer.metrics.flushTo(this.#store, { prefix: this.#metricsPrefix })
       .catch(() => {});
     const now = this.#now();
-    const buckets = await readSharedBuckets(this.#store, {
+    const recent = await readSharedBuckets(this.#store, {
       now: () => now,
-      windowMs: 2 * WINDOWS['1h'],
+      windowMs: STORE_WINDOW_MS,
       prefix: this.#metricsPrefix,
     });
-    return observationOf(buckets, now);
+    const firstRecent = now - (now % BUCKET_MS) -
+      Math.floor(STORE_WINDOW_MS / BUCKET_MS) * BUCKET_MS;
+    let older: Awaited<ReturnType<typeof bucketsFromPostgres>> = [];
+    const database = db ?? await this.#database().catch(() => undefined);
+    if (database) {
+      older = await bucketsFromPostgres(database, now - 2 * WINDOWS['1h'], firstRecent, this.#scope)
+        .catch(() => []);
+    }
+    return observationOf([...older, ...recent], now);
   }
 
   /** The recommendations of the current observation (nothing is applied). */
   async recommendations(client?: unknown): Promise<Recommendation[]> {
+    const database = await this.#database().catch(() => undefined);
     const [observation, settings] = await Promise.all([
-      this.observe(),
+      this.observe(database),
       this.#settingsStore.read(),
     ]);
     this.#lastRecommendations = evaluateRules(observation, this.#ruleContext(settings, client));
@@ -347,7 +377,10 @@ export class BackendOptimizationManager {
     let observation: Observation;
     let settings: AppliedSettings;
     try {
-      [observation, settings] = await Promise.all([this.observe(), this.#settingsStore.read()]);
+      [observation, settings] = await Promise.all([
+        this.observe(db),
+        this.#settingsStore.read(),
+      ]);
     } catch (error) {
       errors.push(`observe: ${message(error)}`);
       const result = this.#result(false, [], [], [], runId, t0, errors, maintenance);
@@ -404,12 +437,7 @@ export class BackendOptimizationManager {
         errors.push(`alerts: ${message(error)}`);
       }
       try {
-        const buckets = await readSharedBuckets(this.#store, {
-          now: () => started,
-          windowMs: WINDOWS['1h'],
-          prefix: this.#metricsPrefix,
-        });
-        maintenance.metricRowsAggregated = await aggregateMetrics(db, buckets);
+        maintenance.metricRowsAggregated = await this.#aggregate(db, started);
         maintenance.metricRowsPruned = await prune(db, this.options.retention);
       } catch (error) {
         errors.push(`aggregate: ${message(error)}`);
@@ -472,6 +500,28 @@ export class BackendOptimizationManager {
       }
     }
     return result;
+  }
+
+  /**
+   * Writes every minute since the last aggregation (at most a day, the store's retention) into
+   * `optimization_metrics`; the current minute is rewritten by the next run (rows are replaced,
+   * never added to).
+   */
+  async #aggregate(db: Database, now: number): Promise<number> {
+    const until = Number(await this.#store.get<number>(this.#aggregatedKey)) || 0;
+    const windowMs = Math.min(
+      86_400_000,
+      // Five minutes of margin: a flush retried late still reaches Postgres.
+      Math.max(2 * BUCKET_MS, until ? now - until + AGGREGATION_MARGIN_MS : WINDOWS['1h']),
+    );
+    const buckets = await readSharedBuckets(this.#store, {
+      now: () => now,
+      windowMs,
+      prefix: this.#metricsPrefix,
+    });
+    const rows = await aggregateMetrics(db, buckets, BUCKET_MS, this.#scope);
+    await this.#store.set(this.#aggregatedKey, now - (now % BUCKET_MS));
+    return rows;
   }
 
   #bounded(c: CandidateChange): CandidateChange['to'] {
@@ -558,22 +608,27 @@ export class BackendOptimizationManager {
   async getOptimizationStatus(): Promise<Record<string, unknown>> {
     const errors: string[] = [];
     const o = this.optimizer;
+    const database = await this.#database().catch((e) => {
+      errors.push(`database: ${message(e)}`);
+      return undefined;
+    });
     const [observation, settings] = await Promise.all([
-      this.observe().catch((e) => void errors.push(`store: ${message(e)}`)),
+      this.observe(database).catch((e) => void errors.push(`store: ${message(e)}`)),
       this.#settingsStore.read().catch((e) => void errors.push(`settings: ${message(e)}`)),
     ]);
     let runs: RunRecord[] = [];
     let alerts: AlertRecord[] = [];
     let durable: Record<string, { count: number; sum: number }> = {};
-    try {
-      const db = await this.#database();
-      [runs, alerts, durable] = await Promise.all([
-        listRuns(db, { limit: 5 }),
-        activeAlerts(db),
-        metricTotals(db, this.#now() - WINDOWS['1h']),
-      ]);
-    } catch (error) {
-      errors.push(`database: ${message(error)}`);
+    if (database) {
+      try {
+        [runs, alerts, durable] = await Promise.all([
+          listRuns(database, { limit: 5 }),
+          activeAlerts(database),
+          metricTotals(database, this.#now() - WINDOWS['1h'], this.#scope),
+        ]);
+      } catch (error) {
+        errors.push(`database: ${message(error)}`);
+      }
     }
     const resources = [
       ...new Set([...Object.keys(o.pools.utilization()), ...Object.keys(o.breakers.states())]),
@@ -615,13 +670,13 @@ export class BackendOptimizationManager {
    * ```
    */
   async metricsWindow(window: WindowName): Promise<Record<string, unknown>> {
-    const observation = await this.observe();
+    const database = await this.#database().catch(() => undefined);
+    const observation = await this.observe(database);
     const f = observation.windows[window];
     let durable: Record<string, { count: number; sum: number }> | null = null;
-    try {
-      durable = await metricTotals(await this.#database(), this.#now() - WINDOWS[window]);
-    } catch {
-      durable = null;
+    if (database) {
+      durable = await metricTotals(database, this.#now() - WINDOWS[window], this.#scope)
+        .catch(() => null);
     }
     return {
       window,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { SqlExecutor } from '../../db/types.ts';
-import type { SharedBucket } from '../metrics.ts';
+import { type HistogramSnapshot, LATENCY_BUCKETS_MS, type SharedBucket } from '../metrics.ts';
 
 /** A row of `optimization_runs`, as the API returns it. */
 export interface RunRecord {
@@ -133,6 +133,7 @@ export async function aggregateMetrics(
   db: SqlExecutor,
   buckets: SharedBucket[],
   bucketMs = 60_000,
+  scope = 'global',
 ): Promise<number> {
   const rows: Record<string, unknown>[] = [];
   for (const bucket of buckets) {
@@ -164,7 +165,7 @@ export async function aggregateMetrics(
   await db.query(
     `insert into public.optimization_metrics as m
        (metric, scope, bucket_start, bucket_width_ms, count, sum, min, max, histogram)
-     select r.metric, 'global', r.bucket_start, $2, r.count, r.sum, r.min, r.max,
+     select r.metric, $3, r.bucket_start, $2, r.count, r.sum, r.min, r.max,
             coalesce(r.histogram::bigint[], array_fill(0::bigint, array[18]))
        from jsonb_to_recordset($1::text::jsonb) as r(
          metric text, bucket_start timestamptz, count bigint, sum double precision,
@@ -172,9 +173,81 @@ export async function aggregateMetrics(
      on conflict (metric, scope, bucket_start) do update set
        count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
        histogram = excluded.histogram, updated_at = now()`,
-    [JSON.stringify(rows), bucketMs],
+    [JSON.stringify(rows), bucketMs, scope],
   );
   return rows.length;
+}
+
+/**
+ * The aggregated buckets of `[fromMs, beforeMs)` back from `optimization_metrics`, as
+ * {@link SharedBucket}s (the observation's older part: the store serves the recent minutes).
+ *
+ * @example
+ * ```ts
+ * const older = await bucketsFromPostgres(db, Date.now() - 7_200_000, Date.now() - 1_860_000);
+ * ```
+ */
+export async function bucketsFromPostgres(
+  db: SqlExecutor,
+  fromMs: number,
+  beforeMs: number,
+  scope = 'global',
+): Promise<SharedBucket[]> {
+  if (beforeMs <= fromMs) return [];
+  const rows = await db.query<{
+    metric: string;
+    start_ms: unknown;
+    count: unknown;
+    sum: unknown;
+    min: unknown;
+    max: unknown;
+    histogram: unknown;
+  }>(
+    `select metric, (extract(epoch from bucket_start) * 1000)::bigint as start_ms, count, sum,
+            min, max, histogram::text as histogram
+       from public.optimization_metrics
+      where scope = $3 and bucket_start >= $1::text::timestamptz
+        and bucket_start < $2::text::timestamptz`,
+    [new Date(fromMs).toISOString(), new Date(beforeMs).toISOString(), scope],
+  );
+  const byStart = new Map<number, SharedBucket>();
+  for (const row of rows) {
+    const start = Number(row.start_ms);
+    let bucket = byStart.get(start);
+    if (!bucket) {
+      byStart.set(
+        start,
+        bucket = {
+          start,
+          writers: 0,
+          snapshot: { since: start, counters: {}, gauges: {}, histograms: {} },
+        },
+      );
+    }
+    if (row.metric.startsWith('counter:')) {
+      bucket.snapshot.counters[row.metric.slice(8)] = Number(row.sum);
+    } else if (row.metric.startsWith('histogram:')) {
+      const counts = String(row.histogram ?? '').replace(/[{}]/g, '').split(',').map(Number);
+      const buckets = counts.length === LATENCY_BUCKETS_MS.length + 1
+        ? counts
+        : new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
+      const count = Number(row.count);
+      const sum = Number(row.sum);
+      const h: HistogramSnapshot = {
+        count,
+        sum,
+        min: row.min === null ? 0 : Number(row.min),
+        max: row.max === null ? 0 : Number(row.max),
+        mean: count ? sum / count : 0,
+        p50: 0,
+        p95: 0,
+        p99: 0,
+        buckets,
+      };
+      bucket.snapshot.histograms[row.metric.slice(10)] = h;
+    }
+  }
+  return [...byStart.values()].sort((a, b) => a.start - b.start);
 }
 
 /**
@@ -188,12 +261,13 @@ export async function aggregateMetrics(
 export async function metricTotals(
   db: SqlExecutor,
   fromMs: number,
+  scope = 'global',
 ): Promise<Record<string, { count: number; sum: number }>> {
   const rows = await db.query<{ metric: string; count: unknown; sum: unknown }>(
     `select metric, sum(count) as count, sum(sum) as sum from public.optimization_metrics
-      where bucket_start >= $1::text::timestamptz and scope = 'global'
+      where bucket_start >= $1::text::timestamptz and scope = $2
       group by metric order by metric`,
-    [new Date(fromMs).toISOString()],
+    [new Date(fromMs).toISOString(), scope],
   );
   return Object.fromEntries(
     rows.map((r) => [r.metric, { count: Number(r.count), sum: Number(r.sum) }]),
