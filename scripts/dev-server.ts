@@ -221,7 +221,13 @@ async function main(): Promise<void> {
     'Ctrl-C stops it.',
   ];
   console.log(lines.join('\n'));
+  // Supabase Cron's schedules, in-process (scripts/local_cron.ts; LOCAL_CRON=off disables).
+  const cron = (await import('./local_cron.ts')).startLocalCronFromEnv(
+    base,
+    functions.map((f) => f.name),
+  );
   const stop = async () => {
+    await cron?.stop();
     controller.abort();
     await server.finished;
     await db.close();

@@ -12,6 +12,7 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { timing, type TimingVariables } from 'hono/timing';
 import { instanceId, markRequest } from '../runtime/instance.ts';
 import { onError, onNotFound } from './errors.ts';
+import { warmupPing } from './warmup_ping.ts';
 
 /** Variables every function's context carries. */
 export type BaseVariables = RequestIdVariables & TimingVariables & { coldStart: boolean };
@@ -80,6 +81,7 @@ export function createFunctionApp<E extends FunctionEnv = FunctionEnv>(name: str
     }),
   );
   app.use('*', timing({ autoEnd: true, crossOrigin: true }));
+  app.use('*', warmupPing(name) as never);
   app.onError(onError);
   app.notFound(onNotFound);
   return app;

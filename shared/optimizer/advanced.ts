@@ -37,6 +37,7 @@ import {
 import { type Metrics, metrics as sharedMetrics } from './metrics.ts';
 import { type CacheResult, type ExecuteOptions, PredictiveCache } from './cache/mod.ts';
 import type { Loader } from './cache/loaders.ts';
+import { recordCacheAccess } from './manager/access.ts';
 import {
   deleteOutboxRow,
   drainInvalidationOutbox,
@@ -116,6 +117,14 @@ export interface AdvancedBackendOptimizerOptions {
   metrics?: Metrics;
   /** How often metrics are flushed to the store in the background, ms (0: never). @default 10000 */
   metricsFlushIntervalMs?: number;
+  /** Overrides the manager applied (TTL per key-prefix class). @default none */
+  settings?: SettingsOverrides;
+}
+
+/** What the optimizer reads from the manager's applied settings (synchronous, no I/O). */
+export interface SettingsOverrides {
+  /** Base TTL (ms) for a cache key, overriding the call's and the configuration's. */
+  ttlFor(cacheKey: string): number | undefined;
 }
 
 interface SqlClient {
@@ -166,6 +175,7 @@ export class AdvancedBackendOptimizer {
   #queryPlans = new WeakMap<object, QueryPlanOptimizer>();
   #flushIntervalMs: number;
   #nextFlushAt: number;
+  #settings: SettingsOverrides | undefined;
 
   constructor(options: AdvancedBackendOptimizerOptions = {}) {
     this.config = parseOptimizationConfig(options.config as OptimizationConfigInput);
@@ -185,6 +195,19 @@ export class AdvancedBackendOptimizer {
     this.dedup = new Deduplicator({ metrics: this.metrics });
     this.#flushIntervalMs = options.metricsFlushIntervalMs ?? 10_000;
     this.#nextFlushAt = Date.now() + this.#flushIntervalMs;
+    this.#settings = options.settings;
+  }
+
+  /**
+   * Makes the optimizer use the manager's applied settings (TTL per key-prefix class).
+   *
+   * @example
+   * ```ts
+   * optimizer.useSettings(new AppliedSettingsReader(optimizer.store));
+   * ```
+   */
+  useSettings(settings: SettingsOverrides | undefined): void {
+    this.#settings = settings;
   }
 
   /**
@@ -342,12 +365,19 @@ export class AdvancedBackendOptimizer {
       } else if (!config.enablePredictiveCaching) {
         value = await this.dedup.run(options.cacheKey, origin);
       } else {
+        const t0 = performance.now();
         const result = await this.cache.execute(options.cacheKey, origin, options.dependencies, {
           tags: options.tags,
-          ttlMs: options.ttlMs,
+          ttlMs: this.#settings?.ttlFor(options.cacheKey) ?? options.ttlMs,
         });
         const { value: cachedValue, ...meta } = result;
         cacheMeta = meta;
+        recordCacheAccess(
+          this.metrics,
+          options.cacheKey,
+          meta.status !== 'miss',
+          originCalled ? performance.now() - t0 : 0,
+        );
         value = cachedValue;
       }
     } catch (error) {

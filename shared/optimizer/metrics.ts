@@ -2,6 +2,8 @@
  * Metrics shared by every part of the optimizer: counters, gauges and latency histograms kept in
  * memory on the hot path (a `Map` update, no I/O), and flushed in the background to the shared
  * store as per-minute buckets so the status endpoint and the optimizer run see every isolate.
+ * Each isolate writes its cumulative totals per bucket as one document (idempotent `SET`), so
+ * a retried or resent flush never counts twice.
  *
  * Histograms use fixed buckets ({@link LATENCY_BUCKETS_MS}) so that counts from many isolates
  * add up exactly; percentiles are estimated by linear interpolation inside a bucket.
@@ -127,6 +129,40 @@ export interface FlushOptions {
 }
 
 /**
+ * What one isolate wrote for one bucket: its cumulative totals in that bucket, so that writing
+ * it again (a retry, a resend after a partial failure) changes nothing.
+ */
+export interface BucketDocument {
+  /** Counters (may be fractional: durations summed as counters). */
+  c: Record<string, number>;
+  /** Histograms: count, sum, min, max, bucket counts. */
+  h: Record<string, { n: number; s: number; lo: number; hi: number; b: number[] }>;
+}
+
+interface BucketTotals {
+  counters: Map<string, number>;
+  histograms: Map<string, Histogram>;
+  /** Changed since the last successful write. */
+  dirty: boolean;
+}
+
+function mergeHistogram(into: Histogram, h: Histogram): void {
+  into.count += h.count;
+  into.sum += h.sum;
+  into.min = Math.min(into.min, h.min);
+  into.max = Math.max(into.max, h.max);
+  h.buckets.forEach((n, i) => into.buckets[i] += n);
+}
+
+/** Store keys of the shared buckets (one set of writers per bucket, one document per writer). */
+export const sharedMetricKeys = {
+  /** The set of instance ids that wrote bucket `start`. */
+  writers: (prefix: string, start: number): string => `${prefix}${start}:w`,
+  /** One instance's document for bucket `start`. */
+  document: (prefix: string, start: number, id: string): string => `${prefix}${start}:w:${id}`,
+};
+
+/**
  * In-memory metrics of one isolate.
  *
  * @example
@@ -138,13 +174,19 @@ export interface FlushOptions {
  * ```
  */
 export class Metrics {
+  /** Identifies this instance's documents in the shared store. */
+  readonly writerId: string = crypto.randomUUID();
   #since = Date.now();
   #counters = new Map<string, number>();
   #gauges = new Map<string, number>();
   #histograms = new Map<string, Histogram>();
-  // What has not been flushed to the shared store yet.
+  // What has not been assigned to a shared bucket yet.
   #pendingCounters = new Map<string, number>();
   #pendingHistograms = new Map<string, Histogram>();
+  // Cumulative totals per shared bucket start, kept until written and the bucket is over.
+  #buckets = new Map<number, BucketTotals>();
+  // Flushes run one after the other: two writes of one document must not land out of order.
+  #flushing: Promise<void> = Promise.resolve();
 
   /** Adds `by` (default 1) to a counter. */
   increment(name: string, by = 1): void {
@@ -195,58 +237,90 @@ export class Metrics {
 
   /** Whether anything waits to be flushed. */
   get hasPending(): boolean {
-    return this.#pendingCounters.size > 0 || this.#pendingHistograms.size > 0;
+    if (this.#pendingCounters.size > 0 || this.#pendingHistograms.size > 0) return true;
+    for (const bucket of this.#buckets.values()) if (bucket.dirty) return true;
+    return false;
   }
 
   /**
-   * Adds what was recorded since the last flush to the shared store's current bucket, in one
-   * pipeline (one round trip). On failure the counts are kept for the next flush.
+   * Writes what was recorded to the shared store's current bucket, in one pipeline (one round
+   * trip), exactly once however often it is retried.
+   *
+   * Each instance writes its own cumulative totals per bucket as one document (`SET`, an
+   * absolute value, not an increment) and adds its id to the bucket's set of writers (`SADD`).
+   * Both commands are idempotent: a flush that failed half-way, timed out after Redis applied
+   * it, or is resent, writes the same totals again, and N recorded events read back as N
+   * (the old `HINCRBY` flush failed on fractional values and was resent, counting ~12x). On
+   * failure the bucket stays dirty and is rewritten by the next flush.
    */
-  async flushTo(store: KeyValueStore, options: FlushOptions = {}): Promise<void> {
-    if (!this.hasPending) return;
+  flushTo(store: KeyValueStore, options: FlushOptions = {}): Promise<void> {
+    const run = this.#flushing.then(() => this.#flush(store, options));
+    this.#flushing = run.catch(() => {});
+    return run;
+  }
+
+  async #flush(store: KeyValueStore, options: FlushOptions): Promise<void> {
     const bucketMs = options.bucketMs ?? 60_000;
+    const retentionMs = options.retentionMs ?? 86_400_000;
+    const prefix = options.prefix ?? 'qf:metrics:';
     const now = (options.now ?? Date.now)();
-    const key = `${options.prefix ?? 'qf:metrics:'}${now - (now % bucketMs)}`;
-    const counters = this.#pendingCounters;
-    const histograms = this.#pendingHistograms;
-    this.#pendingCounters = new Map();
-    this.#pendingHistograms = new Map();
+    const start = now - (now % bucketMs);
+    this.#assignPending(start);
+    // Buckets past retention are gone from the store anyway: stop holding them.
+    for (const key of this.#buckets.keys()) {
+      if (key + retentionMs < now) this.#buckets.delete(key);
+    }
+    const dirty = [...this.#buckets].filter(([, bucket]) => bucket.dirty);
+    if (dirty.length === 0) return;
     const commands: StoreCommand[] = [];
-    for (const [name, by] of counters) {
-      commands.push({ op: 'hincrby', key, field: `c:${name}`, by });
+    for (const [bucketStart, bucket] of dirty) {
+      const ttl = Math.max(1, bucketStart + retentionMs - now);
+      const writers = sharedMetricKeys.writers(prefix, bucketStart);
+      commands.push(
+        {
+          op: 'set',
+          key: sharedMetricKeys.document(prefix, bucketStart, this.writerId),
+          value: documentOf(bucket),
+          options: { pxMs: ttl },
+        },
+        { op: 'sadd', key: writers, members: [this.writerId] },
+        { op: 'pexpire', key: writers, ms: ttl },
+      );
+      // Changes made while the write is in flight mark the bucket dirty again.
+      bucket.dirty = false;
     }
-    for (const [name, h] of histograms) {
-      commands.push({ op: 'hincrby', key, field: `h:${name}:count`, by: h.count });
-      // HINCRBY takes integers: sums are kept in microseconds.
-      commands.push({
-        op: 'hincrby',
-        key,
-        field: `h:${name}:sum_us`,
-        by: Math.round(h.sum * 1000),
-      });
-      h.buckets.forEach((n, i) => {
-        if (n) commands.push({ op: 'hincrby', key, field: `h:${name}:b${i}`, by: n });
-      });
-    }
-    commands.push({ op: 'pexpire', key, ms: options.retentionMs ?? 86_400_000 });
     try {
       await store.pipeline(commands);
     } catch (error) {
-      // Put the counts back so they are not lost; they go out with the next flush.
-      for (const [name, by] of counters) {
-        this.#pendingCounters.set(name, (this.#pendingCounters.get(name) ?? 0) + by);
-      }
-      for (const [name, h] of histograms) {
-        const into = this.#pendingHistograms.get(name) ?? emptyHistogram();
-        into.count += h.count;
-        into.sum += h.sum;
-        into.min = Math.min(into.min, h.min);
-        into.max = Math.max(into.max, h.max);
-        h.buckets.forEach((n, i) => into.buckets[i] += n);
-        this.#pendingHistograms.set(name, into);
-      }
+      for (const [, bucket] of dirty) bucket.dirty = true;
       throw error;
     }
+    // A finished bucket, written, will not change again.
+    for (const [bucketStart, bucket] of dirty) {
+      if (!bucket.dirty && bucketStart < start) this.#buckets.delete(bucketStart);
+    }
+  }
+
+  #assignPending(start: number): void {
+    if (this.#pendingCounters.size === 0 && this.#pendingHistograms.size === 0) return;
+    let bucket = this.#buckets.get(start);
+    if (!bucket) {
+      this.#buckets.set(
+        start,
+        bucket = { counters: new Map(), histograms: new Map(), dirty: true },
+      );
+    }
+    for (const [name, by] of this.#pendingCounters) {
+      bucket.counters.set(name, (bucket.counters.get(name) ?? 0) + by);
+    }
+    for (const [name, h] of this.#pendingHistograms) {
+      let into = bucket.histograms.get(name);
+      if (!into) bucket.histograms.set(name, into = emptyHistogram());
+      mergeHistogram(into, h);
+    }
+    bucket.dirty = true;
+    this.#pendingCounters = new Map();
+    this.#pendingHistograms = new Map();
   }
 
   /** Forgets everything (tests). */
@@ -257,7 +331,16 @@ export class Metrics {
     this.#histograms.clear();
     this.#pendingCounters.clear();
     this.#pendingHistograms.clear();
+    this.#buckets.clear();
   }
+}
+
+function documentOf(bucket: BucketTotals): BucketDocument {
+  const doc: BucketDocument = { c: Object.fromEntries(bucket.counters), h: {} };
+  for (const [name, h] of bucket.histograms) {
+    doc.h[name] = { n: h.count, s: h.sum, lo: h.min, hi: h.max, b: [...h.buckets] };
+  }
+  return doc;
 }
 
 /** Options of {@link readSharedMetrics}. */
@@ -272,10 +355,135 @@ export interface ReadSharedOptions {
   now?: () => number;
 }
 
+/** One shared bucket, every writer merged. */
+export interface SharedBucket {
+  /** Bucket start, ms since epoch. */
+  start: number;
+  /** How many instances wrote it. */
+  writers: number;
+  snapshot: MetricsSnapshot;
+}
+
+function isDocument(value: unknown): value is BucketDocument {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as BucketDocument).c === 'object' &&
+    typeof (value as BucketDocument).h === 'object';
+}
+
 /**
- * Adds up the buckets every isolate flushed over the last `windowMs`, in one pipeline.
- * Min and max are not shared (Redis cannot merge them with HINCRBY): they are reported as the
- * bounds of the lowest and highest non-empty buckets.
+ * Every shared bucket of the last `windowMs`, each merged across the instances that wrote it,
+ * oldest first. Two round trips: the writer sets, then their documents.
+ *
+ * @example
+ * ```ts
+ * const buckets = await readSharedBuckets(store, { windowMs: 900_000 });
+ * buckets.map((b) => b.snapshot.counters['optimizer.operations']);
+ * ```
+ */
+export async function readSharedBuckets(
+  store: KeyValueStore,
+  options: ReadSharedOptions = {},
+): Promise<SharedBucket[]> {
+  const bucketMs = options.bucketMs ?? 60_000;
+  const now = (options.now ?? Date.now)();
+  const windowMs = options.windowMs ?? 3_600_000;
+  const prefix = options.prefix ?? 'qf:metrics:';
+  const first = now - (now % bucketMs) - Math.floor(windowMs / bucketMs) * bucketMs;
+  const starts: number[] = [];
+  for (let t = first; t <= now; t += bucketMs) starts.push(t);
+  const writerSets = await store.pipeline(
+    starts.map((start) => ({ op: 'smembers', key: sharedMetricKeys.writers(prefix, start) })),
+  ) as string[][];
+  const wanted: { start: number; key: string }[] = [];
+  starts.forEach((start, i) => {
+    for (const id of writerSets[i] ?? []) {
+      wanted.push({ start, key: sharedMetricKeys.document(prefix, start, id) });
+    }
+  });
+  const docs = wanted.length
+    ? await store.pipeline(wanted.map(({ key }) => ({ op: 'get', key })))
+    : [];
+  const byStart = new Map<number, { writers: number; docs: BucketDocument[] }>();
+  wanted.forEach(({ start }, i) => {
+    const doc = docs[i];
+    if (!isDocument(doc)) return;
+    let entry = byStart.get(start);
+    if (!entry) byStart.set(start, entry = { writers: 0, docs: [] });
+    entry.writers++;
+    entry.docs.push(doc);
+  });
+  return [...byStart].sort(([a], [b]) => a - b).map(([start, { writers, docs }]) => ({
+    start,
+    writers,
+    snapshot: mergeDocuments(docs, start),
+  }));
+}
+
+function mergeDocuments(docs: BucketDocument[], since: number): MetricsSnapshot {
+  const counters: Record<string, number> = {};
+  const histograms = new Map<string, Histogram>();
+  for (const doc of docs) {
+    for (const [name, value] of Object.entries(doc.c)) {
+      if (typeof value === 'number') counters[name] = (counters[name] ?? 0) + value;
+    }
+    for (const [name, h] of Object.entries(doc.h)) {
+      let into = histograms.get(name);
+      if (!into) histograms.set(name, into = emptyHistogram());
+      mergeHistogram(into, {
+        count: h.n,
+        sum: h.s,
+        min: h.lo ?? Infinity,
+        max: h.hi ?? -Infinity,
+        buckets: h.b,
+      });
+    }
+  }
+  return {
+    since,
+    counters,
+    gauges: {},
+    histograms: Object.fromEntries([...histograms].map(([name, h]) => [name, snapshotOf(h)])),
+  };
+}
+
+/**
+ * Merges snapshots (buckets of a window) into one: counters and histograms add up.
+ *
+ * @example
+ * ```ts
+ * const total = mergeSnapshots(buckets.map((b) => b.snapshot));
+ * ```
+ */
+export function mergeSnapshots(snapshots: MetricsSnapshot[]): MetricsSnapshot {
+  const counters: Record<string, number> = {};
+  const histograms = new Map<string, Histogram>();
+  for (const s of snapshots) {
+    for (const [name, value] of Object.entries(s.counters)) {
+      counters[name] = (counters[name] ?? 0) + value;
+    }
+    for (const [name, h] of Object.entries(s.histograms)) {
+      let into = histograms.get(name);
+      if (!into) histograms.set(name, into = emptyHistogram());
+      mergeHistogram(into, {
+        count: h.count,
+        sum: h.sum,
+        min: h.count ? h.min : Infinity,
+        max: h.count ? h.max : -Infinity,
+        buckets: h.buckets,
+      });
+    }
+  }
+  return {
+    since: snapshots.length ? Math.min(...snapshots.map((s) => s.since)) : Date.now(),
+    counters,
+    gauges: {},
+    histograms: Object.fromEntries([...histograms].map(([name, h]) => [name, snapshotOf(h)])),
+  };
+}
+
+/**
+ * Adds up what every isolate flushed over the last `windowMs`: counters, and histograms with
+ * exact count, sum, min and max.
  *
  * @example
  * ```ts
@@ -287,44 +495,13 @@ export async function readSharedMetrics(
   store: KeyValueStore,
   options: ReadSharedOptions = {},
 ): Promise<MetricsSnapshot> {
+  const buckets = await readSharedBuckets(store, options);
+  const merged = mergeSnapshots(buckets.map((b) => b.snapshot));
   const bucketMs = options.bucketMs ?? 60_000;
   const now = (options.now ?? Date.now)();
   const windowMs = options.windowMs ?? 3_600_000;
-  const prefix = options.prefix ?? 'qf:metrics:';
-  const first = now - (now % bucketMs) - Math.floor(windowMs / bucketMs) * bucketMs;
-  const keys: string[] = [];
-  for (let t = first; t <= now; t += bucketMs) keys.push(`${prefix}${t}`);
-  const hashes = await store.pipeline(keys.map((key) => ({ op: 'hgetall', key })));
-  const counters: Record<string, number> = {};
-  const histograms = new Map<string, Histogram>();
-  for (const hash of hashes as Record<string, string>[]) {
-    for (const [field, raw] of Object.entries(hash)) {
-      const value = Number(raw);
-      if (field.startsWith('c:')) {
-        counters[field.slice(2)] = (counters[field.slice(2)] ?? 0) + value;
-        continue;
-      }
-      const match = /^h:(.+):(count|sum_us|b(\d+))$/.exec(field);
-      if (!match) continue;
-      let h = histograms.get(match[1]);
-      if (!h) histograms.set(match[1], h = emptyHistogram());
-      if (match[2] === 'count') h.count += value;
-      else if (match[2] === 'sum_us') h.sum += value / 1000;
-      else h.buckets[Number(match[3])] += value;
-    }
-  }
-  for (const h of histograms.values()) {
-    const lo = h.buckets.findIndex((n) => n > 0);
-    const hi = h.buckets.findLastIndex((n) => n > 0);
-    h.min = lo <= 0 ? 0 : LATENCY_BUCKETS_MS[lo - 1];
-    h.max = hi < 0 ? 0 : LATENCY_BUCKETS_MS[Math.min(hi, LATENCY_BUCKETS_MS.length - 1)];
-  }
-  return {
-    since: first,
-    counters,
-    gauges: {},
-    histograms: Object.fromEntries([...histograms].map(([name, h]) => [name, snapshotOf(h)])),
-  };
+  merged.since = now - (now % bucketMs) - Math.floor(windowMs / bucketMs) * bucketMs;
+  return merged;
 }
 
 /** The isolate's metrics, shared by every optimizer part that is not given its own. */

@@ -14,6 +14,7 @@
  */
 import { createAdvancedBackendOptimizer } from './advanced.ts';
 import type { AdvancedBackendOptimizer } from './advanced.ts';
+import { AppliedSettingsReader } from './manager/settings.ts';
 
 export * from './advanced.ts';
 export * from './config.ts';
@@ -26,6 +27,8 @@ export * from './resilience/mod.ts';
 /**
  * The isolate's optimizer: configured from the `QF_*` environment variables, on the isolate's
  * store (Upstash when `UPSTASH_REDIS_REST_*` are set, memory otherwise). Created on import,
- * once per isolate, outside request handlers.
+ * once per isolate, outside request handlers. It uses the settings the optimization manager
+ * applied (TTL per key-prefix class), re-read from the store at most every 5 s.
  */
 export const advancedBackendOptimizer: AdvancedBackendOptimizer = createAdvancedBackendOptimizer();
+advancedBackendOptimizer.useSettings(new AppliedSettingsReader(advancedBackendOptimizer.store));

@@ -39,6 +39,7 @@ async function schemaFacts(sql: postgres.Sql) {
 
 const EXPECTED_TABLES = [
   'cache_invalidation_outbox',
+  'optimization_alerts',
   'optimization_metrics',
   'optimization_runs',
   'robots',

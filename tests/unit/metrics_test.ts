@@ -89,3 +89,88 @@ Deno.test('metrics: readSharedMetrics ignores buckets outside the window', async
   assert.equal(shared.counters.old, undefined);
   assert.equal(shared.counters.new, 1);
 });
+
+/** A store whose pipelines apply the first `applied` commands (all when undefined), then fail. */
+function failingAfter(store: KeyValueStore, applied?: number): KeyValueStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== 'pipeline') return Reflect.get(target, prop, receiver);
+      return async (commands: Parameters<KeyValueStore['pipeline']>[0]) => {
+        await target.pipeline(commands.slice(0, applied ?? commands.length));
+        throw new StoreUnavailableError('answer lost');
+      };
+    },
+  });
+}
+
+Deno.test('metrics: N events across 3 instances read back as N, with failed and resent flushes', async () => {
+  let now = 1_700_000_000_000;
+  const store = new MemoryStore({ now: () => now });
+  const instances = [new Metrics(), new Metrics(), new Metrics()];
+  let expected = 0;
+  let expectedMs = 0;
+  const record = (round: number) => {
+    instances.forEach((m, i) => {
+      for (let n = 0; n < 10 + i + round; n++) {
+        m.increment('optimizer.operations');
+        // Fractional amounts: the old HINCRBY flush failed on these and was resent.
+        m.increment('cache.origin.saved.ms', 1.25);
+        m.observe('optimizer.origin.ms', 3.3);
+        expected++;
+        expectedMs += 1.25;
+      }
+    });
+  };
+  record(0);
+  for (const m of instances) await m.flushTo(store, { now: () => now });
+  record(1);
+  // Instance 0: applied, answer lost. Instance 1: half applied. Instance 2: nothing applied.
+  await assert.rejects(instances[0].flushTo(failingAfter(store), { now: () => now }));
+  await assert.rejects(instances[1].flushTo(failingAfter(store, 1), { now: () => now }));
+  await assert.rejects(instances[2].flushTo(failingAfter(store, 0), { now: () => now }));
+  for (const m of instances) assert.equal(m.hasPending, true);
+  now += 60_000; // retried in the next minute: the old bucket is rewritten, not added again
+  record(2);
+  for (const m of instances) await m.flushTo(store, { now: () => now });
+  for (const m of instances) await m.flushTo(store, { now: () => now }); // nothing new
+  const shared = await readSharedMetrics(store, { now: () => now });
+  assert.equal(shared.counters['optimizer.operations'], expected);
+  assert.equal(shared.counters['cache.origin.saved.ms'], expectedMs);
+  assert.equal(shared.histograms['optimizer.origin.ms'].count, expected);
+  assert.equal(shared.histograms['optimizer.origin.ms'].min, 3.3);
+  assert.equal(shared.histograms['optimizer.origin.ms'].max, 3.3);
+  for (const m of instances) assert.equal(m.hasPending, false);
+});
+
+Deno.test('metrics: a flush sends one pipeline of idempotent commands, no HINCRBY', async () => {
+  const store = new MemoryStore();
+  const sent: unknown[][] = [];
+  const spy = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== 'pipeline') return Reflect.get(target, prop, receiver);
+      return (commands: Parameters<KeyValueStore['pipeline']>[0]) => {
+        sent.push(commands);
+        return target.pipeline(commands);
+      };
+    },
+  });
+  const m = new Metrics();
+  m.increment('cache.origin.saved.ms', 0.5);
+  m.observe('x.ms', 1);
+  await m.flushTo(spy);
+  assert.equal(sent.length, 1);
+  const ops = (sent[0] as { op: string }[]).map((c) => c.op);
+  assert.deepEqual(ops, ['set', 'sadd', 'pexpire']);
+});
+
+Deno.test('metrics: concurrent flushes of one instance never lose a write', async () => {
+  const store = new MemoryStore();
+  const m = new Metrics();
+  const flushes: Promise<void>[] = [];
+  for (let i = 0; i < 20; i++) {
+    m.increment('n');
+    flushes.push(m.flushTo(store));
+  }
+  await Promise.all(flushes);
+  assert.equal((await readSharedMetrics(store)).counters.n, 20);
+});

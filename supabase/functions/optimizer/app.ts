@@ -1,0 +1,172 @@
+/**
+ * `optimizer`: the optimization manager over HTTP, for operators and cron (service only: a
+ * service_role JWT or `x-cron-secret`; anon 401, users 403).
+ *
+ * | route | what |
+ * |---|---|
+ * | `POST /optimizer/run` | `performPredictiveOptimization`: observe, decide, apply, record; also aggregates metrics into Postgres, prunes, drains pending invalidations |
+ * | `POST /optimizer/system` | `optimizeSystem({ priority, maxDurationMs, targetGainPercent })` |
+ * | `GET /optimizer/status` | `getOptimizationStatus()` |
+ * | `GET /optimizer/recommendations` | the rules' recommendations, nothing applied |
+ * | `GET /optimizer/metrics?window=1m\|15m\|1h` | per-area figures of one window, store and Postgres |
+ * | `GET /optimizer/runs?limit=&kind=` | recent runs |
+ *
+ * @module
+ */
+import { z } from 'zod';
+import type { Context } from 'hono';
+import { createFunctionApp } from '@shared/http/app.ts';
+import { authenticate, type AuthVariables } from '@shared/http/auth.ts';
+import { ApiError } from '@shared/http/errors.ts';
+import type { BaseVariables } from '@shared/http/app.ts';
+import { getDatabase } from '@shared/db/mod.ts';
+import type { Database } from '@shared/db/types.ts';
+import type { EnvReader } from '@shared/store/mod.ts';
+import {
+  type BackendOptimizationManager,
+  backendOptimizationManager,
+  type WindowName,
+  WINDOWS,
+} from '@shared/optimizer/manager/mod.ts';
+
+type Env = { Variables: BaseVariables & AuthVariables };
+
+/** What the optimizer app uses; tests pass their own. */
+export interface OptimizerAppDeps {
+  manager: BackendOptimizationManager;
+  database: () => Promise<Database>;
+  /** Reads CRON_SECRET and the JWT settings. @default the process environment */
+  env?: EnvReader;
+}
+
+const MAX_BODY_BYTES = 16_384;
+
+const runBody = z.object({ trigger: z.string().min(1).max(100).optional() }).passthrough();
+const systemBody = z.object({
+  priority: z.enum(['performance', 'cost', 'reliability']).default('performance'),
+  maxDurationMs: z.number().int().min(1).max(60_000).default(10_000),
+  targetGainPercent: z.number().min(0).max(100).default(10),
+  trigger: z.string().min(1).max(100).optional(),
+}).strict();
+
+/**
+ * Reads an optional JSON body: empty is `{}`; anything but JSON is 415; bad JSON 400.
+ * (pg_net sends `Content-Type: application/json` with a JSON object.)
+ */
+async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const text = await c.req.text();
+  if (text.length > MAX_BODY_BYTES) {
+    throw new ApiError(413, 'body_too_large', `The body must be at most ${MAX_BODY_BYTES} bytes`);
+  }
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\b/i.test(type)) {
+      throw new ApiError(415, 'unsupported_media_type', 'The body must be application/json');
+    }
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ApiError(400, 'invalid_json', 'The body is not valid JSON');
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError(
+      400,
+      'invalid_body',
+      `${issue.path.join('.') || 'body'}: ${issue.message}`,
+      { details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    );
+  }
+  return parsed.data;
+}
+
+function triggerOf(c: Context<Env>, requested?: string): string {
+  const auth = c.get('auth');
+  return requested ?? (auth.role === 'cron' ? 'cron' : auth.role);
+}
+
+/**
+ * Builds the optimizer app over a manager.
+ *
+ * @example
+ * ```ts
+ * const app = createOptimizerApp({ manager, database: getDatabase });
+ * await app.request('/optimizer/status', { headers: { 'x-cron-secret': secret } });
+ * ```
+ */
+export function createOptimizerApp(deps: OptimizerAppDeps) {
+  const app = createFunctionApp<Env>('optimizer');
+  const { manager } = deps;
+  app.use('*', async (c, next) => {
+    c.header('cache-control', 'no-store');
+    await next();
+  });
+  app.use('*', authenticate({ serviceOnly: true, env: deps.env }) as never);
+
+  app.post('/run', async (c) => {
+    const body = await jsonBody(c, runBody);
+    const db = await deps.database();
+    const result = await manager.performPredictiveOptimization(db, {
+      trigger: triggerOf(c, body.trigger),
+    });
+    return c.json(result, result.success ? 200 : 503);
+  });
+
+  app.post('/system', async (c) => {
+    const body = await jsonBody(c, systemBody);
+    const db = await deps.database();
+    const result = await manager.optimizeSystem({
+      priority: body.priority,
+      maxDurationMs: body.maxDurationMs,
+      targetGainPercent: body.targetGainPercent,
+      trigger: triggerOf(c, body.trigger ?? `system:${body.priority}`),
+    }, db);
+    return c.json(result, result.success ? 200 : 503);
+  });
+
+  app.get('/status', async (c) => c.json(await manager.getOptimizationStatus()));
+
+  app.get('/recommendations', async (c) => {
+    const db = await deps.database().catch(() => undefined);
+    const recommendations = await manager.recommendations(db);
+    return c.json({ generatedAt: new Date().toISOString(), recommendations });
+  });
+
+  app.get('/metrics', async (c) => {
+    const window = c.req.query('window') ?? '1h';
+    if (!(window in WINDOWS)) {
+      throw new ApiError(
+        400,
+        'invalid_window',
+        `'window' must be one of ${Object.keys(WINDOWS).join(', ')}: received ${
+          JSON.stringify(window.slice(0, 20))
+        }`,
+      );
+    }
+    return c.json(await manager.metricsWindow(window as WindowName));
+  });
+
+  app.get('/runs', async (c) => {
+    const rawLimit = c.req.query('limit') ?? '20';
+    const limit = Number(rawLimit);
+    if (!/^\d{1,3}$/.test(rawLimit) || limit < 1 || limit > 100) {
+      throw new ApiError(400, 'invalid_limit', `'limit' must be an integer from 1 to 100`);
+    }
+    const kind = c.req.query('kind');
+    if (kind !== undefined && kind !== 'optimize' && kind !== 'warm') {
+      throw new ApiError(400, 'invalid_kind', `'kind' must be 'optimize' or 'warm'`);
+    }
+    return c.json({ runs: await manager.runs(limit, kind) });
+  });
+
+  return app;
+}
+
+/** The deployed app: the isolate's manager and database. */
+export const app = createOptimizerApp({
+  manager: backendOptimizationManager,
+  database: getDatabase,
+});
