@@ -26,7 +26,7 @@ async function chromiumVersion(path: string): Promise<string | null> {
  *
  * @example
  * ```ts
- * console.log(await ensureChromiumInstalled()); // Chromium 142.0.7444.175 built on Debian ...
+ * console.log(await ensureChromiumInstalled()); // Chromium 156.0.8078.79 built on Debian GNU/Linux 12 (bookworm)
  * ```
  */
 export async function ensureChromiumInstalled(path: string = CHROMIUM_PATH): Promise<string> {

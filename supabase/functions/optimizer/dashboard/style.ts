@@ -1,6 +1,6 @@
 /**
  * The dashboard's stylesheet: system fonts, a light theme with WCAG AA contrast (text
- * #1b2330 on #ffffff, muted #4a5566: 7.6:1), one column on narrow screens.
+ * #1b2330 on #ffffff 15.8:1, muted #4a5566 7.5:1), one column on narrow screens.
  *
  * @module
  */
