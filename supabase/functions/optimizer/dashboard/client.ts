@@ -76,7 +76,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
     var body = null;
     try { body = await res.json(); } catch (e) { body = null; }
-    if (!res.ok) {
+    if (!res.ok && !(options && options.allow && options.allow.indexOf(res.status) >= 0)) {
       var err = body && body.error ? body.error : {};
       throw new ApiError(res.status, err.code || 'http_' + res.status, err.message || res.statusText);
     }
@@ -106,7 +106,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('signin-error').textContent = '';
     try { sessionStorage.setItem(STORAGE_KEY, value); } catch (e) { /* private mode */ }
     try {
-      await api('/health');
+      await api('/health', { allow: [503] });
     } catch (e) {
       try { sessionStorage.removeItem(STORAGE_KEY); } catch (e2) { /* private mode */ }
       $('signin-error').textContent = 'Sign-in failed: ' + (e.message || e) + (e.status ? ' (HTTP ' + e.status + ')' : '');
@@ -260,8 +260,16 @@ export const DASHBOARD_JS = String.raw`'use strict';
       return el('li', {}, [el('code', { text: c.setting }), ': ' + fmtValue(c.setting, c.from) + ' \u2192 ' + fmtValue(c.setting, c.to)]);
     }));
   }
+  function recButton(id) {
+    var buttons = document.querySelectorAll('#recommendations button[data-rec]');
+    for (var i = 0; i < buttons.length; i++) if (buttons[i].getAttribute('data-rec') === id) return buttons[i];
+    return null;
+  }
   function renderRecommendations(recs) {
     var list = $('recommendations');
+    // A refresh re-renders the list: keep the keyboard focus on the same recommendation's button.
+    var active = document.activeElement;
+    var focused = active && active.getAttribute && list.contains(active) ? active.getAttribute('data-rec') : null;
     clear(list);
     if (!recs.length) {
       list.appendChild(el('li', { className: 'muted', text: 'No recommendation: every rule is within its thresholds.' }));
@@ -289,6 +297,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
         el('div', { className: 'rec-foot' }, [button]),
       ]));
     });
+    if (focused) { var again = recButton(focused); if (again) again.focus(); }
   }
   function confirmApply(rec, button) {
     var dialog = $('confirm');
@@ -300,6 +309,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
     dialog.returnValue = '';
     dialog.onclose = async function () {
+      // The list may have been re-rendered meanwhile: find the button again.
+      button = recButton(rec.id) || button;
       if (dialog.returnValue !== 'apply') { button.focus(); return; }
       button.disabled = true;
       setStatus('Applying ' + rec.id + ' ...');
@@ -347,13 +358,13 @@ export const DASHBOARD_JS = String.raw`'use strict';
   async function refresh(force) {
     if (!key()) return;
     if (loading && !force) return;
-    if (document.hidden && !force) { schedule(); return; }
+    if ((document.hidden || $('confirm').open) && !force) { schedule(); return; }
     loading = true;
     var range = $('range').value;
     var failures = [];
-    var step = async function (name, path, render) {
+    var step = async function (name, path, render, allow) {
       try {
-        render(await api(path));
+        render(await api(path, { allow: allow }));
       } catch (e) {
         if (e instanceof ApiError && (e.status === 401 || e.status === 403)) throw e;
         failures.push(name + ': ' + (e.message || e));
@@ -361,7 +372,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     };
     try {
       await Promise.all([
-        step('health', '/health', renderHealth),
+        step('health', '/health', renderHealth, [503]),
         step('status', '/status', function (s) { renderAlerts(s.activeAlerts); renderResilience(s); }),
         step('series', '/series?range=' + range, renderCharts),
         step('recommendations', '/recommendations', function (r) { renderRecommendations(r.recommendations); }),
