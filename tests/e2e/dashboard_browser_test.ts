@@ -58,7 +58,10 @@ async function workload(server: DevServer): Promise<void> {
 
 /** What the in-page functions read (Deno's types have no DOM). */
 interface PageGlobals {
-  document: { documentElement: { scrollWidth: number; clientWidth: number } };
+  document: {
+    documentElement: { scrollWidth: number; clientWidth: number };
+    dispatchEvent(event: Event): boolean;
+  };
 }
 
 async function pointsOf(page: Page, chart: string): Promise<number> {
@@ -168,6 +171,28 @@ Deno.test('e2e dashboard: sign-in, health, charts with data, apply a recommendat
         await button.waitFor();
         const recId = await button.getAttribute('data-rec');
         assert.ok(recId, 'an applicable recommendation is listed');
+
+        // A refresh re-renders the list and keeps the keyboard focus on the same button.
+        await button.focus();
+        const loads = Number(await page.getAttribute('body', 'data-loaded'));
+        await page.evaluate(() =>
+          (globalThis as unknown as PageGlobals).document.dispatchEvent(
+            new Event('visibilitychange'),
+          )
+        );
+        await page.waitForSelector(`body:not([data-loaded="${loads}"])`);
+        assert.equal(
+          await page.locator(`#recommendations button[data-rec="${recId}"]:focus`).count(),
+          1,
+        );
+
+        // The 24 h range: 15 min steps, the workload's step holds data.
+        await page.selectOption('#range', '24h');
+        await page.waitForSelector('#charts-range:has-text("24 h")');
+        await page.waitForSelector(`body:not([data-loaded="${loads + 1}"])`);
+        assert.ok(await pointsOf(page, 'requests') > 0, '24 h request-rate chart has points');
+        await page.selectOption('#range', '1h');
+        await page.waitForSelector('#charts-range:has-text("last hour")');
         if (Deno.env.get('UPDATE_SCREENSHOT') === '1') {
           await page.screenshot({ path: SCREENSHOT, fullPage: true });
         }
