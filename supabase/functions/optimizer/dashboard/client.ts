@@ -260,6 +260,20 @@ export const DASHBOARD_JS = String.raw`'use strict';
       return el('li', {}, [el('code', { text: c.setting }), ': ' + fmtValue(c.setting, c.from) + ' \u2192 ' + fmtValue(c.setting, c.to)]);
     }));
   }
+  function evidenceItem(e) {
+    return el('li', {}, [el('code', { text: e.metric }), ' = ' + e.value + ' ' + e.comparison + ' ' + e.threshold + ' (' + e.window + ')']);
+  }
+  // Long evidence lists (one line per hot key) show four lines and fold the rest.
+  function evidenceList(evidence) {
+    var shown = evidence.length > 5 ? evidence.slice(0, 4) : evidence;
+    var list = el('ul', {}, shown.map(evidenceItem));
+    if (shown.length === evidence.length) return list;
+    var rest = evidence.slice(shown.length);
+    return el('div', {}, [list, el('details', {}, [
+      el('summary', { text: rest.length + ' more' }),
+      el('ul', {}, rest.map(evidenceItem)),
+    ])]);
+  }
   function recButton(id) {
     var buttons = document.querySelectorAll('#recommendations button[data-rec]');
     for (var i = 0; i < buttons.length; i++) if (buttons[i].getAttribute('data-rec') === id) return buttons[i];
@@ -288,9 +302,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
         ]),
         el('p', { text: r.action }),
         el('p', { className: 'muted', text: 'Evidence' }),
-        el('ul', {}, r.evidence.map(function (e) {
-          return el('li', {}, [el('code', { text: e.metric }), ' = ' + e.value + ' ' + e.comparison + ' ' + e.threshold + ' (' + e.window + ')']);
-        })),
+        evidenceList(r.evidence),
         r.changes.length ? el('p', { className: 'muted', text: 'Changes' }) : null,
         r.changes.length ? changeList(r.changes) : null,
         r.indexStatements && r.indexStatements.length ? el('ul', {}, r.indexStatements.map(function (s) { return el('li', {}, [el('code', { text: s })]); })) : null,

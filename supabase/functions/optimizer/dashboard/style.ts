@@ -66,11 +66,13 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 th { font-weight: 650; color: var(--muted); font-size: .85rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td ul { margin: 0; padding-left: 16px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 14px; }
 .chart { margin: 0; min-width: 0; }
 .chart figcaption { font-weight: 650; margin-bottom: 4px; }
 .plot { min-height: 200px; }
 .latest { margin: 2px 0 0; color: var(--muted); font-size: .85rem; }
+details { margin: 0 0 4px 16px; }
+summary { cursor: pointer; color: var(--accent); font-size: .9rem; }
 .alerts, .recs { list-style: none; margin: 0; padding: 0; }
 .alerts li { border-left: 6px solid var(--bad); padding: 6px 10px; margin-bottom: 6px;
   background: #fdf2f1; border-radius: 6px; }
