@@ -17,7 +17,9 @@ import { signLocalJwt } from '../../shared/http/auth.ts';
 import { LOCAL_SECRET_KEY } from '../../scripts/local_keys.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/services/chromium.ts';
 import { type DevServer, startDevServer } from '../support/dev_server.ts';
-import { databaseUrl, upstashBridge } from '../support/services.ts';
+import { redisUrl } from '../support/services.ts';
+import { startRedisBridge } from '../../scripts/redis-bridge.ts';
+import { withIsolatedDatabase } from '../support/isolated_database.ts';
 
 const CRON_SECRET = 'e2e-dashboard-cron-secret';
 const cron = { 'x-cron-secret': CRON_SECRET, 'content-type': 'application/json' };
@@ -69,13 +71,30 @@ async function pointsOf(page: Page, chart: string): Promise<number> {
 }
 
 Deno.test('e2e dashboard: sign-in, health, charts with data, apply a recommendation as a run, in headless Chromium', async () => {
-  const { url, token } = upstashBridge();
+  // A database of its own: the runs drain the shared invalidation outbox other tests watch.
+  await withIsolatedDatabase('dashboard_e2e', browserTest);
+});
+
+/**
+ * Redis logical database of this test: the dev server's optimizer uses the default `qf:` keys
+ * (settings, metrics), which other end-to-end tests' dev servers read on database 0.
+ */
+const REDIS_DB = 9;
+
+async function browserTest(databaseUrl: string): Promise<void> {
+  const bridge = await startRedisBridge({
+    redisUrl: `${redisUrl()}/${REDIS_DB}`,
+    token: `dashboard-${crypto.randomUUID()}`,
+  });
   const server = await startDevServer({
     CRON_SECRET,
     LOCAL_CRON: 'off',
-    SUPABASE_DB_URL: databaseUrl(),
-    UPSTASH_REDIS_REST_URL: url,
-    UPSTASH_REDIS_REST_TOKEN: token,
+    SUPABASE_DB_URL: databaseUrl,
+    UPSTASH_REDIS_REST_URL: bridge.url,
+    UPSTASH_REDIS_REST_TOKEN: bridge.token,
+  }).catch(async (error) => {
+    await bridge.close();
+    throw error;
   });
   const userDataDir = await Deno.makeTempDir({ prefix: 'qf-chromium-' });
   let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
@@ -83,6 +102,7 @@ Deno.test('e2e dashboard: sign-in, health, charts with data, apply a recommendat
   const stopAll = async () => {
     await context?.close().catch(() => {});
     await server.stop().catch(() => 1);
+    await bridge.close();
     await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
   };
   const timedOut = new Promise<never>((_, reject) => {
@@ -242,4 +262,4 @@ Deno.test('e2e dashboard: sign-in, health, charts with data, apply a recommendat
     clearTimeout(bound);
     await stopAll();
   }
-});
+}

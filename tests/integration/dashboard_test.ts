@@ -20,6 +20,7 @@ import {
 } from '../../supabase/functions/optimizer/dashboard/mod.ts';
 import { UPLOT_CSS, UPLOT_JS } from '../../supabase/functions/optimizer/dashboard/vendor/uplot.ts';
 import { databaseUrl, upstashBridge } from '../support/services.ts';
+import { withIsolatedDatabase } from '../support/isolated_database.ts';
 
 const CRON_SECRET = 'dashboard-test-cron-secret';
 const SECRET_KEY = 'sb_secret_dashboard-test-key-0123456789';
@@ -162,7 +163,12 @@ Deno.test('dashboard sign-in: x-operator-key admits the secret key, service_role
 });
 
 Deno.test('dashboard data: series from the store and from Postgres, health, apply a recommendation as a recorded run', async () => {
-  const db = createPostgresDatabase(databaseUrl());
+  // A database of its own: the apply run drains the shared invalidation outbox other tests watch.
+  await withIsolatedDatabase('dashboard_data', dataTest);
+});
+
+async function dataTest(url: string): Promise<void> {
+  const db = createPostgresDatabase(url);
   const { ns, optimizer, manager, app } = setup(db);
   // The same namespace 40 minutes later: the workload's minute is older than the store part.
   const later = setup(db, () => Date.now() + 40 * 60_000, ns);
@@ -272,7 +278,7 @@ Deno.test('dashboard data: series from the store and from Postgres, health, appl
     await settleBackground();
     await db.close();
   }
-});
+}
 
 Deno.test('dashboard health: a database that cannot connect is reported down (503), the store still checked', async () => {
   const db = createPostgresDatabase(databaseUrl());
