@@ -19,7 +19,11 @@ Deno.test('supabase-js with a functions region reaches every function through th
     for await (const entry of Deno.readDir(new URL('../../supabase/functions/', import.meta.url))) {
       if (entry.isDirectory && !entry.name.startsWith('_')) functions.push(entry.name);
     }
-    const paths: Record<string, string> = { robots: 'robots/public?limit=1' };
+    // warmup is service-only and POST: its warm-up ping answers anyone.
+    const paths: Record<string, string> = {
+      robots: 'robots/public?limit=1',
+      warmup: 'warmup/__warmup',
+    };
     for (const name of functions.sort()) {
       const { data, error } = await supabase.functions.invoke(paths[name] ?? name, {
         method: 'GET',
