@@ -61,6 +61,8 @@ main:focus { outline: none; }
 .sev-critical, .sev-high { color: var(--bad); } .sev-medium { color: var(--warn); }
 .sev-low { color: var(--muted); }
 .scroll { overflow-x: auto; }
+/* Wide tables scroll in their box on a phone instead of squeezing each cell to a word. */
+#runs { min-width: 760px; } #resilience { min-width: 560px; }
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 650; color: var(--muted); font-size: .85rem; }
