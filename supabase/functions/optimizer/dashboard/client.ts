@@ -255,9 +255,19 @@ export const DASHBOARD_JS = String.raw`'use strict';
       ]));
     });
   }
+  // 'ttlByPrefix.pub:robots:list: 300 s -> 600 s'; lists say how many entries are new.
+  function changeText(c) {
+    var text = fmtValue(c.setting, c.from) + ' \u2192 ' + fmtValue(c.setting, c.to);
+    if (Array.isArray(c.to)) {
+      var before = Array.isArray(c.from) ? c.from : [];
+      var added = c.to.filter(function (k) { return before.indexOf(k) < 0; }).length;
+      text += ' (' + added + ' new)';
+    }
+    return text;
+  }
   function changeList(changes) {
     return el('ul', {}, changes.map(function (c) {
-      return el('li', {}, [el('code', { text: c.setting }), ': ' + fmtValue(c.setting, c.from) + ' \u2192 ' + fmtValue(c.setting, c.to)]);
+      return el('li', {}, [el('code', { text: c.setting }), ': ' + changeText(c)]);
     }));
   }
   function evidenceItem(e) {
@@ -317,7 +327,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var changes = $('confirm-changes');
     clear(changes);
     rec.changes.forEach(function (c) {
-      changes.appendChild(el('li', {}, [el('code', { text: c.setting }), ': ' + fmtValue(c.setting, c.from) + ' \u2192 ' + fmtValue(c.setting, c.to)]));
+      changes.appendChild(el('li', {}, [el('code', { text: c.setting }), ': ' + changeText(c)]));
     });
     dialog.returnValue = '';
     dialog.onclose = async function () {
