@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createPostgresDatabase } from '../../shared/db/postgres.ts';
+import { SERVICE_CALLER, StrategiesRepository, type StrategyWrite } from '../../shared/db/mod.ts';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import {
   AdvancedBackendOptimizer,
@@ -21,6 +22,7 @@ import {
   publicStrategiesListKey,
   publicStrategyKey,
   robotTag,
+  strategyWriteTags,
   userRobotsTag,
 } from '../../supabase/functions/strategies/app.ts';
 import { createClient, FunctionsHttpError, type SupabaseClient } from '@supabase/supabase-js';
@@ -247,6 +249,19 @@ Deno.test('strategies function on PostgreSQL and Redis (two isolates)', async (t
           await hit.body?.cancel();
         }
       }
+      // Public is not Bob's: he still cannot change or delete it.
+      for (const id of spellings) {
+        await expectError(
+          await call(appB, 'PATCH', `/strategies/${id}`, { user: bob, body: { name: 'Mine' } }),
+          404,
+          'not_found',
+        );
+        await expectError(
+          await call(appB, 'DELETE', `/strategies/${id}`, { user: bob }),
+          404,
+          'not_found',
+        );
+      }
       const hidden = await call(appB, 'PATCH', `/strategies/${secret.id.toUpperCase()}`, {
         user: alice,
         body: { is_public: false },
@@ -469,6 +484,63 @@ Deno.test('strategies function on PostgreSQL and Redis (two isolates)', async (t
       assert.equal(after.status, 'miss');
       assert.equal(after.robot.strategy_id, null);
       assert.deepEqual(await list(), [null]);
+    });
+
+    await t.step('repository: service deletes list the robots they change, bounded', async () => {
+      const owner = crypto.randomUUID();
+      const repo = new StrategiesRepository(db, { maxDependentRobots: 2 });
+      const strategy = await repo.create(SERVICE_CALLER, {
+        user_id: owner,
+        name: 'Service made',
+        strategy_type: 'hedging',
+      });
+      const robotIds: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const [row] = await db.query<{ id: string }>(
+          `insert into public.robots (user_id, strategy_id, name, strategy_type, is_public)
+           values ($1, $2, $3, 'hedging', $4) returning id`,
+          [crypto.randomUUID(), strategy.id, `Dependent ${i}`, i === 0],
+        );
+        robotIds.push(row.id);
+      }
+      const seen: StrategyWrite[] = [];
+      assert.equal(
+        await repo.delete(SERVICE_CALLER, strategy.id, {
+          afterWrite: (_tx, row) => seen.push(row),
+        }),
+        true,
+      );
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].robots.length, 2);
+      assert.equal(seen[0].robotsTruncated, true);
+      for (const robot of seen[0].robots) assert.ok(robotIds.includes(robot.id));
+      // Truncated: the public robots reads are dropped whatever the listed robots are.
+      assert.ok(strategyWriteTags(seen[0]).includes(PUBLIC_ROBOTS_TAG));
+      const left = await db.query<{ n: number }>(
+        'select count(*)::int as n from public.robots where id = any($1::uuid[]) and strategy_id is null',
+        [robotIds],
+      );
+      assert.equal(left[0].n, 3);
+      // A user who does not own the strategy learns nothing from the dependents function.
+      const other = await repo.create(SERVICE_CALLER, {
+        user_id: owner,
+        name: 'Other',
+        strategy_type: 'grid',
+      });
+      await db.query(
+        `insert into public.robots (user_id, strategy_id, name, strategy_type) values ($1, $2, 'R', 'grid')`,
+        [crypto.randomUUID(), other.id],
+      );
+      const stranger = await db.asUser(
+        { role: 'authenticated', sub: crypto.randomUUID() },
+        (tx) => tx.query('select * from private.strategy_dependent_robots($1::uuid)', [other.id]),
+      );
+      assert.equal(stranger.length, 0);
+      const owners = await db.asUser(
+        { role: 'authenticated', sub: owner },
+        (tx) => tx.query('select * from private.strategy_dependent_robots($1::uuid)', [other.id]),
+      );
+      assert.equal(owners.length, 1);
     });
 
     await t.step("the robots tags spelled in keys.ts are the robots function's own", () => {
