@@ -474,6 +474,25 @@ Deno.test('strategies function on PostgreSQL and Redis (two isolates)', async (t
       assert.equal((await read()).robot.strategy_id, strategy.id);
       assert.deepEqual(await list(), [strategy.id]);
       assert.equal((await read()).status, 'hit');
+      // A public robot on it, read by a third user and by anon (their own cache entries).
+      const shared = await json<{ id: string }>(
+        await call(robots, 'POST', '/robots', {
+          user: builder,
+          body: {
+            name: 'Shared',
+            strategy_type: 'breakout',
+            strategy_id: strategy.id,
+            is_public: true,
+          },
+        }),
+      );
+      const reader = await newUser();
+      const sharedReads = async () =>
+        await Promise.all([reader, undefined].map(async (user) => {
+          const response = await call(robots, 'GET', `/robots/${shared.id}`, { user });
+          return (await json<{ strategy_id: string | null }>(response)).strategy_id;
+        }));
+      assert.deepEqual(await sharedReads(), [strategy.id, strategy.id]);
 
       assert.equal(
         (await call(appB, 'DELETE', `/strategies/${strategy.id}`, { user: author })).status,
@@ -483,7 +502,8 @@ Deno.test('strategies function on PostgreSQL and Redis (two isolates)', async (t
       const after = await read();
       assert.equal(after.status, 'miss');
       assert.equal(after.robot.strategy_id, null);
-      assert.deepEqual(await list(), [null]);
+      assert.deepEqual(await list(), [null, null]);
+      assert.deepEqual(await sharedReads(), [null, null]);
     });
 
     await t.step('repository: service deletes list the robots they change, bounded', async () => {

@@ -139,9 +139,13 @@ export function strategyWriteTags(write: StrategyWrite): string[] {
   const tags = new Set([userStrategiesTag(strategy.user_id), strategyTag(strategy.id)]);
   if (strategy.is_public || previous?.is_public) tags.add(PUBLIC_STRATEGIES_TAG);
   for (const robot of robots) {
+    // The owner's tag covers every read of a private robot (only its owner can read it: any
+    // other caller's copy went when it stopped being public). Public robots are read by anyone.
     tags.add(userRobotsTag(robot.user_id));
-    tags.add(robotTag(robot.id));
-    if (robot.is_public) tags.add(PUBLIC_ROBOTS_TAG);
+    if (robot.is_public) {
+      tags.add(robotTag(robot.id));
+      tags.add(PUBLIC_ROBOTS_TAG);
+    }
   }
   // Some changed robots are not listed: at least drop what every caller sees.
   if (robotsTruncated) tags.add(PUBLIC_ROBOTS_TAG);
