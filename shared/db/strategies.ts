@@ -134,10 +134,12 @@ export interface DependentRobot {
   is_public: boolean;
 }
 
-/** What a strategy write's `afterWrite` hook receives, inside the write's transaction. */
-export interface StrategyWrite {
-  /** The strategy after the write (as it was, for deletes). */
-  strategy: StrategyVisibility;
+/**
+ * What a strategy write's `afterWrite` hook receives, inside the write's transaction: the
+ * strategy's visibility after the write (as it was, for deletes; `id` is canonical, as every
+ * repository's hook row), what it was before, and the robots the write changed.
+ */
+export interface StrategyWrite extends StrategyVisibility {
   /** Its visibility before the write; `null` for creates. */
   previous: Pick<Strategy, 'is_public' | 'strategy_type'> | null;
   /** Robots whose rows the write changed: deletes null their `strategy_id`. */
@@ -358,7 +360,7 @@ export class StrategiesRepository {
       );
       const strategy = rows[0];
       await hooks.afterWrite?.(tx, {
-        strategy: visibilityOf(strategy),
+        ...visibilityOf(strategy),
         previous: null,
         robots: [],
         robotsTruncated: false,
@@ -407,7 +409,7 @@ export class StrategiesRepository {
       if (rows.length === 0) return null;
       const { __was_public, __was_type, ...strategy } = rows[0];
       await hooks.afterWrite?.(tx, {
-        strategy: visibilityOf(strategy),
+        ...visibilityOf(strategy),
         previous: {
           is_public: __was_public,
           strategy_type: __was_type as Strategy['strategy_type'],
@@ -453,7 +455,7 @@ export class StrategiesRepository {
         .length > 0;
       if (!gone) return false;
       await hooks.afterWrite?.(tx, {
-        strategy,
+        ...strategy,
         previous: { is_public: strategy.is_public, strategy_type: strategy.strategy_type },
         robots: robots.slice(0, this.#maxDependentRobots),
         robotsTruncated: robots.length > this.#maxDependentRobots,

@@ -104,7 +104,8 @@ function isPgError(error: unknown): error is PgErrorLike {
 
 /**
  * The answer to a Postgres error a caller's input can cause; `undefined` for server faults.
- * Class 22 (data exception: invalid text, NUL, out-of-range date) and 54001 (statement too
+ * Class 22 (data exception: invalid text, NUL, out-of-range date), 54000 (NUL in chr(), too
+ * long a value) and 54001 (statement too
  * complex: deep jsonb) are the caller's input: 400, never 500.
  */
 function translatePgError(error: PgErrorLike): ApiError | undefined {
@@ -121,7 +122,7 @@ function translatePgError(error: PgErrorLike): ApiError | undefined {
   if (code === '23514' || code === '23502') {
     return new ApiError(400, 'invalid_input', `Invalid input: ${error.message}`);
   }
-  if (code.startsWith('22') || code === '54001') {
+  if (code.startsWith('22') || code === '54000' || code === '54001') {
     return new ApiError(400, 'invalid_input', `Invalid input: ${error.message}`);
   }
   if (code === '42501') {

@@ -151,7 +151,14 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
       if ((value === null || value === undefined) && read.whenMissing) {
         throw read.whenMissing(value);
       }
-      return await conditionalJson(c, value);
+      try {
+        return await conditionalJson(c, value);
+      } catch (error) {
+        // A value that cannot be serialized must not stay cached and fail every later request
+        // (the schemas bound what users store; this is the last guard): drop it, answer 500 once.
+        await optimizer.invalidate(read.cacheKey).catch(() => false);
+        throw error;
+      }
     },
     async write<T, Row>(
       operation: (repo: R, hooks: Required<WriteHooks<Row>>) => Promise<T>,

@@ -41,7 +41,7 @@ async function newUser(): Promise<User> {
   return { id, token: await signLocalJwt({ role: 'authenticated', sub: id }) };
 }
 
-function call(
+async function call(
   app: App,
   method: string,
   path: string,
@@ -59,7 +59,11 @@ function call(
   let body: string | undefined = options.rawBody;
   if (options.body !== undefined) body = JSON.stringify(options.body);
   if (body !== undefined) headers['content-type'] ??= 'application/json';
-  return Promise.resolve(app.request(path, { method, headers, body }));
+  // Background work (the cache's write-back to Redis) settles before the next request, so what
+  // one isolate cached is in Redis for the other: cache statuses are deterministic.
+  const response = await app.request(path, { method, headers, body });
+  await settleBackground();
+  return response;
 }
 
 async function json<T = Record<string, unknown>>(response: Response): Promise<T> {

@@ -159,7 +159,7 @@ export function createStrategiesApp(deps: StrategiesDependencies = {}) {
   registerStrategyLoaders(optimizer, openDb);
 
   /**
-   * A write, then the exact pre-warmable keys it made stale (loader-warmed entries carry no
+   * A write, then the exact pre-warmable keys it made stale (loader-warmed entries may carry no
    * tags), computed from the same row the tags were.
    */
   const write = async <T>(

@@ -135,9 +135,9 @@ export function userStrategiesKey(userId: string, ...parts: (string | object)[])
  * ```
  */
 export function strategyWriteTags(write: StrategyWrite): string[] {
-  const { strategy, previous, robots, robotsTruncated } = write;
-  const tags = new Set([userStrategiesTag(strategy.user_id), strategyTag(strategy.id)]);
-  if (strategy.is_public || previous?.is_public) tags.add(PUBLIC_STRATEGIES_TAG);
+  const { previous, robots, robotsTruncated } = write;
+  const tags = new Set([userStrategiesTag(write.user_id), strategyTag(write.id)]);
+  if (write.is_public || previous?.is_public) tags.add(PUBLIC_STRATEGIES_TAG);
   for (const robot of robots) {
     // The owner's tag covers every read of a private robot (only its owner can read it: any
     // other caller's copy went when it stopped being public). Public robots are read by anyone.
@@ -153,9 +153,9 @@ export function strategyWriteTags(write: StrategyWrite): string[] {
 }
 
 /**
- * The pre-warmable keys a write makes stale. Entries the cache pre-warms through a loader are
- * stored without tags (the loader API has no way to give them any), so a tag invalidation would
- * miss them: these exact keys are invalidated as well. They are the only keys the loaders
+ * The pre-warmable keys a write makes stale. A loader cannot give tags: the cache keeps those of
+ * an earlier copy, but a key pre-warmed with none (right after an invalidation deleted it) is
+ * stored untagged, so a tag invalidation would miss it: these exact keys are invalidated too. They are the only keys the loaders
  * accept, which keeps this list short.
  *
  * @example
@@ -164,11 +164,11 @@ export function strategyWriteTags(write: StrategyWrite): string[] {
  * ```
  */
 export function prewarmableKeysOf(write: StrategyWrite): string[] {
-  const { strategy, previous } = write;
-  const keys = new Set([publicStrategyKey(strategy.id)]);
-  if (strategy.is_public || previous?.is_public) {
+  const { previous } = write;
+  const keys = new Set([publicStrategyKey(write.id)]);
+  if (write.is_public || previous?.is_public) {
     keys.add(publicStrategiesListKey());
-    keys.add(publicStrategiesListKey({ strategy_type: strategy.strategy_type }));
+    keys.add(publicStrategiesListKey({ strategy_type: write.strategy_type }));
     if (previous) keys.add(publicStrategiesListKey({ strategy_type: previous.strategy_type }));
   }
   return [...keys];
