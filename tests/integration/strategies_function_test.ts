@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { createPostgresDatabase } from '../../shared/db/postgres.ts';
-import { SERVICE_CALLER, StrategiesRepository, type StrategyWrite } from '../../shared/db/mod.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  SERVICE_CALLER,
+  StrategiesRepository,
+  type StrategyWrite,
+} from '../../shared/db/mod.ts';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import {
   AdvancedBackendOptimizer,
@@ -421,6 +427,34 @@ Deno.test('strategies function on PostgreSQL and Redis (two isolates)', async (t
       assert.equal(fields.total, null);
     });
 
+    await t.step('cursors: one position is one key; impossible dates are a 400', async () => {
+      const ivan = await newUser();
+      for (let i = 0; i < 3; i++) await createStrategy(appA, ivan, { name: `Cursor ${i}` });
+      const page = await json<{ nextCursor: string }>(
+        await call(appA, 'GET', '/strategies?limit=1', { user: ivan }),
+      );
+      const { createdAt, id } = decodeCursor(page.nextCursor);
+      const upperCursor = encodeCursor({ createdAt, id: id.toUpperCase() });
+      assert.notEqual(upperCursor, page.nextCursor);
+      const lower = await call(appA, 'GET', `/strategies?limit=1&cursor=${page.nextCursor}`, {
+        user: ivan,
+      });
+      const upper = await call(appA, 'GET', `/strategies?limit=1&cursor=${upperCursor}`, {
+        user: ivan,
+      });
+      assert.equal(upper.status, 200);
+      assert.equal(xCacheStatus(upper), 'hit', 'one position, one key');
+      assert.deepEqual(await upper.json(), await lower.json());
+      for (const date of ['2026-02-30T00:00:00Z', '2026-13-01T00:00:00Z', '0000-01-01T00:00:00Z']) {
+        const cursor = encodeCursor({ createdAt: date, id });
+        for (
+          const path of [`/strategies?cursor=${cursor}`, `/strategies/public?cursor=${cursor}`]
+        ) {
+          await expectError(await call(appA, 'GET', path, { user: ivan }), 400, 'invalid_query');
+        }
+      }
+    });
+
     await t.step('ETag: 304 while unchanged, a new ETag after a write', async () => {
       const gina = await newUser();
       const strategy = await createStrategy(appA, gina, { is_public: true });
@@ -430,12 +464,32 @@ Deno.test('strategies function on PostgreSQL and Redis (two isolates)', async (t
       assert.match(etag ?? '', /^"[^"]+"$/);
       await first.body?.cancel();
       for (const app of [appA, appB]) {
-        const cached = await call(app, 'GET', path, {
+        for (const header of [etag!, `W/${etag}`, `"other", ${etag}`, '*']) {
+          const cached = await call(app, 'GET', path, {
+            user: gina,
+            headers: { 'if-none-match': header },
+          });
+          assert.equal(cached.status, 304, header);
+          assert.equal(await cached.text(), '');
+          assert.equal(cached.headers.get('etag'), etag);
+        }
+      }
+      const other = await call(appA, 'GET', path, {
+        user: gina,
+        headers: { 'if-none-match': '"not-the-tag"' },
+      });
+      assert.equal(other.status, 200);
+      await other.body?.cancel();
+      for (const listing of ['/strategies?limit=5', `/strategies/search?q=Breakout`]) {
+        const response = await call(appA, 'GET', listing, { user: gina });
+        const tag = response.headers.get('etag')!;
+        assert.match(tag, /^"[A-Za-z0-9_-]{20,}"$/);
+        await response.body?.cancel();
+        const again = await call(appB, 'GET', listing, {
           user: gina,
-          headers: { 'if-none-match': etag! },
+          headers: { 'if-none-match': tag },
         });
-        assert.equal(cached.status, 304);
-        assert.equal(await cached.text(), '');
+        assert.equal(again.status, 304, listing);
       }
       const anonymous = await call(appA, 'GET', '/strategies/public');
       const publicTag = anonymous.headers.get('etag')!;

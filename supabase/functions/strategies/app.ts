@@ -30,6 +30,7 @@ import { idParams, searchText, validJson, validParams, validQuery } from '@share
 import {
   type Database,
   decodeCursor,
+  encodeCursor,
   getDatabase,
   MAX_PAGE_LIMIT,
   selectFields,
@@ -91,11 +92,13 @@ const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
 const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(Number)
   .pipe(z.number().int().min(1).max(MAX_PAGE_LIMIT));
 
-const cursorParam = z.string().max(500).superRefine((value, ctx) => {
+// Re-encoded after decoding: any spelling of one position (e.g. an uppercase id) is one key.
+const cursorParam = z.string().max(500).transform((value, ctx) => {
   try {
-    decodeCursor(value);
+    return encodeCursor(decodeCursor(value));
   } catch {
     ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+    return z.NEVER;
   }
 });
 
