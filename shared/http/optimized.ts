@@ -5,8 +5,10 @@
  *   (cache, dedup, throttle, breaker, retry, pool), answered with `x-cache`, `Server-Timing`,
  *   `cache-control: private, no-store`, a strong `ETag` and `304` on `If-None-Match`;
  * - `write(op, { tags })`: tried once, never cached; the repository runs `afterWrite` inside its
- *   own transaction, where the tags it made stale are computed (and, once the outbox is wired,
- *   recorded); after the commit those tags are invalidated.
+ *   own transaction, where the tags it made stale are computed and recorded in the invalidation
+ *   outbox (`enqueueInvalidation(tx, tags)`); after the commit they are invalidated with
+ *   `optimizer.invalidateTags(tags, { outboxId, db })`, which deletes the outbox row once the
+ *   store confirmed (or leaves it for the next drain).
  *
  * @module
  */
@@ -20,6 +22,7 @@ import {
   type OptimizedResult,
 } from '../optimizer/mod.ts';
 import { getDatabase } from '../db/mod.ts';
+import { enqueueInvalidation, MAX_OUTBOX_TAGS } from '../optimizer/cache/outbox.ts';
 import type { ApiError } from './errors.ts';
 import { conditionalJson } from './json_response.ts';
 
@@ -165,14 +168,19 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
       write: WriteOptions<Row>,
     ): Promise<T> {
       const { db, repo } = await open();
-      const stale = new Set<string>();
+      // One entry per row written: its stale tags and the outbox row recording them.
+      const invalidations: { tags: string[]; outboxId?: string }[] = [];
       const hooks: Required<WriteHooks<Row>> = {
-        afterWrite: (_tx: SqlExecutor, row: Row) => {
-          for (const tag of write.tags(row)) stale.add(tag);
-          // ── INTEGRATION POINT (invalidation outbox) ──────────────────────────────────────
-          // Record the invalidation in the SAME transaction as the write, e.g.
-          //   outboxId = await enqueueInvalidation(_tx, [...stale]);
-          // (shared/optimizer/cache/outbox.ts). Return its promise so a failure rolls back.
+        afterWrite: async (tx: SqlExecutor, row: Row) => {
+          const tags = [...new Set(write.tags(row))];
+          if (tags.length === 0) return;
+          // Recorded in the SAME transaction as the write: if the store is unreachable after
+          // the commit, the invalidation survives this isolate (shared/optimizer/cache/outbox.ts).
+          // A failure here rolls the write back.
+          const outboxId = tags.length <= MAX_OUTBOX_TAGS
+            ? await enqueueInvalidation(tx, tags)
+            : undefined;
+          invalidations.push({ tags, outboxId });
         },
       };
       const value = await optimizer.executeOptimizedOperation(
@@ -180,11 +188,12 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
         () => operation(repo, hooks),
         { table, resourceKey, idempotent: false },
       );
-      if (stale.size > 0) {
-        // ── INTEGRATION POINT (invalidation after commit) ────────────────────────────────────
-        // Replace with: await optimizer.invalidateTags([...stale], { outboxId, db });
-        await Promise.all([...stale].map((tag) => optimizer.invalidateTag(tag)));
-      }
+      // After the commit: invalidate now; the outbox row goes once the store confirmed.
+      await Promise.all(
+        invalidations.map(({ tags, outboxId }) =>
+          optimizer.invalidateTags(tags, outboxId === undefined ? {} : { outboxId, db })
+        ),
+      );
       return value;
     },
   };

@@ -54,6 +54,7 @@ import {
   type RetryCallOptions,
   RetryPolicy,
   retrySuccessRate,
+  signalsOverload,
   throttlingRate,
 } from './resilience/mod.ts';
 
@@ -311,6 +312,8 @@ export class AdvancedBackendOptimizer {
         if (error !== undefined) throw new ResultCarrier(value, error);
         return value;
       };
+      // An open breaker answers before the throttle: 503, not 429, and no token spent.
+      this.breakers.get(resourceKey).rejectIfOpen();
       const permit = config.enableAdaptiveThrottling
         ? await this.throttle.acquire(resourceKey, options.signal)
         : undefined;
@@ -320,7 +323,8 @@ export class AdvancedBackendOptimizer {
       try {
         return await this.breakers.execute(resourceKey, guarded);
       } catch (error) {
-        failed = classifyError(error instanceof ResultCarrier ? error.inner : error).transient;
+        // Overload shrinks the adaptive limits; a resource that is down is the breaker's.
+        failed = signalsOverload(error instanceof ResultCarrier ? error.inner : error);
         throw error;
       } finally {
         const originMs = performance.now() - t0;

@@ -10,7 +10,11 @@ import { z } from 'zod';
 import type { EnvReader } from '../store/mod.ts';
 import { processEnv } from '../store/mod.ts';
 import { ConfigError, type EnvBinding, readEnvBindings } from './env.ts';
-import { cacheEnvBindings, cacheOptionsSchema } from './cache/options.ts';
+import {
+  cacheEnvBindings,
+  cacheOptionsSchema,
+  DEFAULT_PREDICTIVE_CACHE_TTL_MS,
+} from './cache/options.ts';
 import { resilienceEnvBindings, resilienceOptionsSchema } from './resilience/options.ts';
 import { queryPlanEnvBindings, queryPlanOptionsSchema } from './query-plan/options.ts';
 
@@ -29,7 +33,9 @@ export const optimizationConfigSchema = z.object({
   /** Retry transient failures with exponential backoff and jitter. @default true */
   enableIntelligentRetries: z.boolean().default(true),
   /** Base time to live of a cache entry (ms), before popularity adjusts it. @default 300000 */
-  predictiveCacheTTL: z.number().int().min(1000).max(7 * 86_400_000).default(300_000),
+  predictiveCacheTTL: z.number().int().min(1000).max(7 * 86_400_000).default(
+    DEFAULT_PREDICTIVE_CACHE_TTL_MS,
+  ),
   /** Most attempts of one operation, the first included. @default 3 */
   maxRetryAttempts: z.number().int().min(1).max(10).default(3),
   /** Base delay of the exponential backoff (ms): `retryBackoffBase * 2^(n-1) + jitter`. @default 100 */

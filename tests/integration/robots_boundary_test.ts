@@ -20,6 +20,7 @@ import { signLocalJwt } from '../../shared/http/auth.ts';
 import { toApiError } from '../../shared/http/errors.ts';
 import { AdvancedBackendOptimizer, Metrics } from '../../shared/optimizer/mod.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';
+import { settleBackground } from '../../shared/runtime/background.ts';
 import { createRobotsApp } from '../../supabase/functions/robots/app.ts';
 
 type App = ReturnType<typeof createRobotsApp>;
@@ -138,6 +139,19 @@ Deno.test('robots boundary: ids, bounded input, content types, supabase-js, ETag
       }
       // The owner still reads it under any spelling.
       assert.equal((await call(app, 'GET', `/robots/${upper}`, { user: owner })).status, 200);
+      // The write recorded its invalidation in the outbox (same transaction) and, the store
+      // having confirmed, the row is gone.
+      await settleBackground();
+      const pending = await opened.query<{ n: number }>(
+        `select count(*)::int as n from public.cache_invalidation_outbox
+         where tags @> array[$1]::text[]`,
+        [`pub:robot%3A${robot.id}`],
+      );
+      assert.equal(pending[0].n, 0);
+      const written = await opened.query<{ n: string }>(
+        `select last_value::text as n from public.cache_invalidation_outbox_id_seq`,
+      );
+      assert.ok(Number(written[0].n) >= 2, 'create and patch each wrote an outbox row');
     });
 
     await t.step('finding 1: the same after DELETE, read under an uppercase id', async () => {

@@ -377,7 +377,7 @@ Deno.test('http: a value that cannot be serialized is a 500 once, then dropped f
   }
 });
 
-Deno.test('http: write() runs afterWrite inside the repository transaction, then invalidates', async () => {
+Deno.test('http: write() records the outbox inside the write transaction, invalidates after', async () => {
   const { optimizedResource } = await import('../../shared/http/optimized.ts');
   const { AdvancedBackendOptimizer, Metrics } = await import('../../shared/optimizer/mod.ts');
   const { MemoryStore } = await import('../../shared/store/memory.ts');
@@ -387,15 +387,18 @@ Deno.test('http: write() runs afterWrite inside the repository transaction, then
     metricsFlushIntervalMs: 0,
   });
   try {
-    const invalidated: string[] = [];
-    const original = optimizer.invalidateTag.bind(optimizer);
-    optimizer.invalidateTag = (tag: string) => {
-      invalidated.push(tag);
-      return original(tag);
+    const invalidated: { tags: string[]; outboxId?: string }[] = [];
+    optimizer.invalidateTags = (tags: string[], options: { outboxId?: string } = {}) => {
+      invalidated.push({ tags, outboxId: options.outboxId });
+      return Promise.resolve(true);
     };
     const log: string[] = [];
+    // The write's transaction: the outbox row is written through it, before the commit.
     const fakeTx = {
-      query: () => Promise.resolve([]),
+      query: (sql: string, params: unknown[]) => {
+        log.push(`tx: ${sql.includes('enqueue_cache_invalidation') ? 'outbox' : sql} ${params}`);
+        return Promise.resolve([{ id: '42' }]);
+      },
     } as unknown as import('../../shared/db/types.ts').SqlExecutor;
     const repo = {
       // A repository write: the hook runs before the transaction commits.
@@ -422,8 +425,13 @@ Deno.test('http: write() runs afterWrite inside the repository transaction, then
       },
     });
     assert.deepEqual(saved, { id: 'a' });
-    assert.deepEqual(log, ['begin', 'tags', 'commit']);
-    assert.deepEqual(invalidated, ['pub:thing:a', 'pub:things']);
+    assert.deepEqual(log, [
+      'begin',
+      'tags',
+      'tx: outbox ["pub:thing:a","pub:things"]',
+      'commit',
+    ]);
+    assert.deepEqual(invalidated, [{ tags: ['pub:thing:a', 'pub:things'], outboxId: '42' }]);
     invalidated.length = 0;
     assert.equal(
       await resource.write((r, hooks) => r.save('missing', hooks), {

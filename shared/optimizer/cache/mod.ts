@@ -26,7 +26,13 @@ export { type Loader, LoaderRegistry } from './loaders.ts';
 export { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
 export { Popularity, popularityTtl } from './popularity.ts';
 export { Predictor } from './predictor.ts';
-export { cacheEnvBindings, type CacheOptions, cacheOptionsSchema } from './options.ts';
+export {
+  cacheEnvBindings,
+  type CacheOptions,
+  cacheOptionsSchema,
+  defaultPredictiveCacheConfig,
+  type PredictiveCacheConfig,
+} from './options.ts';
 export {
   deleteOutboxRow,
   drainInvalidationOutbox,

@@ -2,6 +2,10 @@
  * Options of the predictive cache (`OptimizationConfig.cache`), with defaults and their
  * environment variables. The base TTL is the spec's top-level `predictiveCacheTTL`.
  *
+ * This module imports nothing of the optimizer's `config.ts`: `config.ts` imports it to build
+ * `OptimizationConfig`, and the cache takes a {@link PredictiveCacheConfig}, the part of that
+ * configuration it reads (an `OptimizationConfig` is one).
+ *
  * @module
  */
 import { z } from 'zod';
@@ -105,3 +109,35 @@ export const cacheEnvBindings: readonly EnvBinding[] = [
   n('QF_CACHE_LEASE_POLL_MS', 'leasePollMs'),
   { env: 'QF_CACHE_KEY_PREFIX', path: 'cache.keyPrefix', type: 'string' },
 ];
+
+/** Default of the spec's top-level `predictiveCacheTTL` (ms); `config.ts` uses it too. */
+export const DEFAULT_PREDICTIVE_CACHE_TTL_MS = 300_000;
+
+/**
+ * What the predictive cache reads of the optimizer's configuration: the `cache` section and two
+ * top-level options of the spec. A whole `OptimizationConfig` is one, so callers pass theirs.
+ */
+export interface PredictiveCacheConfig {
+  /** `false`: every call goes to the origin (reason `'disabled'`). @default true */
+  enablePredictiveCaching: boolean;
+  /** Base TTL of an entry (ms) before popularity adjusts it. @default 300000 */
+  predictiveCacheTTL: number;
+  /** The cache's own options. */
+  cache: CacheOptions;
+}
+
+/**
+ * The defaults of {@link PredictiveCacheConfig} (what `parseOptimizationConfig()` yields).
+ *
+ * @example
+ * ```ts
+ * defaultPredictiveCacheConfig().cache.leaseMs; // 5000
+ * ```
+ */
+export function defaultPredictiveCacheConfig(): PredictiveCacheConfig {
+  return {
+    enablePredictiveCaching: true,
+    predictiveCacheTTL: DEFAULT_PREDICTIVE_CACHE_TTL_MS,
+    cache: cacheOptionsSchema.parse({}),
+  };
+}
