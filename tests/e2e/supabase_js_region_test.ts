@@ -19,7 +19,10 @@ Deno.test('supabase-js with a functions region reaches every function through th
     for await (const entry of Deno.readDir(new URL('../../supabase/functions/', import.meta.url))) {
       if (entry.isDirectory && !entry.name.startsWith('_')) functions.push(entry.name);
     }
-    const paths: Record<string, string> = { robots: 'robots/public?limit=1' };
+    const paths: Record<string, string> = {
+      robots: 'robots/public?limit=1',
+      strategies: 'strategies/public?limit=1',
+    };
     for (const name of functions.sort()) {
       const { data, error } = await supabase.functions.invoke(paths[name] ?? name, {
         method: 'GET',
