@@ -121,9 +121,7 @@ export interface OwnRedis {
   pause(): void;
   /** SIGCONT. */
   resume(): void;
-  /** SIGKILL, then a fresh (empty) redis-server on the same port. */
-  killAndRestart(): Promise<void>;
-  /** SIGKILL only; {@link restartRedis} brings it back on the same port. */
+  /** SIGKILL only; {@link restartRedis} brings it back on the same port with its data. */
   kill(): Promise<void>;
   restartRedis(): Promise<void>;
   /** Stops the bridge (connections refused); {@link startBridge} brings it back on its port. */
@@ -143,7 +141,11 @@ export interface OwnRedis {
  * ```
  */
 export async function startOwnRedis(): Promise<OwnRedis> {
-  let server = await startRedisServer();
+  // Durable like Upstash: every write reaches the append-only file before Redis answers, so a
+  // killed Redis restarts with its data (a flushed cache would hide lost invalidations).
+  const dataDir = await Deno.makeTempDir({ prefix: 'qf-own-redis-' });
+  const extraArgs = ['--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always'];
+  let server = await startRedisServer({ extraArgs });
   const port = server.port;
   const token = `own-${crypto.randomUUID()}`;
   const bridgeOptions = {
@@ -173,11 +175,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       await server.kill();
     },
     async restartRedis() {
-      server = await startRedisServer({ port });
-    },
-    async killAndRestart() {
-      await server.kill();
-      server = await startRedisServer({ port });
+      server = await startRedisServer({ port, extraArgs });
     },
     async stopBridge() {
       await bridge?.close();
@@ -190,6 +188,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       if (paused) Deno.kill(server.pid, 'SIGCONT');
       await bridge?.close();
       await server.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
 }
