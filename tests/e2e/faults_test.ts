@@ -134,7 +134,13 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
             for (const token of readers) {
               for (const path of paths) {
                 const answer = await send(base, 'GET', path, { token });
-                assert.ok(answer.text.includes(secret), `${path} before the write: ${answer.text}`);
+                assert.equal(answer.status, 200, `${path} before the write: ${answer.text}`);
+                if (!path.startsWith('/robots/public')) {
+                  assert.ok(
+                    answer.text.includes(secret),
+                    `${path} before the write: ${answer.text}`,
+                  );
+                }
               }
             }
           }
@@ -151,7 +157,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
           else await redis!.restartRedis();
           const storeBack = Date.now();
           const late: string[] = [];
-          while (Date.now() - storeBack < STALENESS_MS + 3_000) {
+          while (Date.now() - storeBack < STALENESS_MS + 1_500) {
             for (const token of readers) {
               for (const path of paths) {
                 const startedAt = Date.now();
@@ -182,7 +188,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
         await sleep(2_000);
         redis!.resume();
         phase = 'redis-resumed';
-        await sleep(1_000);
+        await sleep(700);
       });
       await t.step('Redis killed (SIGKILL), restarted 1.5 s later', async () => {
         phase = 'redis-killed';
@@ -190,7 +196,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
         await sleep(1_500);
         await redis!.restartRedis();
         phase = 'redis-restarted';
-        await sleep(1_500);
+        await sleep(1_000);
       });
       await t.step('the bridge stopped for 1.5 s', async () => {
         phase = 'bridge-stopped';
@@ -200,11 +206,11 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
         phase = 'bridge-back';
         await sleep(1_000);
       });
-      await t.step('Postgres stopped (fast shutdown) for 4 s, then started', async () => {
+      await t.step('Postgres stopped (fast shutdown) for 3 s, then started', async () => {
         phase = 'pg-stopping';
         await pg!.stopFast();
         phase = 'pg-down';
-        await sleep(4_000);
+        await sleep(3_000);
         phase = 'pg-starting';
         await pg!.start();
         phase = 'pg-back';
@@ -227,7 +233,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
           `normal service ${recovered} ms after Postgres came back`,
         );
         phase = 'pg-recovered';
-        await sleep(1_000);
+        await sleep(700);
       });
     } finally {
       await load.stop();
