@@ -416,9 +416,10 @@ export function createCallerRateLimiter(
   store: KeyValueStore,
   metrics: Metrics = isolateMetrics,
 ): CallerRateLimiter {
-  if (store.backend === 'upstash') {
+  const redis = (store as Partial<UpstashStore>).redis;
+  if (store.backend === 'upstash' && redis) {
     return new UpstashCallerLimiter({
-      redis: (store as UpstashStore).redis,
+      redis,
       windowMs: settings.windowMs,
       timeoutMs: settings.timeoutMs,
       fallbackMs: settings.fallbackMs,

@@ -93,6 +93,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
       cachePrefix: `qf-faults-${run}:`,
     }));
     const base = server.base;
+    await pg.ready;
     const owner = crypto.randomUUID();
     const ownerToken = await userToken(owner);
     const anon = await anonKey();
@@ -188,7 +189,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
         await sleep(2_000);
         redis!.resume();
         phase = 'redis-resumed';
-        await sleep(700);
+        await sleep(500);
       });
       await t.step('Redis killed (SIGKILL), restarted 1.5 s later', async () => {
         phase = 'redis-killed';
@@ -196,7 +197,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
         await sleep(1_500);
         await redis!.restartRedis();
         phase = 'redis-restarted';
-        await sleep(1_000);
+        await sleep(500);
       });
       await t.step('the bridge stopped for 1.5 s', async () => {
         phase = 'bridge-stopped';
@@ -204,7 +205,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
         await sleep(1_500);
         await redis!.startBridge();
         phase = 'bridge-back';
-        await sleep(1_000);
+        await sleep(500);
       });
       await t.step('Postgres stopped (fast shutdown) for 3 s, then started', async () => {
         phase = 'pg-stopping';
@@ -233,7 +234,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
           `normal service ${recovered} ms after Postgres came back`,
         );
         phase = 'pg-recovered';
-        await sleep(700);
+        await sleep(500);
       });
     } finally {
       await load.stop();

@@ -41,7 +41,6 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
   let stopAll = async () => {};
   try {
     [pg, redis] = await Promise.all([startOwnPostgres(), startOwnRedis()]);
-    await pg.sql`create extension if not exists pg_stat_statements`;
     const env = devServerEnv({
       databaseUrl: pg.url,
       upstash: redis,
@@ -61,6 +60,8 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
       { ...env, SUPABASE_DB_URL: `postgres://postgres:postgres@127.0.0.1:${deadPort}/postgres` },
     ]);
     stopAll = instances.stop;
+    await pg.ready;
+    await pg.sql`create extension if not exists pg_stat_statements`;
     const [a, b, c, broken] = instances.servers;
     const healthy = [a, b, c];
     const anon = await anonKey();
