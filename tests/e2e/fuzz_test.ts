@@ -5,7 +5,8 @@
  * plausible requests), never a 5xx, never a stack trace, never a token or secret, within 2 s; the
  * server must be alive afterwards and no row of another user may have changed.
  *
- * Reproduce one run with `FUZZ_SEED=<seed> npm test -- tests/e2e/fuzz_test.ts`.
+ * Reproduce one run with `FUZZ_SEED=<seed> npm test -- tests/e2e/fuzz_test.ts`; `FUZZ_VERBOSE=1`
+ * prints every wrong answer.
  */
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
@@ -40,6 +41,7 @@ function violation(c: FuzzCase, answer: Answer, secrets: string[]): string | und
   }
   if (c.expect === 'error' && answer.status < 400) return `status ${answer.status} (expected 4xx)`;
   if (answer.ms > ANSWER_WITHIN_MS) return `answered after ${Math.round(answer.ms)} ms`;
+  if (!answer.headers.get('x-request-id')) return 'no x-request-id';
   if (STACK.test(answer.text)) return 'stack trace in the body';
   for (const secret of secrets) {
     if (answer.text.includes(secret)) return `echoes a secret or token (${secret.slice(0, 12)}...)`;
@@ -131,6 +133,7 @@ Deno.test(`fuzz: ${COUNT} malformed requests (seed ${SEED}) over every route`, a
         );
       }
     }
+    if (Deno.env.get('FUZZ_VERBOSE')) console.log(problems.join('\n'));
     const statuses = new Map<number, number>();
     for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
     // The suite reaches the handlers: plausible requests do succeed.
