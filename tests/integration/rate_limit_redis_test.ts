@@ -105,3 +105,57 @@ Deno.test('rate limit via the bridge: one user across isolates has one budget pe
     await cleanup(store, prefix);
   }
 });
+
+Deno.test('rate limit through the dev server on the bridge: an anonymous flood does not starve a user', async () => {
+  const { startDevServer } = await import('../support/dev_server.ts');
+  const { databaseUrl } = await import('../support/services.ts');
+  const { userToken, anonKey } = await import('../support/tokens.ts');
+  const prefix = `qf-test:${run}:devserver`;
+  const server = await startDevServer({
+    SUPABASE_DB_URL: databaseUrl(),
+    UPSTASH_REDIS_REST_URL: upstashBridge().url,
+    UPSTASH_REDIS_REST_TOKEN: upstashBridge().token,
+    QF_CACHE_KEY_PREFIX: `${prefix}:cache:`,
+    QF_RATELIMIT_PREFIX: prefix,
+    QF_RATELIMIT_ANON_LIMIT: '20',
+    QF_RATELIMIT_USER_LIMIT: '1000',
+  });
+  const { url, token } = upstashBridge();
+  const store = new UpstashStore({ url, token, timeoutMs: 5_000 });
+  try {
+    const anon = await anonKey();
+    const user = await userToken(crypto.randomUUID());
+    const get = async (path: string, bearer: string) => {
+      const res = await fetch(`${server.base}${path}`, {
+        headers: { authorization: `Bearer ${bearer}` },
+      });
+      await res.body?.cancel();
+      return { status: res.status, limit: res.headers.get('ratelimit-limit') };
+    };
+    const anonAnswers: { status: number; limit: string | null }[] = [];
+    const userAnswers: { status: number; limit: string | null }[] = [];
+    for (let round = 0; round < 20; round++) {
+      // Ten anonymous requests (each a new key: the database is reached) per user request.
+      await Promise.all([
+        ...Array.from(
+          { length: 10 },
+          (_, i) =>
+            get(`/robots/search?q=flood${round}x${i}`, anon).then((a) => anonAnswers.push(a)),
+        ),
+        get(`/robots?limit=${1 + (round % 50)}`, user).then((a) => userAnswers.push(a)),
+      ]);
+    }
+    const userOk = userAnswers.filter((a) => a.status === 200).length / userAnswers.length;
+    assert.ok(
+      userOk >= 0.95,
+      `user success ${userOk}: ${JSON.stringify(userAnswers.map((a) => a.status))}`,
+    );
+    assert.ok(anonAnswers.some((a) => a.status === 429), 'the flood was limited');
+    assert.equal(anonAnswers.filter((a) => a.status === 200).length, 20, 'the flood got its 20');
+    assert.ok(anonAnswers.every((a) => a.limit === '20'), 'RateLimit-Limit on every anon answer');
+    assert.ok(userAnswers.every((a) => a.limit === '1000'), 'RateLimit-Limit on every user answer');
+  } finally {
+    await server.stop();
+    await cleanup(store, prefix);
+  }
+});
