@@ -69,6 +69,12 @@ try {
     'cold miss of another key (A, scripts cached)',
     () => a.executeOptimizedOperation(null, op, { ...options, cacheKey: 'pub:robots:page2' }),
   );
+  const tagged = { ...options, cacheKey: 'pub:robot:1', tags: ['pub:robot:1', 'pub:robots'] };
+  await measure(
+    'cold miss with 2 tags (A)',
+    () => a.executeOptimizedOperation(null, op, tagged),
+  );
+  await measure('invalidate 2 tags (A)', () => a.invalidateTags(['pub:robot:1', 'pub:robots']));
   await new Promise((r) => setTimeout(r, 60));
   await measure(
     'memory hit past the staleness bound (A)',

@@ -167,6 +167,83 @@ export function createGateway(functions: FunctionApp[]): Deno.ServeHandler {
   };
 }
 
+/** The local JWKS route of Supabase Auth, served next to the functions. */
+export const LOCAL_JWKS_PATH = '/auth/v1/.well-known/jwks.json';
+
+/**
+ * Gives the functions the local auth configuration, as the Supabase CLI does for its local
+ * stack: the CLI's local publishable and secret keys, and the JWKS of the checkout's ES256
+ * signing key. Variables already set win (a real project's keys, its JWKS or SUPABASE_URL).
+ * Returns the JWKS it serves.
+ */
+export async function configureLocalAuth(): Promise<{ keys: unknown[] }> {
+  const { localJwks, LOCAL_PUBLISHABLE_KEY, LOCAL_SECRET_KEY } = await import('./local_keys.ts');
+  const unset = (...names: string[]) => names.every((name) => !Deno.env.get(name));
+  if (unset('SUPABASE_PUBLISHABLE_KEYS', 'SUPABASE_PUBLISHABLE_KEY')) {
+    Deno.env.set('SUPABASE_PUBLISHABLE_KEYS', JSON.stringify({ default: LOCAL_PUBLISHABLE_KEY }));
+  }
+  if (unset('SUPABASE_SECRET_KEYS', 'SUPABASE_SECRET_KEY')) {
+    Deno.env.set('SUPABASE_SECRET_KEYS', JSON.stringify({ default: LOCAL_SECRET_KEY }));
+  }
+  const jwks = await localJwks();
+  if (unset('SUPABASE_JWKS', 'SUPABASE_JWKS_URL', 'SUPABASE_URL')) {
+    Deno.env.set('SUPABASE_JWKS', JSON.stringify(jwks));
+  }
+  return jwks;
+}
+
+/** Wraps the gateway so `GET /auth/v1/.well-known/jwks.json` answers the local JWKS. */
+export function withLocalJwks(handler: Deno.ServeHandler, jwks: unknown): Deno.ServeHandler {
+  const body = JSON.stringify(jwks);
+  return (request, info) => {
+    if (new URL(request.url).pathname !== LOCAL_JWKS_PATH) return handler(request, info);
+    return new Response(request.method === 'HEAD' ? null : body, {
+      headers: {
+        'content-type': 'application/json',
+        'cache-control': 'public, max-age=600',
+        'access-control-allow-origin': '*',
+      },
+    });
+  };
+}
+
+/** The banner's auth lines: the keys to paste into a client, new generation first. */
+async function localAuthBanner(base: string): Promise<string[]> {
+  const { signLocalJwt, LOCAL_JWT_SECRET, readAuthConfig } = await import('../shared/http/auth.ts');
+  const env = (name: string) => Deno.env.get(name);
+  const config = readAuthConfig(env);
+  const key = (name: string) => {
+    const plural = env(`${name}S`);
+    if (plural) {
+      try {
+        return JSON.parse(plural).default ?? '(named keys only)';
+      } catch {
+        return '(invalid JSON)';
+      }
+    }
+    return env(name) ?? '(unset)';
+  };
+  const [anon, service] = await Promise.all([
+    signLocalJwt({ role: 'anon' }),
+    signLocalJwt({ role: 'service_role' }),
+  ]);
+  const origin = new URL(base).origin;
+  return [
+    `  publishable key:  ${key('SUPABASE_PUBLISHABLE_KEY')}`,
+    `  secret key:       ${key('SUPABASE_SECRET_KEY')}`,
+    `  jwks:             ${
+      env('SUPABASE_JWKS')
+        ? `${origin}${LOCAL_JWKS_PATH} (ES256, local signing key)`
+        : config.jwksUrl ?? '(none)'
+    }`,
+    `  legacy jwt:       HS256 with ${
+      env('SUPABASE_JWT_SECRET') ? 'SUPABASE_JWT_SECRET' : `the local secret '${LOCAL_JWT_SECRET}'`
+    }`,
+    `  legacy anon key:         ${anon}`,
+    `  legacy service_role key: ${service}`,
+  ];
+}
+
 async function main(): Promise<void> {
   const loaded = await loadDotenv();
   const port = Number(Deno.env.get('PORT') ?? 54321);
@@ -178,7 +255,7 @@ async function main(): Promise<void> {
   // Imported after .env is loaded: modules read the environment when first used.
   const { getStore } = await import('../shared/store/mod.ts');
   const { getDatabase } = await import('../shared/db/mod.ts');
-  const { signLocalJwt, LOCAL_JWT_SECRET } = await import('../shared/http/auth.ts');
+  const jwks = await configureLocalAuth();
   const started = performance.now();
   const store = getStore();
   const db = await getDatabase();
@@ -189,12 +266,9 @@ async function main(): Promise<void> {
     hostname,
     signal: controller.signal,
     onListen: () => {},
-  }, createGateway(functions));
+  }, withLocalJwks(createGateway(functions), jwks));
   const base = `http://${hostname}:${server.addr.port}/functions/v1`;
-  const [anon, service] = await Promise.all([
-    signLocalJwt({ role: 'anon' }),
-    signLocalJwt({ role: 'service_role' }),
-  ]);
+  const authLines = await localAuthBanner(base);
   const lines = [
     `QuantForge Edge Optimizer dev server ready in ${Math.round(performance.now() - started)} ms`,
     ...(loaded.length
@@ -202,13 +276,7 @@ async function main(): Promise<void> {
       : []),
     `  store:    ${store.backend}`,
     `  database: ${db.backend}`,
-    `  jwt:      HS256 with ${
-      Deno.env.get('SUPABASE_JWT_SECRET')
-        ? 'SUPABASE_JWT_SECRET'
-        : `the local secret '${LOCAL_JWT_SECRET}'`
-    }`,
-    `  anon key:         ${anon}`,
-    `  service_role key: ${service}`,
+    ...authLines,
     '  functions:',
     ...functions.map((f) => `    ${base}/${f.name}`),
     'Ctrl-C stops it.',

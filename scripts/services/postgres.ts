@@ -39,12 +39,19 @@ export interface RunningPostgres {
   /** `postgres://postgres:postgres@127.0.0.1:<port>/postgres` (superuser). */
   url: string;
   port: number;
-  /** Postmaster PID. */
+  /** Postmaster PID (changes after {@link RunningPostgres.startServer}). */
   pid: number;
   /** `server_version`, e.g. `15.10 (Debian 15.10-1)`. */
   version: string;
   /** Stops the postmaster by PID (fast shutdown, then immediate) and removes the data dir. */
   stop(): Promise<void>;
+  /**
+   * Fault injection: `pg_ctl stop -m fast` (sessions terminated, the port closed), keeping the
+   * data dir, so {@link RunningPostgres.startServer} brings the same cluster back on the same port.
+   */
+  stopServer(): Promise<void>;
+  /** Starts the cluster again after {@link RunningPostgres.stopServer}; resolves once it accepts connections. */
+  startServer(): Promise<void>;
 }
 
 /** Options of {@link startPostgres}. */
@@ -293,7 +300,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       .then((rows) => rows[0].server_version)
       .finally(() => probe.end({ timeout: 5 }));
     let stopped = false;
-    return {
+    const server: RunningPostgres = {
       url,
       port,
       pid: postmasterPid,
@@ -303,7 +310,30 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         stopped = true;
         await cleanup();
       },
+      async stopServer() {
+        const result = await run(`${PG_BIN}/pg_ctl`, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], {
+          asPostgres: true,
+        });
+        if (result.code !== 0) throw new Error(`pg_ctl stop failed: ${result.stderr}`);
+        pid = undefined;
+      },
+      async startServer() {
+        const result = await run(`${PG_BIN}/pg_ctl`, [
+          '-D',
+          dataDir,
+          '-l',
+          `${baseDir}/postgres.log`,
+          '-w',
+          '-t',
+          String(Math.ceil(startTimeoutMs / 1000)),
+          'start',
+        ], { asPostgres: true });
+        pid = await readPostmasterPid(dataDir);
+        if (result.code !== 0) throw new Error(`pg_ctl start failed: ${result.stderr}`);
+        if (pid !== undefined) server.pid = pid;
+      },
     };
+    return server;
   } catch (error) {
     await cleanup();
     throw error;

@@ -1,21 +1,25 @@
 /**
- * Data access: one {@link Database} interface, postgres.js for real PostgreSQL/Supabase and PGlite
- * for the embedded default, plus the repositories built on it.
+ * Data access: one {@link Database} interface, node-postgres (`pg`) for real PostgreSQL/Supabase
+ * and PGlite for the embedded default, plus the repositories built on it.
  *
  * | env | backend |
  * |---|---|
- * | `SUPABASE_DB_URL` (else `DATABASE_URL`) | postgres.js on that URL (`prepare: false`, max 3 connections) |
+ * | `SUPABASE_DB_URL` (else `DATABASE_URL`) | node-postgres on that URL (unnamed statements, max 3 connections, connect/statement timeouts) |
  * | neither | PGlite in memory, bootstrap + migrations + seed applied |
  *
  * @module
  */
-import { createPostgresDatabase } from './postgres.ts';
+import { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.ts';
 import type { Database } from './types.ts';
 
 export * from './types.ts';
 export * from './errors.ts';
 export { claimsStatement, isUuid } from './claims.ts';
-export { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.ts';
+export {
+  createPostgresDatabase,
+  type PostgresDatabaseOptions,
+  unavailableKind,
+} from './postgres.ts';
 // PGlite (a few MB of WebAssembly) is loaded only when used: deployed functions run on
 // SUPABASE_DB_URL and never pay for it. Import `./pglite.ts` directly for the embedded database.
 export type { EmbeddedDatabaseOptions } from './pglite.ts';
@@ -37,8 +41,41 @@ function env(name: string): string | undefined {
   }
 }
 
+/** Environment variables of the Postgres driver's bounds (docs/database.md). */
+export const DATABASE_ENV_VARIABLES = ['QF_DB_CONNECT_TIMEOUT_MS', 'QF_DB_STATEMENT_TIMEOUT_MS'];
+
+function positiveMs(read: (name: string) => string | undefined, name: string): number | undefined {
+  const raw = read(name);
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 1 || value > 600_000) {
+    throw new RangeError(`${name} must be a number of ms from 1 to 600000: received '${raw}'`);
+  }
+  return value;
+}
+
 /**
- * The database the environment asks for: postgres.js on `SUPABASE_DB_URL` / `DATABASE_URL`,
+ * The Postgres driver's options read from the environment: `QF_DB_CONNECT_TIMEOUT_MS`
+ * (default 1500) and `QF_DB_STATEMENT_TIMEOUT_MS` (default 5000).
+ *
+ * @example
+ * ```ts
+ * postgresOptionsFromEnv((n) => ({ QF_DB_CONNECT_TIMEOUT_MS: '800' })[n]); // { connectTimeoutMs: 800 }
+ * ```
+ */
+export function postgresOptionsFromEnv(
+  read: (name: string) => string | undefined = env,
+): PostgresDatabaseOptions {
+  const options: PostgresDatabaseOptions = {};
+  const connect = positiveMs(read, 'QF_DB_CONNECT_TIMEOUT_MS');
+  const statement = positiveMs(read, 'QF_DB_STATEMENT_TIMEOUT_MS');
+  if (connect !== undefined) options.connectTimeoutMs = connect;
+  if (statement !== undefined) options.statementTimeoutMs = statement;
+  return options;
+}
+
+/**
+ * The database the environment asks for: node-postgres on `SUPABASE_DB_URL` / `DATABASE_URL`,
  * else an embedded PGlite with migrations and seed applied.
  *
  * @example
@@ -51,7 +88,7 @@ export async function databaseFromEnv(
   read: (name: string) => string | undefined = env,
 ): Promise<Database> {
   const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
-  if (url) return createPostgresDatabase(url);
+  if (url) return createPostgresDatabase(url, postgresOptionsFromEnv(read));
   const { createEmbeddedDatabase } = await import('./pglite.ts');
   return await createEmbeddedDatabase();
 }

@@ -1,37 +1,38 @@
 /**
- * Authentication: who is calling. A Supabase JWT in `Authorization: Bearer` (HS256 with the
- * project's JWT secret, or an asymmetric key from the project's JWKS), or, for cron callers that
- * cannot mint JWTs, the shared secret in `x-cron-secret`.
+ * Authentication: who is calling, with Supabase's auth modes (`user`, `publishable`, `secret`,
+ * `none`, as `@supabase/server` names them) and its environment variables. Supabase's new API
+ * keys (`sb_publishable_...`, `sb_secret_...`), user JWTs signed by the project's asymmetric keys
+ * (JWKS), and, as a fallback until they are retired, the legacy anon/service_role JWTs, the HS256
+ * `SUPABASE_JWT_SECRET` and `x-cron-secret`. Every token's signature is checked once per isolate
+ * and remembered until it expires. See docs/auth.md.
  *
- * | variable | default | meaning |
- * |---|---|---|
- * | `SUPABASE_JWT_SECRET` | the Supabase CLI's local secret | HS256 secret |
- * | `SUPABASE_URL` | unset | with it, asymmetric tokens are checked against `<url>/auth/v1/.well-known/jwks.json` |
- * | `CRON_SECRET` | unset (service routes then need a service_role JWT) | value of `x-cron-secret` |
+ * The pieces live in `auth/`: `keys.ts` (configuration, key comparison), `jwt.ts` (decoding,
+ * signature and claim checks), `jwks.ts` (signing keys), `cache.ts` (verified tokens),
+ * `verifier.ts`, `modes.ts` (who the caller is).
  *
  * @module
  */
 import type { MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { decodeHeader, sign, verify, verifyWithJwks } from 'hono/utils/jwt/jwt';
+import { sign } from 'hono/utils/jwt/jwt';
 import type { EnvReader } from '../store/mod.ts';
 import { processEnv } from '../store/mod.ts';
 import { ApiError } from './errors.ts';
+import { LOCAL_JWT_SECRET, readAuthConfig } from './auth/keys.ts';
+import { AUTH_MODES, type AuthContext, type AuthMode, resolveCaller } from './auth/modes.ts';
+import { TokenVerifier } from './auth/verifier.ts';
+import { JwtError } from './auth/jwt.ts';
 
-/** The Supabase CLI's local JWT secret: the default where `SUPABASE_JWT_SECRET` is unset. */
-export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
-
-/** The caller, as the functions see it. */
-export interface AuthContext {
-  /** `anon`, `authenticated`, `service_role`, or `cron` for the shared-secret caller. */
-  role: string;
-  /** The user's id (`sub`) for `authenticated` callers. */
-  userId?: string;
-  /** The verified JWT claims (empty for cron callers). */
-  claims: Record<string, unknown>;
-  /** Whether the caller may run service work (warming, optimizer runs). */
-  isService: boolean;
-}
+export {
+  AUTH_ENV_VARIABLES,
+  LOCAL_JWT_SECRET,
+  LOCAL_PUBLISHABLE_KEY,
+  LOCAL_SECRET_KEY,
+  readAuthConfig,
+} from './auth/keys.ts';
+export { AUTH_MODES, type AuthContext, type AuthMode, type KeyType } from './auth/modes.ts';
+export { TokenVerifier, type TokenVerifierOptions } from './auth/verifier.ts';
+export { JWT_REASONS, JwtError } from './auth/jwt.ts';
 
 /** Context variables set by {@link authenticate}. */
 export type AuthVariables = { auth: AuthContext };
@@ -40,23 +41,52 @@ export type AuthVariables = { auth: AuthContext };
 export interface AuthOptions {
   /** Reads configuration. @default the process environment */
   env?: EnvReader;
-  /** Reject calls without a valid token (else they proceed as `anon`). @default false */
+  /**
+   * The modes this route accepts, tried in order (the first the credentials satisfy wins).
+   * With neither `auth` nor the legacy flags: `['user', 'secret', 'publishable', 'none']`
+   * (anyone, identified when they present valid credentials).
+   */
+  auth?: AuthMode | readonly AuthMode[];
+  /** Legacy: reject calls without a user or service caller. Same as `auth: ['user', 'secret']`. @default false */
   required?: boolean;
-  /** Only service callers (service_role JWT or cron secret). @default false */
+  /** Legacy: only service callers. Same as `auth: 'secret'`. @default false */
   serviceOnly?: boolean;
+  /** Verifies tokens (tests inject clocks and fetch). @default the isolate's shared verifier */
+  verifier?: TokenVerifier;
 }
 
-/** Compares two strings in time independent of where they differ. */
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+/** The isolate's verifier: one cache of verified tokens and imported keys for every route. */
+export const defaultVerifier: TokenVerifier = new TokenVerifier();
+
+/**
+ * The modes a route accepts, from {@link AuthOptions}.
+ *
+ * @example
+ * ```ts
+ * authModes({ serviceOnly: true }); // ['secret']
+ * ```
+ */
+export function authModes(options: AuthOptions): readonly AuthMode[] {
+  if (options.auth !== undefined) {
+    const modes = typeof options.auth === 'string' ? [options.auth] : [...options.auth];
+    const unknown = modes.filter((m) => !AUTH_MODES.includes(m));
+    if (modes.length === 0 || unknown.length > 0) {
+      throw new TypeError(
+        `'auth' must be one or more of ${AUTH_MODES.join(', ')}: received ${
+          JSON.stringify(options.auth)
+        }`,
+      );
+    }
+    return modes;
+  }
+  if (options.serviceOnly) return ['secret'];
+  if (options.required) return ['user', 'secret'];
+  return ['user', 'secret', 'publishable', 'none'];
 }
 
 /**
- * Verifies a Supabase access token and returns its claims.
+ * Verifies a Supabase access token (asymmetric with the JWKS, or legacy HS256) and returns its
+ * claims. Throws {@link JwtError} whose message is safe to show.
  *
  * @example
  * ```ts
@@ -66,21 +96,15 @@ function timingSafeEqual(a: string, b: string): boolean {
 export async function verifySupabaseJwt(
   token: string,
   env: EnvReader = processEnv,
+  verifier: TokenVerifier = defaultVerifier,
 ): Promise<Record<string, unknown>> {
-  const header = decodeHeader(token);
-  if (header.alg === 'HS256') {
-    return await verify(token, env('SUPABASE_JWT_SECRET') || LOCAL_JWT_SECRET, 'HS256');
-  }
-  const url = env('SUPABASE_URL');
-  if (!url) throw new Error(`tokens signed with ${header.alg} need SUPABASE_URL for the JWKS`);
-  return await verifyWithJwks(token, {
-    jwks_uri: `${url.replace(/\/$/, '')}/auth/v1/.well-known/jwks.json`,
-    allowedAlgorithms: ['RS256', 'ES256'],
-  });
+  return { ...(await verifier.verify(token, readAuthConfig(env))).claims };
 }
 
 /**
- * Signs a token as the Supabase CLI does for local development (HS256, one year).
+ * Signs a token as the Supabase CLI does for its legacy keys (HS256, one year). For local user
+ * tokens signed with the asymmetric local key, see `signLocalUserToken` in
+ * `scripts/local_keys.ts`.
  *
  * @example
  * ```ts
@@ -100,61 +124,37 @@ export function signLocalJwt(
 }
 
 /**
- * Middleware that sets `c.var.auth`. A bad token is a 401; a missing one is `anon` unless
- * `required`; `serviceOnly` routes answer 403 to everyone but service callers.
+ * Middleware that sets `c.var.auth` for the modes the route accepts. Failures are JSON:
+ * 401 `invalid_jwt`, `invalid_api_key`, `invalid_authorization`, `invalid_cron_secret`,
+ * `secret_key_in_browser`, `missing_authorization`, `missing_api_key`, `login_required`,
+ * `invalid_credentials`;
+ * 403 `service_only`. No body ever repeats the credential or describes the configuration.
  *
  * @example
  * ```ts
- * app.post('/run', authenticate({ serviceOnly: true }), (c) => c.json({ ok: true }));
+ * app.post('/run', authenticate({ auth: 'secret' }), (c) => c.json({ ok: true }));
+ * app.get('/mine', authenticate({ auth: 'user' }), (c) => c.json(c.var.auth.userId));
  * ```
  */
 export function authenticate(
   options: AuthOptions = {},
 ): MiddlewareHandler<{ Variables: AuthVariables }> {
   const env = options.env ?? processEnv;
+  const modes = authModes(options);
+  const verifier = options.verifier ?? defaultVerifier;
   return createMiddleware<{ Variables: AuthVariables }>(async function authenticate(c, next) {
-    const cronSecret = env('CRON_SECRET');
-    const presented = c.req.header('x-cron-secret');
-    if (presented !== undefined) {
-      if (!cronSecret || !timingSafeEqual(presented, cronSecret)) {
-        throw new ApiError(401, 'invalid_cron_secret', 'x-cron-secret does not match CRON_SECRET');
+    let auth: AuthContext;
+    try {
+      auth = await resolveCaller(c.req.raw.headers, modes, readAuthConfig(env), verifier);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      if (error instanceof JwtError) {
+        throw new ApiError(401, 'invalid_jwt', `Invalid JWT: ${error.message}`);
       }
-      c.set('auth', { role: 'cron', claims: {}, isService: true });
-      return await next();
-    }
-    const header = c.req.header('authorization');
-    let auth: AuthContext = { role: 'anon', claims: {}, isService: false };
-    if (header) {
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!match) {
-        throw new ApiError(401, 'invalid_authorization', "Authorization must be 'Bearer <jwt>'");
-      }
-      let claims: Record<string, unknown>;
-      try {
-        claims = await verifySupabaseJwt(match[1], env);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new ApiError(401, 'invalid_jwt', `Invalid JWT: ${reason}`);
-      }
-      const role = typeof claims.role === 'string' ? claims.role : 'anon';
-      auth = {
-        role,
-        userId: typeof claims.sub === 'string' ? claims.sub : undefined,
-        claims,
-        isService: role === 'service_role',
-      };
-    } else if (options.required || options.serviceOnly) {
-      throw new ApiError(401, 'missing_authorization', 'Authorization: Bearer <jwt> is required');
-    }
-    if (options.serviceOnly && !auth.isService) {
-      throw new ApiError(
-        403,
-        'service_only',
-        'This route needs a service_role JWT or the x-cron-secret header',
-      );
-    }
-    if (options.required && auth.role === 'anon' && !auth.isService) {
-      throw new ApiError(401, 'login_required', 'This route needs a signed-in user');
+      // Whatever a credential makes go wrong is the credential's fault for the caller (never a
+      // 500 with details); the details go to the log.
+      console.warn('auth: unexpected error while verifying credentials', error);
+      throw new ApiError(401, 'invalid_credentials', 'The credentials could not be verified');
     }
     c.set('auth', auth);
     await next();

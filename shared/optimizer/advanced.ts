@@ -37,6 +37,12 @@ import {
 import { type Metrics, metrics as sharedMetrics } from './metrics.ts';
 import { type CacheResult, type ExecuteOptions, PredictiveCache } from './cache/mod.ts';
 import type { Loader } from './cache/loaders.ts';
+import {
+  deleteOutboxRow,
+  drainInvalidationOutbox,
+  type DrainReport,
+  type OutboxDatabase,
+} from './cache/outbox.ts';
 import { type IndexAdvice, QueryPlanOptimizer } from './query-plan/mod.ts';
 import {
   AdaptiveThrottle,
@@ -48,6 +54,7 @@ import {
   type RetryCallOptions,
   RetryPolicy,
   retrySuccessRate,
+  signalsOverload,
   throttlingRate,
 } from './resilience/mod.ts';
 
@@ -305,6 +312,8 @@ export class AdvancedBackendOptimizer {
         if (error !== undefined) throw new ResultCarrier(value, error);
         return value;
       };
+      // An open breaker answers before the throttle: 503, not 429, and no token spent.
+      this.breakers.get(resourceKey).rejectIfOpen();
       const permit = config.enableAdaptiveThrottling
         ? await this.throttle.acquire(resourceKey, options.signal)
         : undefined;
@@ -314,7 +323,8 @@ export class AdvancedBackendOptimizer {
       try {
         return await this.breakers.execute(resourceKey, guarded);
       } catch (error) {
-        failed = classifyError(error instanceof ResultCarrier ? error.inner : error).transient;
+        // Overload shrinks the adaptive limits; a resource that is down is the breaker's.
+        failed = signalsOverload(error instanceof ResultCarrier ? error.inner : error);
         throw error;
       } finally {
         const originMs = performance.now() - t0;
@@ -432,14 +442,63 @@ export class AdvancedBackendOptimizer {
     this.cache.registerLoader(nameOrPattern, loader);
   }
 
-  /** Drops a key from both tiers. */
+  /**
+   * Drops a key from both tiers; this isolate's copy at once. Resolves `false` when the store did
+   * not confirm (the invalidation is then retried in the background).
+   */
   invalidate(cacheKey: string): Promise<boolean> {
     return this.cache.invalidate(cacheKey);
   }
 
-  /** Drops every key carrying `tag` from both tiers. */
+  /** Drops every key carrying `tag` from both tiers (see {@link invalidateTags}). */
   invalidateTag(tag: string): Promise<boolean> {
     return this.cache.invalidateTag(tag);
+  }
+
+  /**
+   * Invalidates `tags` now, after the write that changed them committed. This isolate's memory
+   * copies go at once; in the store, each tag's generation moves, so no load that began before
+   * is stored after. With `outboxId` and `db` (the row `enqueueInvalidation` wrote in the write's
+   * transaction), the row is deleted in the background once the store confirmed. Resolves `false`
+   * when the store did not answer: the tags stay pending in memory and are retried every
+   * `invalidationRetryMs` until it does (then the row is deleted); if this isolate dies first,
+   * {@link drainInvalidations} replays the row.
+   *
+   * @example
+   * ```ts
+   * const outboxId = await db.asUser(claims, async (tx) => {
+   *   await tx.query('update robots set is_public = false where id = $1', [id]);
+   *   return await enqueueInvalidation(tx, tags);
+   * });
+   * await optimizer.invalidateTags(tags, { outboxId, db });
+   * ```
+   */
+  invalidateTags(
+    tags: string[],
+    options: { outboxId?: string; db?: OutboxDatabase } = {},
+  ): Promise<boolean> {
+    const { outboxId, db } = options;
+    return this.cache.invalidateTags(tags, {
+      onInvalidated: outboxId !== undefined && db !== undefined
+        ? () => deleteOutboxRow(db, outboxId)
+        : undefined,
+    });
+  }
+
+  /**
+   * Replays the invalidation outbox (cold start, warming run, optimizer run): first this
+   * isolate's pending invalidations, then the rows other isolates left. `drained`: rows done and
+   * deleted; `pending`: rows kept plus this isolate's invalidations still waiting for the store.
+   *
+   * @example
+   * ```ts
+   * const { drained, pending } = await optimizer.drainInvalidations(db);
+   * ```
+   */
+  async drainInvalidations(db: OutboxDatabase): Promise<DrainReport> {
+    const waiting = await this.cache.retryPendingInvalidations();
+    const report = await drainInvalidationOutbox(db, this.cache);
+    return { drained: report.drained, pending: report.pending + waiting };
   }
 
   /**

@@ -326,6 +326,8 @@ export class MemoryStore implements KeyValueStore {
       incrby: (key, by) => this.#incrby(key, by),
       pttl: (key) => this.#pttl(key),
       pexpire: (key, ms) => this.#pexpire(key, ms),
+      sadd: (key, ...members) => this.#sadd(key, members),
+      smembers: (key) => this.#smembers(key),
       now: this.#now,
     };
     return settle(() => script.local(context, keys, args.map(String)));

@@ -55,6 +55,10 @@ export interface MemoryScriptContext {
   incrby(key: string, by: number): number;
   pttl(key: string): number;
   pexpire(key: string, ms: number): boolean;
+  /** Adds members to a set; how many were new. */
+  sadd(key: string, ...members: string[]): number;
+  /** Every member of a set (`[]` when absent). */
+  smembers(key: string): string[];
   now(): number;
 }
 

@@ -37,7 +37,13 @@ async function schemaFacts(sql: postgres.Sql) {
   return { tables, versions: versions.map((v) => v.version) };
 }
 
-const EXPECTED_TABLES = ['optimization_metrics', 'optimization_runs', 'robots', 'strategies'];
+const EXPECTED_TABLES = [
+  'cache_invalidation_outbox',
+  'optimization_metrics',
+  'optimization_runs',
+  'robots',
+  'strategies',
+];
 
 Deno.test('migrations [postgres]: Supabase CLI applies them from scratch, idempotently, and again after a reset', async () => {
   const database = `qf_migrations_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;

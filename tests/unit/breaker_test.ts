@@ -4,7 +4,13 @@ import { Metrics } from '../../shared/optimizer/metrics.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';
 import type { KeyValueStore } from '../../shared/store/types.ts';
 import { settleBackground } from '../../shared/runtime/background.ts';
-import { CircuitBreakerRegistry, CircuitOpenError } from '../../shared/optimizer/resilience/mod.ts';
+import {
+  BulkheadRejectedError,
+  CircuitBreakerRegistry,
+  CircuitOpenError,
+  readOpenBreakers,
+} from '../../shared/optimizer/resilience/mod.ts';
+import { DbUnavailableError } from '../../shared/db/errors.ts';
 
 const resilience = {
   breakerMinimumCalls: 4,
@@ -207,4 +213,118 @@ Deno.test('breaker: state changes are shared; the healthy path writes nothing', 
   const answer = await b.execute('db', ok);
   assert.equal(answer, 'ok');
   assert.equal(b.get('db').state, 'closed');
+});
+
+// Issue #8 finding 11: Postgres stopped for 45 s at 5 requests/s never opened the breaker:
+// each failure took longer than the window, and pool rejections did not count.
+Deno.test('breaker: opens after consecutive failures even when each is slower than the window', async () => {
+  const { fake, clock } = fakeClock();
+  const metrics = new Metrics();
+  const breakers = new CircuitBreakerRegistry({
+    resilience: {
+      ...resilience,
+      breakerWindowMs: 1000, // shorter than one failure
+      breakerMinimumCalls: 100, // the ratio can never apply
+      breakerConsecutiveFailures: 3,
+    },
+  }, { clock, metrics });
+  const slowFailure = () =>
+    new Promise<never>((_, reject) =>
+      clock.setTimeout(
+        () => reject(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+        5000,
+      )
+    );
+  for (let i = 0; i < 3; i++) {
+    assert.equal(breakers.get('db').state, 'closed');
+    const call = breakers.execute('db', slowFailure).catch((e) => e);
+    await fake.tickAsync(5000);
+    assert.equal((await call).code, 'ETIMEDOUT');
+  }
+  assert.equal(breakers.get('db').state, 'open');
+  assert.equal(metrics.counter('breaker.open.consecutive'), 1);
+  await assert.rejects(breakers.execute('db', ok), CircuitOpenError);
+});
+
+Deno.test('breaker: a success resets the consecutive count', async () => {
+  const { clock } = fakeClock();
+  const breakers = new CircuitBreakerRegistry({
+    resilience: { ...resilience, breakerMinimumCalls: 100, breakerConsecutiveFailures: 3 },
+  }, { clock, metrics: new Metrics() });
+  for (let round = 0; round < 3; round++) {
+    await failTimes(breakers, 'db', 2);
+    await breakers.execute('db', ok);
+  }
+  assert.equal(breakers.get('db').state, 'closed');
+});
+
+Deno.test('breaker: pool queue timeouts (slots held by a dead origin) count, a full queue does not', async () => {
+  const { clock } = fakeClock();
+  const breakers = new CircuitBreakerRegistry({
+    resilience: { ...resilience, breakerMinimumCalls: 100, breakerConsecutiveFailures: 3 },
+  }, { clock, metrics: new Metrics() });
+  const queueFull = () => Promise.reject(new BulkheadRejectedError('db', 'queue-full', 10));
+  for (let i = 0; i < 5; i++) await breakers.execute('db', queueFull).catch(() => {});
+  assert.equal(breakers.get('db').state, 'closed');
+  const timedOut = () => Promise.reject(new BulkheadRejectedError('db', 'queue-timeout', 10));
+  for (let i = 0; i < 3; i++) await breakers.execute('db', timedOut).catch(() => {});
+  assert.equal(breakers.get('db').state, 'open');
+});
+
+Deno.test('breaker: an unavailable database counts as a failure', async () => {
+  const { clock } = fakeClock();
+  const breakers = new CircuitBreakerRegistry({
+    resilience: { ...resilience, breakerConsecutiveFailures: 2 },
+  }, { clock, metrics: new Metrics() });
+  const down = () => Promise.reject(new DbUnavailableError('connect', 'ECONNREFUSED'));
+  await breakers.execute('db', down).catch(() => {});
+  await breakers.execute('db', down).catch(() => {});
+  assert.equal(breakers.get('db').state, 'open');
+});
+
+Deno.test('breaker: rejectIfOpen refuses while open, claims no probe after', async () => {
+  const { fake, clock } = fakeClock();
+  const breakers = new CircuitBreakerRegistry({
+    resilience: { ...resilience, breakerConsecutiveFailures: 1, breakerOpenMs: 1000 },
+  }, { clock, metrics: new Metrics() });
+  const breaker = breakers.get('db');
+  breaker.rejectIfOpen(); // closed: nothing
+  await breakers.execute('db', fail).catch(() => {});
+  assert.throws(() => breaker.rejectIfOpen(), CircuitOpenError);
+  fake.tick(1000);
+  breaker.rejectIfOpen(); // the probe may go
+  assert.equal(breaker.state, 'open');
+  assert.equal(await breakers.execute('db', ok), 'ok'); // the probe closes it
+  assert.equal(breaker.state, 'closed');
+});
+
+Deno.test('breaker: readOpenBreakers lists the open ones of every instance from the store', async () => {
+  const { fake, clock } = fakeClock();
+  const store = new MemoryStore({ now: () => fake.now });
+  const options = {
+    resilience: { ...resilience, breakerConsecutiveFailures: 1, breakerOpenMs: 1000 },
+  };
+  const a = new CircuitBreakerRegistry(options, { clock, store, metrics: new Metrics() });
+  const b = new CircuitBreakerRegistry(options, { clock, store, metrics: new Metrics() });
+  assert.deepEqual(await readOpenBreakers(store, { now: fake.now }), []);
+  await a.execute('robots_db', fail).catch(() => {});
+  await b.execute('quotes_api', fail).catch(() => {});
+  await b.execute('healthy', ok);
+  await settleBackground();
+  const open = await readOpenBreakers(store, { now: fake.now });
+  assert.deepEqual(open.map((o) => [o.resourceKey, o.state]), [
+    ['quotes_api', 'open'],
+    ['robots_db', 'open'],
+  ]);
+  fake.tick(1000);
+  assert.deepEqual(
+    (await readOpenBreakers(store, { now: fake.now })).map((o) => o.state),
+    ['half-open', 'half-open'],
+  );
+  await a.execute('robots_db', ok); // probe succeeds: closed is published
+  await settleBackground();
+  assert.deepEqual(
+    (await readOpenBreakers(store, { now: fake.now })).map((o) => o.resourceKey),
+    ['quotes_api'],
+  );
 });

@@ -27,11 +27,14 @@ export class Clock {
 export function instrumented(inner: KeyValueStore): KeyValueStore & {
   calls: string[];
   commands: StoreCommand[];
+  /** Names of the scripts run, in order. */
+  scripts: string[];
   mode: 'ok' | 'fail' | 'hang';
 } {
   const state = {
     calls: [] as string[],
     commands: [] as StoreCommand[],
+    scripts: [] as string[],
     mode: 'ok' as 'ok' | 'fail' | 'hang',
   };
   const proxy = new Proxy(inner, {
@@ -42,6 +45,7 @@ export function instrumented(inner: KeyValueStore): KeyValueStore & {
       return (...args: unknown[]) => {
         state.calls.push(String(prop));
         if (prop === 'pipeline') state.commands.push(...(args[0] as StoreCommand[]));
+        if (prop === 'runScript') state.scripts.push((args[0] as { name: string }).name);
         if (state.mode === 'fail') {
           return Promise.reject(new StoreUnavailableError('store down (test)'));
         }

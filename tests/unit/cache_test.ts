@@ -57,8 +57,8 @@ Deno.test('cache: a second isolate reads the Redis tier in one round trip, then 
   assert.equal(fromRedis.tier, 'redis');
   assert.equal(fromRedis.status, 'hit');
   assert.equal(fromRedis.value, 'v');
-  assert.deepEqual(store.calls.slice(before), ['pipeline']); // value + popularity: one round trip
-  assert.equal(store.calls.slice(before)[0], 'pipeline'); // value + popularity in one pipeline
+  // Value, popularity and generations: one round trip (one read script, no lease claimed).
+  assert.deepEqual(store.calls.slice(before), ['runScript']);
   assert.equal(op.calls, 0);
   const fromMemory = await b.cache.execute('k', op);
   assert.equal(fromMemory.tier, 'memory');

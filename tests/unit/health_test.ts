@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { createHealthApp, type Pingable } from '../../supabase/functions/health/app.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';
 import { UpstashStore } from '../../shared/store/upstash.ts';
+import { Metrics } from '../../shared/optimizer/metrics.ts';
+import { settleBackground } from '../../shared/runtime/background.ts';
+import { CircuitBreakerRegistry, readOpenBreakers } from '../../shared/optimizer/resilience/mod.ts';
+import { fakeClock } from '../support/fake_clock.ts';
 
 const fakeDb = (ping: () => Promise<unknown>): Pingable => ({ backend: 'postgres', ping });
 
@@ -88,4 +92,39 @@ Deno.test('health: a dependency that cannot even be created is a failed check', 
   const body = await res.json();
   assert.equal(body.checks.cache.backend, 'upstash');
   assert.match(body.checks.cache.error, /must be set together/);
+});
+
+// Issue #8 finding 11: /health answered 200 while a breaker was open.
+Deno.test('health: an open breaker in any instance makes it 503 degraded, listing it', async () => {
+  const { fake, clock } = fakeClock();
+  const store = new MemoryStore({ now: () => fake.now });
+  const breakers = new CircuitBreakerRegistry({
+    resilience: { breakerConsecutiveFailures: 1, breakerOpenMs: 5000 },
+  }, { clock, store, metrics: new Metrics() });
+  const app = createHealthApp({
+    cache: () => store,
+    db: () => fakeDb(() => Promise.resolve(1)),
+    breakers: () => readOpenBreakers(store, { now: fake.now }),
+  });
+  const healthy = await app.request('/health');
+  assert.equal(healthy.status, 200);
+  const before = await healthy.json();
+  assert.equal(before.checks.breakers.ok, true);
+  assert.deepEqual(before.checks.breakers.open, []);
+
+  await breakers.execute(
+    'robots_db',
+    () => Promise.reject(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })),
+  ).catch(() => {});
+  await settleBackground();
+  const res = await app.request('/health');
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.status, 'degraded');
+  assert.equal(body.checks.db.ok, true);
+  assert.equal(body.checks.breakers.ok, false);
+  assert.deepEqual(body.checks.breakers.open.map((b: { resourceKey: string }) => b.resourceKey), [
+    'robots_db',
+  ]);
+  assert.equal(body.checks.breakers.open[0].state, 'open');
 });

@@ -215,3 +215,110 @@ Deno.test('throttle: an unreachable window fails open and says so', async () => 
   assert.equal(permit.admission, 'fail-open');
   throttle.release(permit, 1, false);
 });
+
+// Issue #8 finding 11: an instance whose adaptive limit fell answered 429 to all of its calls
+// because other instances' healthy traffic filled the shared window it was checked against.
+Deno.test('throttle: a lowered adaptive limit is checked against the instance own count, not the shared one', async () => {
+  const { fake, clock } = fakeClock();
+  const shared = new MemoryRateWindow(1000, clock); // the window both instances count in
+  const resilience = {
+    throttleLimit: 10,
+    throttleMinLimitRatio: 0.3,
+    throttleDecreaseFactor: 0.3,
+    throttleAdjustIntervalMs: 1000,
+    throttleMaxWaitMs: 0,
+  };
+  const a = new AdaptiveThrottle({ resilience }, {
+    clock,
+    metrics: new Metrics(),
+    rateWindow: shared,
+  });
+  const b = new AdaptiveThrottle({ resilience }, {
+    clock,
+    metrics: new Metrics(),
+    rateWindow: shared,
+  });
+  // A sees an error burst: its limit falls to 3.
+  const p = a.acquire('db');
+  fake.tick(1000);
+  a.release(p as never, 1, true);
+  assert.equal(a.limits('db').rateLimit, 3);
+  fake.tick(1000); // a new window; the previous one's call no longer weighs
+  // B's healthy traffic: 6 calls, more than A's limit, within the shared 10.
+  for (let i = 0; i < 6; i++) await b.execute('db', () => Promise.resolve());
+  const outcomes: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    await a.execute('db', () => Promise.resolve()).then(
+      () => outcomes.push('ok'),
+      (e) => outcomes.push(e instanceof ThrottledError ? `429 ${e.reason}` : 'error'),
+    );
+  }
+  // A keeps its own share (3), the fourth and fifth exceed its own limit.
+  assert.deepEqual(outcomes, ['ok', 'ok', 'ok', '429 rate-limit', '429 rate-limit']);
+  // The shared window still bounds the sum: B fills the last slot, then is refused.
+  await b.execute('db', () => Promise.resolve());
+  await assert.rejects(b.execute('db', () => Promise.resolve()), ThrottledError);
+});
+
+Deno.test('throttle: a call refused by the shared window does not count against the own one', async () => {
+  const { clock } = fakeClock();
+  const shared = new MemoryRateWindow(1000, clock);
+  const resilience = { throttleLimit: 4, throttleMaxWaitMs: 0 };
+  const a = new AdaptiveThrottle({ resilience }, {
+    clock,
+    metrics: new Metrics(),
+    rateWindow: shared,
+  });
+  for (let i = 0; i < 4; i++) shared.limit('db', 4); // another instance filled the window
+  for (let i = 0; i < 10; i++) {
+    await assert.rejects(a.execute('db', () => Promise.resolve()), ThrottledError);
+  }
+  // Its own window was refunded each time: with a window of its own it passes at once.
+  const own = new AdaptiveThrottle({ resilience }, { clock, metrics: new Metrics() });
+  await own.execute('db', () => Promise.resolve());
+});
+
+Deno.test('throttle: a call refused for concurrency takes no rate token', async () => {
+  const { fake, clock } = fakeClock();
+  const shared = new MemoryRateWindow(1000, clock);
+  const a = new AdaptiveThrottle({
+    resilience: { throttleLimit: 3, throttleMaxConcurrent: 1, throttleMaxWaitMs: 50 },
+  }, { clock, metrics: new Metrics(), rateWindow: shared });
+  const held = a.acquire('db');
+  assert.ok(!(held instanceof Promise));
+  const waiting = a.acquire('db') as Promise<unknown>;
+  const refused = waiting.catch((e) => e);
+  await fake.tickAsync(50);
+  assert.ok((await refused) instanceof ThrottledError);
+  a.release(held, 1, false);
+  // One token used (the held call): two remain in the shared window.
+  assert.equal(shared.limit('db', 3).success, true);
+  assert.equal(shared.limit('db', 3).success, true);
+  assert.equal(shared.limit('db', 3).success, false);
+});
+
+Deno.test('throttle: limits recover per interval elapsed after a quiet spell', () => {
+  const { fake, clock } = fakeClock();
+  const throttle = new AdaptiveThrottle({
+    resilience: {
+      throttleLimit: 100,
+      throttleDecreaseFactor: 0.1,
+      throttleIncreaseRatio: 0.1,
+      throttleAdjustIntervalMs: 1000,
+    },
+  }, { clock, metrics: new Metrics() });
+  const call = (failed: boolean) => {
+    const p = throttle.acquire('db');
+    assert.ok(!(p instanceof Promise));
+    throttle.release(p, 1, failed);
+  };
+  call(true);
+  fake.tick(1000);
+  call(true);
+  assert.equal(throttle.limits('db').rateLimit, 10);
+  // Nothing for 5 s (an open breaker sends nothing), then a healthy call: the stale error
+  // signal is dropped and the limit grows by one step per interval elapsed.
+  fake.tick(5000);
+  call(false);
+  assert.equal(throttle.limits('db').rateLimit, 60); // 10 + 5 intervals x 10
+});

@@ -11,13 +11,30 @@ export {
   type CacheTier,
   type ExecuteOptions,
   executeWithPredictiveCaching,
+  type InvalidateOptions,
   PredictiveCache,
   type PredictiveCacheOptions,
   type PrewarmReport,
-  releaseLeaseScript,
 } from './predictive_cache.ts';
+export {
+  invalidateTagScript,
+  readEntryScript,
+  releaseLeaseScript,
+  writeBackScript,
+} from './scripts.ts';
 export { type Loader, LoaderRegistry } from './loaders.ts';
 export { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
 export { Popularity, popularityTtl } from './popularity.ts';
 export { Predictor } from './predictor.ts';
 export { cacheEnvBindings, type CacheOptions, cacheOptionsSchema } from './options.ts';
+export {
+  deleteOutboxRow,
+  drainInvalidationOutbox,
+  type DrainOptions,
+  type DrainReport,
+  enqueueInvalidation,
+  MAX_OUTBOX_TAG_LENGTH,
+  MAX_OUTBOX_TAGS,
+  type OutboxDatabase,
+  pruneInvalidationOutbox,
+} from './outbox.ts';

@@ -61,6 +61,12 @@ export const cacheOptionsSchema = z.object({
   leaseWaitMs: z.number().int().min(0).default(1000),
   /** Interval between a lease loser's polls. @default 25 */
   leasePollMs: z.number().int().min(1).default(25),
+  /**
+   * Interval between retries of an invalidation the store did not confirm (store down during a
+   * write); it bounds how long other isolates may serve the old version once the store answers,
+   * on top of `memoryStalenessMs`. @default 250
+   */
+  invalidationRetryMs: z.number().int().min(1).default(250),
   /** Prefix of every key the cache writes to the store. @default 'qf:cache:' */
   keyPrefix: z.string().min(1).default('qf:cache:'),
 }).strict();

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KeyValueStore, StoreCommand, StoreScript } from '../../store/types.ts';
+import type { KeyValueStore, StoreCommand } from '../../store/types.ts';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { type OptimizationConfig, parseOptimizationConfig } from '../config.ts';
 import { SingleFlight } from '../singleflight.ts';
@@ -15,6 +15,14 @@ import { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
 import { Popularity, popularityTtl } from './popularity.ts';
 import { Predictor } from './predictor.ts';
 import { type Loader, LoaderRegistry } from './loaders.ts';
+import {
+  invalidateTagScript,
+  readEntryScript,
+  releaseLeaseScript,
+  writeBackScript,
+} from './scripts.ts';
+
+export { releaseLeaseScript };
 
 /** How a result was served (for the `x-cache` header and metrics). */
 export type CacheStatus = 'hit' | 'miss' | 'stale' | 'prewarmed';
@@ -97,10 +105,11 @@ export interface CacheStats {
 
 /** The Redis-tier record. */
 interface StoredRecord {
-  v: unknown;
-  t: number;
+  /** Fresh until. First in the JSON: the read script finds `f` and `s` without parsing. */
   f: number;
   s: number;
+  v: unknown;
+  t: number;
   e: number;
   id: string;
   o: number;
@@ -111,15 +120,47 @@ interface StoredRecord {
 const FAILED: unique symbol = Symbol('store failed');
 type Failed = typeof FAILED;
 
-/** Compare-and-delete: releases a lease only if this isolate still holds it. */
-export const releaseLeaseScript: StoreScript<number> = {
-  name: 'cache-lease-release',
-  lua:
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-  local(data, keys, args) {
-    return data.get(keys[0]) === args[0] ? data.del(keys[0]) : 0;
-  },
-};
+/** What one read of the Redis tier returned. */
+interface StoreRead {
+  record: StoredRecord | null;
+  popularity: number;
+  /** Whether this read claimed the load lease (with `token`). */
+  acquired: boolean;
+  /** Whether it tried to (`false`: the lease is neither ours nor known to be another's). */
+  tried: boolean;
+  /** The lease holder's token (JSON text) when another load holds it, else `''`. */
+  holder: string;
+  /** This isolate's invalidation count when the read was sent. */
+  localGeneration: number;
+  token: string;
+  /** Generations (raw JSON text, `''` = absent) of `generationKeys`, read before any load. */
+  generations: string[];
+  generationKeys: string[];
+}
+
+/** When a read claims the load lease: never, only when the caller will load, always. */
+type Claim = 'never' | 'due' | 'always';
+
+/** An invalidation the store has not confirmed yet, retried in the background. */
+interface PendingInvalidation {
+  tags: string[];
+  keys: string[];
+  onInvalidated?: () => unknown;
+}
+
+/** Options of {@link PredictiveCache.invalidateTags}. */
+export interface InvalidateOptions {
+  /**
+   * Called once the store confirmed the invalidation: at once, or after background retries when
+   * the store was unreachable (e.g. to delete the durable outbox row).
+   */
+  onInvalidated?: () => unknown;
+  /**
+   * Keep the invalidation pending and retry it in the background when the store fails.
+   * `false`: try once (the outbox drainer, which keeps its rows instead). @default true
+   */
+  retry?: boolean;
+}
 
 interface Loaded {
   entry: CacheEntry;
@@ -157,6 +198,13 @@ export class PredictiveCache {
   #nextFlushAt: number;
   #storeDownUntil = 0;
   #closed = false;
+  /** Invalidations the store has not confirmed, oldest first. */
+  #pending: PendingInvalidation[] = [];
+  /** Tags and keys of {@link #pending}, with how many pending invalidations name each. */
+  #pendingTags = new Map<string, number>();
+  #pendingKeys = new Map<string, number>();
+  #retrying = false;
+  #wakeRetry: (() => void) | undefined;
   // Hot-path copies of options.
   #stalenessMs: number;
   #refreshRatio: number;
@@ -286,18 +334,22 @@ export class PredictiveCache {
     let popularity: number | undefined;
     const recentlyChecked = memoryEntry !== undefined &&
       now - memoryEntry.checkedAt <= this.#stalenessMs;
+    let prefetched: StoreRead | undefined;
     if (recentlyChecked) {
       candidate = memoryEntry;
     } else {
       this.#metrics.increment('cache.miss.memory');
-      const read = await this.#readStore(key, now);
+      // One round trip: the value, and when it is absent or past its stale window (a foreground
+      // load follows) the lease and the generations of the entry's tags, read before the load.
+      const read = await this.#readStore(key, now, 'due', options?.tags);
       if (read === FAILED) {
         storeReachable = false;
         candidate = memoryEntry; // degraded: serve what memory has
       } else {
         popularity = read.popularity;
+        prefetched = read;
         if (read.record !== null) {
-          candidate = this.#fromRecord(key, read.record, memoryEntry, now);
+          candidate = this.#fromRecord(key, read, read.record, memoryEntry, now);
           tier = 'redis';
         } else if (memoryEntry !== undefined) {
           this.#memory.delete(key); // invalidated or evicted elsewhere
@@ -305,9 +357,11 @@ export class PredictiveCache {
       }
     }
     if (candidate !== undefined && now < candidate.freshUntil) {
+      this.#unclaimed(key, prefetched);
       return this.#served(candidate, tier, now, storeReachable ? undefined : 'store-unavailable');
     }
     if (candidate !== undefined && now < candidate.staleUntil) {
+      this.#unclaimed(key, prefetched);
       this.#revalidate(key, operation, options);
       this.#counts.staleServed++;
       this.#metrics.increment('cache.stale.served');
@@ -317,11 +371,20 @@ export class PredictiveCache {
     this.#counts.misses++;
     this.#metrics.increment(storeReachable ? 'cache.miss.redis' : 'cache.miss.store_unavailable');
     try {
+      let used = false;
+      // The flight is per local generation: a read after this isolate's own invalidation never
+      // joins a load that began before it.
       const loaded = await this.#flights.run(
-        key,
-        () => this.#load(key, operation, options, false, false, popularity, storeReachable),
+        this.#flightKey(key),
+        () => {
+          used = true;
+          return this.#load(key, operation, options, false, false, popularity, storeReachable, {
+            read: prefetched,
+          });
+        },
         () => this.#metrics.increment('cache.singleflight.joined'),
       );
+      if (!used) this.#unclaimed(key, prefetched);
       if (loaded === undefined) throw new Error('unreachable: foreground load returned nothing');
       if (loaded.tier === 'origin') {
         return this.#result(
@@ -441,41 +504,102 @@ export class PredictiveCache {
     return `${this.#prefix}tag:${tag}`;
   }
 
+  #generationKeys(key: string, tags: readonly string[] | undefined): string[] {
+    const keys = [`${this.#prefix}kgen:${key}`];
+    for (const tag of tags ?? []) keys.push(`${this.#prefix}gen:${tag}`);
+    return keys;
+  }
+
+  #leaseKey(key: string): string {
+    return `${this.#prefix}lease:${key}`;
+  }
+
+  get #ownLeasePrefix(): string {
+    return JSON.stringify(`${this.#instanceId}:`).slice(0, -1);
+  }
+
+  #flightKey(key: string): string {
+    return `${this.#generation}\u0000${key}`;
+  }
+
   /**
-   * One round trip: the record and the key's shared popularity counters. With `lease`, the
-   * lease is claimed (`SET NX PX`) first in the same pipeline, so the read that follows is the
-   * re-check after acquiring it (pipelines keep order).
+   * One round trip (one atomic script): the record, the key's shared popularity counters and the
+   * generations of the key and of `tags`; with `claim`, the load lease is claimed in the same
+   * step, so the read is also the re-check after acquiring it.
    */
   async #readStore(
     key: string,
     now: number,
-    lease?: { key: string; token: string },
-  ): Promise<
-    { record: StoredRecord | null; popularity: number; acquired: boolean } | Failed
-  > {
+    claim: Claim,
+    tags?: readonly string[],
+  ): Promise<StoreRead | Failed> {
+    const localGeneration = this.#generation;
     const [current, previous] = this.#popularity.readCommands(key, now);
-    const commands: StoreCommand[] = [{ op: 'get', key: this.#valueKey(key) }, current, previous];
-    if (lease !== undefined) {
-      commands.unshift({
-        op: 'set',
-        key: lease.key,
-        value: lease.token,
-        options: { nx: true, pxMs: this.#config.cache.leaseMs },
-      });
-    }
-    const replies = await this.#bounded(() => this.#store.pipeline(commands));
+    const generationKeys = this.#generationKeys(key, tags);
+    const token = JSON.stringify(`${this.#instanceId}:${++this.#leaseSeq}`);
+    const keys = [
+      this.#valueKey(key),
+      this.#leaseKey(key),
+      (current as { key: string }).key,
+      (previous as { key: string }).key,
+      ...generationKeys,
+    ];
+    const replies = await this.#bounded(() =>
+      this.#store.runScript(readEntryScript, keys, [claim, now, token, this.#config.cache.leaseMs])
+    );
     if (replies === FAILED) return FAILED;
-    const at = lease === undefined ? 0 : 1;
-    const record = (replies[at] ?? null) as StoredRecord | null;
+    const raw = String(replies[0] ?? '');
+    let record: StoredRecord | null = null;
+    if (raw !== '') {
+      try {
+        const parsed = JSON.parse(raw);
+        if (parsed !== null && typeof parsed === 'object' && 'v' in parsed) record = parsed;
+      } catch {
+        record = null; // not ours: treat as absent, the write-back replaces it
+      }
+    }
+    const lease = String(replies[1]);
+    const acquired = lease === '1';
+    const tried = lease !== '-';
+    if (acquired) this.#metrics.increment('cache.lease.acquired');
+    if (record !== null && this.#invalidationPending(key, record.g)) {
+      // This isolate's own invalidation has not reached the store yet: the record predates it.
+      record = null;
+    }
     return {
-      record: record !== null && typeof record === 'object' && 'v' in record ? record : null,
-      popularity: this.#popularity.decayed(key, now, replies[at + 1], replies[at + 2]),
-      acquired: lease !== undefined && replies[0] === true,
+      record,
+      popularity: this.#popularity.decayed(key, now, replies[2], replies[3]),
+      acquired,
+      tried,
+      holder: acquired || !tried ? '' : lease,
+      localGeneration,
+      token,
+      generations: replies.slice(4).map((g) => String(g ?? '')),
+      generationKeys,
     };
   }
 
+  #invalidationPending(key: string, tags: readonly string[] | undefined): boolean {
+    if (this.#pending.length === 0) return false;
+    if (this.#pendingKeys.has(key)) return true;
+    return tags !== undefined && tags.some((tag) => this.#pendingTags.has(tag));
+  }
+
+  /** Releases a lease a read claimed and no load used. */
+  #unclaimed(key: string, read: StoreRead | undefined): void {
+    if (read?.acquired) {
+      read.acquired = false;
+      this.#release(this.#leaseKey(key), read.token);
+    }
+  }
+
+  /**
+   * The entry of a Redis record, kept in memory unless this isolate invalidated something while
+   * the read was in flight (the record may predate its own write: served to this caller only).
+   */
   #fromRecord(
     key: string,
+    read: StoreRead,
     record: StoredRecord,
     previous: CacheEntry | undefined,
     now: number,
@@ -495,7 +619,7 @@ export class PredictiveCache {
       bytes: record.b,
       hits: same ? previous.hits : 0,
     };
-    this.#memory.set(key, entry);
+    if (read.localGeneration === this.#generation) this.#memory.set(key, entry);
     return entry;
   }
 
@@ -514,35 +638,43 @@ export class PredictiveCache {
     prewarm: boolean,
     knownPopularity: number | undefined,
     useStore: boolean,
+    prefetched?: { read: StoreRead | undefined },
   ): Promise<Loaded | undefined> {
     const generation = this.#generation;
-    const leaseKey = `${this.#prefix}lease:${key}`;
+    const leaseKey = this.#leaseKey(key);
     let token: string | undefined;
+    let read: StoreRead | undefined;
     if (useStore) {
-      const candidate = `${this.#instanceId}:${++this.#leaseSeq}`;
-      const read = await this.#readStore(key, this.#now(), { key: leaseKey, token: candidate });
-      if (read !== FAILED) {
+      const reused = prefetched?.read?.tried ? prefetched.read : undefined;
+      const fresh = reused ??
+        await this.#readStore(key, this.#now(), 'always', options?.tags);
+      if (fresh !== FAILED) {
+        read = fresh;
         knownPopularity = read.popularity;
-        if (read.acquired) {
-          token = candidate;
-          this.#metrics.increment('cache.lease.acquired');
-        }
+        if (read.acquired) token = read.token;
         // Re-check: another isolate may have written while we raced for the lease.
         if (read.record !== null && this.#now() < this.#freshLimit(read.record, background)) {
           if (token !== undefined) this.#release(leaseKey, token);
-          const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
+          const entry = this.#fromRecord(
+            key,
+            read,
+            read.record,
+            this.#memory.peek(key),
+            this.#now(),
+          );
           return { entry, tier: 'redis', reason: 'fresh' };
         }
-      }
-      const acquired = read === FAILED ? FAILED : read.acquired;
-      if (acquired === true) {
-        // Ours: load below.
-      } else if (acquired === false) {
-        this.#metrics.increment('cache.lease.contended');
-        if (background) return undefined;
-        const waited = await this.#waitForOther(key);
-        if (waited !== undefined) return { entry: waited, tier: 'redis', reason: 'lease-wait' };
-        this.#metrics.increment('cache.lease.wait_expired');
+        if (!read.acquired && read.holder.startsWith(this.#ownLeasePrefix)) {
+          // Held by a load of this isolate that began before one of its own invalidations: its
+          // result is discarded, so waiting for it would only delay reading our own write.
+          this.#metrics.increment('cache.lease.superseded');
+        } else if (!read.acquired) {
+          this.#metrics.increment('cache.lease.contended');
+          if (background) return undefined;
+          const waited = await this.#waitForOther(key);
+          if (waited !== undefined) return { entry: waited, tier: 'redis', reason: 'lease-wait' };
+          this.#metrics.increment('cache.lease.wait_expired');
+        }
       }
     }
     const started = performance.now();
@@ -561,11 +693,21 @@ export class PredictiveCache {
     const now = this.#now();
     const popularity = knownPopularity ?? this.#popularity.localDecayed(key, now);
     const entry = this.#newEntry(key, value, originMs, popularity, options, now, prewarm);
-    if (generation === this.#generation) {
+    if (generation !== this.#generation) {
+      // This isolate invalidated something while loading: the value may predate it.
+      this.#metrics.increment('cache.load.discarded');
+      if (token !== undefined) this.#release(leaseKey, token);
+    } else if (read === undefined) {
+      // The generations could not be read before the load (store down): memory only, never the
+      // shared tier, where it could outlive an invalidation this isolate did not see.
       this.#memory.set(key, entry);
-      if (useStore || token !== undefined) this.#writeBack(key, entry, leaseKey, token);
-    } else if (token !== undefined) {
-      this.#release(leaseKey, token); // invalidated while loading: do not cache the old value
+    } else if (this.#invalidationPending(key, entry.tags)) {
+      // An invalidation of ours waits for the store: the generations read are the old ones.
+      this.#memory.set(key, entry);
+      if (token !== undefined) this.#release(leaseKey, token);
+    } else {
+      this.#memory.set(key, entry);
+      this.#writeBack(key, entry, read, token);
     }
     return { entry, tier: 'origin', reason: 'loaded' };
   }
@@ -614,13 +756,18 @@ export class PredictiveCache {
     };
   }
 
-  #writeBack(key: string, entry: CacheEntry, leaseKey: string, token: string | undefined): void {
+  /**
+   * Stores the loaded entry in the Redis tier, atomically and only if no generation read before
+   * the load moved. Refused: an invalidation happened during the load, so the value may be the
+   * old version; this isolate's memory copy is dropped too.
+   */
+  #writeBack(key: string, entry: CacheEntry, read: StoreRead, token: string | undefined): void {
     this.#background(async () => {
       const record: StoredRecord = {
-        v: entry.value,
-        t: entry.storedAt,
         f: entry.freshUntil,
         s: entry.staleUntil,
+        v: entry.value,
+        t: entry.storedAt,
         e: entry.errorUntil,
         id: entry.version,
         o: Math.round(entry.originMs * 100) / 100,
@@ -628,20 +775,35 @@ export class PredictiveCache {
         ...(entry.tags ? { g: entry.tags } : {}),
       };
       const lifetime = Math.max(entry.staleUntil, entry.errorUntil) - this.#now();
-      const commands: StoreCommand[] = [
-        {
-          op: 'set',
-          key: this.#valueKey(key),
-          value: record,
-          options: { pxMs: Math.max(1, lifetime) },
-        },
+      const tags = entry.tags ?? [];
+      const keys = [
+        this.#valueKey(key),
+        this.#leaseKey(key),
+        ...read.generationKeys,
+        ...tags.map((tag) => this.#tagKey(tag)),
       ];
-      for (const tag of entry.tags ?? []) {
-        commands.push({ op: 'sadd', key: this.#tagKey(tag), members: [key] });
-        commands.push({ op: 'pexpire', key: this.#tagKey(tag), ms: this.#maxLifetimeMs() });
+      const args: (string | number)[] = [
+        JSON.stringify(record),
+        Math.max(1, Math.ceil(lifetime)),
+        token ?? '',
+        this.#maxLifetimeMs(),
+        read.generationKeys.length,
+        ...read.generations,
+        key,
+      ];
+      const stored = await this.#bounded(() => this.#store.runScript(writeBackScript, keys, args));
+      if (stored === FAILED) {
+        // Unknown outcome: the memory copy is re-checked against the store within the
+        // staleness bound, like any other.
+        if (token !== undefined) this.#release(this.#leaseKey(key), token);
+        return;
       }
-      await this.#bounded(() => this.#store.pipeline(commands));
-      if (token !== undefined) await this.#releaseNow(leaseKey, token);
+      if (Number(stored) !== 1) {
+        this.#metrics.increment('cache.writeback.refused');
+        if (this.#memory.peek(key)?.version === entry.version) this.#memory.delete(key);
+      } else {
+        this.#metrics.increment('cache.writeback.stored');
+      }
     }, 'cache write-back');
   }
 
@@ -672,10 +834,10 @@ export class PredictiveCache {
     for (let polls = Math.ceil(c.leaseWaitMs / c.leasePollMs); polls > 0; polls--) {
       if (this.#now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, c.leasePollMs));
-      const read = await this.#readStore(key, this.#now());
+      const read = await this.#readStore(key, this.#now(), 'never');
       if (read === FAILED) return undefined;
       if (read.record !== null && this.#now() < read.record.f) {
-        return this.#fromRecord(key, read.record, this.#memory.peek(key), this.#now());
+        return this.#fromRecord(key, read, read.record, this.#memory.peek(key), this.#now());
       }
     }
     return undefined;
@@ -696,7 +858,7 @@ export class PredictiveCache {
     this.#background(async () => {
       try {
         await this.#flights.run(
-          key,
+          this.#flightKey(key),
           () => this.#load(key, operation, options, true, false, undefined, true),
         );
       } finally {
@@ -757,21 +919,24 @@ export class PredictiveCache {
     loader: Loader,
   ): Promise<PrewarmReport['skipped'][0]['reason'] | 'warmed'> {
     const now = this.#now();
-    const read = await this.#readStore(key, now);
+    const read = await this.#readStore(key, now, 'never');
     let popularity: number | undefined;
     if (read !== FAILED) {
       popularity = read.popularity;
       if (read.record !== null && now < this.#freshLimit(read.record, true)) {
-        const entry = this.#fromRecord(key, read.record, this.#memory.peek(key), now);
+        const entry = this.#fromRecord(key, read, read.record, this.#memory.peek(key), now);
         entry.prewarmed = true;
         this.#counts.prewarms++;
         this.#metrics.increment('cache.prewarm');
         return 'warmed';
       }
     }
+    // A loader knows no tags: keep those the entry had, so tag invalidation still reaches it.
+    const tags = this.#memory.peek(key)?.tags ?? (read === FAILED ? undefined : read.record?.g);
+    const options = tags?.length ? { tags } : undefined;
     const loaded = await this.#flights.run(
-      key,
-      () => this.#load(key, () => loader(key), undefined, true, true, popularity, read !== FAILED),
+      this.#flightKey(key),
+      () => this.#load(key, () => loader(key), options, true, true, popularity, read !== FAILED),
     );
     if (loaded === undefined) return 'lease-held';
     loaded.entry.prewarmed = true;
@@ -825,41 +990,229 @@ export class PredictiveCache {
   // --- invalidation ------------------------------------------------------------------------
 
   /**
-   * Removes `key` from both tiers. Resolves `false` when the store could not be reached: this
-   * isolate's memory is cleared, other isolates keep serving until the entry expires.
+   * Removes `key` from both tiers. This isolate's memory copy is dropped at once (before any
+   * await) and no load of this isolate that began before lands in memory. The store step moves
+   * the key's generation, so no load that began before (in any isolate) is stored after it.
+   * Resolves `false` when the store could not be reached: the invalidation then stays pending
+   * and is retried in the background every `invalidationRetryMs` until the store answers.
    *
    * @example
    * ```ts
    * await cache.invalidate(userKey(userId, 'robot', robotId));
    * ```
    */
-  async invalidate(key: string): Promise<boolean> {
-    this.#generation++;
-    this.#memory.delete(key);
+  invalidate(key: string): Promise<boolean> {
     this.#metrics.increment('cache.invalidate.key');
-    const outcome = await this.#bounded(() => this.#store.del(this.#valueKey(key)));
-    return outcome !== FAILED;
+    return this.#invalidate({ tags: [], keys: [key] }, true);
   }
 
   /**
-   * Removes every entry written with `tag`, from both tiers.
+   * Removes every entry written with `tag`, from both tiers (see {@link invalidateTags}).
    *
    * @example
    * ```ts
    * await cache.invalidateTag(scopedTag({ userId }, 'robots'));
    * ```
    */
-  async invalidateTag(tag: string): Promise<boolean> {
-    this.#generation++;
-    for (const key of this.#memory.keysWithTag(tag)) this.#memory.delete(key);
-    this.#metrics.increment('cache.invalidate.tag');
-    const members = await this.#bounded(() => this.#store.smembers(this.#tagKey(tag)));
-    if (members === FAILED) return false;
-    for (const key of members) this.#memory.delete(key);
-    const outcome = await this.#bounded(() =>
-      this.#store.del(...members.map((key) => this.#valueKey(key)), this.#tagKey(tag))
+  invalidateTag(tag: string): Promise<boolean> {
+    return this.invalidateTags([tag]);
+  }
+
+  /**
+   * Removes every entry written with any of `tags`, from both tiers, in one store round trip
+   * (one script for every tag). This isolate's memory copies are dropped at once,
+   * before any await. Each tag's generation moves to a new random token, so a load that read the
+   * old generation is refused when it tries to store its value. Resolves whether the store
+   * confirmed every tag; if not, the invalidation stays pending (Redis-tier records carrying a
+   * pending tag are not served by this isolate) and is retried in the background until the store
+   * answers, then `options.onInvalidated` runs.
+   *
+   * @example
+   * ```ts
+   * const ok = await cache.invalidateTags([scopedTag('public', 'robots')], {
+   *   onInvalidated: () => deleteOutboxRow(id),
+   * });
+   * ```
+   */
+  invalidateTags(tags: readonly string[], options: InvalidateOptions = {}): Promise<boolean> {
+    this.#metrics.increment('cache.invalidate.tag', tags.length);
+    return this.#invalidate(
+      { tags: [...new Set(tags)], keys: [], onInvalidated: options.onInvalidated },
+      options.retry ?? true,
     );
-    return outcome !== FAILED;
+  }
+
+  /** How many invalidations wait for the store (retried in the background). */
+  get pendingInvalidations(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Longest time an entry written now can live in the Redis tier (popularity ceiling TTL plus
+   * the longer stale window). An invalidation older than this (plus a lease) has nothing left
+   * to remove.
+   */
+  get maxEntryLifetimeMs(): number {
+    return this.#maxLifetimeMs() + this.#config.cache.leaseMs;
+  }
+
+  async #invalidate(pending: PendingInvalidation, retry: boolean): Promise<boolean> {
+    // Synchronously, before any await: this isolate reads its own writes at once.
+    this.#generation++;
+    this.#dropLocal(pending);
+    const ok = await this.#applyInvalidation(pending, false);
+    if (ok) {
+      this.#settled(pending);
+      return true;
+    }
+    if (retry) this.#keepPending(pending);
+    return false;
+  }
+
+  #dropLocal(pending: PendingInvalidation): void {
+    for (const key of pending.keys) this.#memory.delete(key);
+    for (const tag of pending.tags) {
+      for (const key of this.#memory.keysWithTag(tag)) this.#memory.delete(key);
+    }
+  }
+
+  /** The store step of an invalidation; `probe` ignores the store-down back-off (retries). */
+  async #applyInvalidation(pending: PendingInvalidation, probe: boolean): Promise<boolean> {
+    const c = this.#config.cache;
+    const genTtl = this.#maxLifetimeMs() + c.leaseMs;
+    const send = (): Promise<unknown>[] => {
+      const calls: Promise<unknown>[] = [];
+      if (pending.keys.length > 0) {
+        const commands: StoreCommand[] = [];
+        for (const key of pending.keys) {
+          commands.push({
+            op: 'set',
+            key: `${this.#prefix}kgen:${key}`,
+            value: crypto.randomUUID(),
+            options: { pxMs: genTtl },
+          });
+          commands.push({ op: 'del', keys: [this.#valueKey(key)] });
+        }
+        calls.push(this.#store.pipeline(commands));
+      }
+      if (pending.tags.length > 0) {
+        const keys = pending.tags.flatMap((tag) => [
+          `${this.#prefix}gen:${tag}`,
+          this.#tagKey(tag),
+        ]);
+        calls.push(
+          this.#store.runScript(
+            invalidateTagScript,
+            keys,
+            [JSON.stringify(crypto.randomUUID()), genTtl, `${this.#prefix}v:`],
+          ).then((members) => {
+            // Members loaded into memory by reads that raced this invalidation.
+            for (const key of members ?? []) this.#memory.delete(String(key));
+          }),
+        );
+      }
+      return calls;
+    };
+    if (probe) this.#storeDownUntil = 0;
+    const outcome = await this.#bounded(() => Promise.all(send()));
+    if (outcome === FAILED) return false;
+    this.#storeDownUntil = 0;
+    return true;
+  }
+
+  #keepPending(pending: PendingInvalidation): void {
+    this.#pending.push(pending);
+    for (const tag of pending.tags) {
+      this.#pendingTags.set(tag, (this.#pendingTags.get(tag) ?? 0) + 1);
+    }
+    for (const key of pending.keys) {
+      this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1);
+    }
+    this.#metrics.increment('cache.invalidate.pending');
+    this.#startRetrying();
+  }
+
+  #forget(pending: PendingInvalidation): void {
+    const i = this.#pending.indexOf(pending);
+    if (i < 0) return;
+    this.#pending.splice(i, 1);
+    for (
+      const [names, map] of [[pending.tags, this.#pendingTags], [
+        pending.keys,
+        this.#pendingKeys,
+      ]] as const
+    ) {
+      for (const name of names) {
+        const n = (map.get(name) ?? 1) - 1;
+        if (n <= 0) map.delete(name);
+        else map.set(name, n);
+      }
+    }
+  }
+
+  #settled(pending: PendingInvalidation): void {
+    const done = pending.onInvalidated;
+    if (done !== undefined) {
+      this.#background(async () => await done(), 'cache invalidation settled');
+    }
+  }
+
+  /**
+   * One background loop retries every pending invalidation every `invalidationRetryMs`. It is
+   * kept alive with `EdgeRuntime.waitUntil` where that exists and awaited by {@link close}, but
+   * not by `settleBackground()`: it lasts as long as the store is down, which is no work that
+   * settles.
+   */
+  #startRetrying(): void {
+    if (this.#retrying || this.#closed) return;
+    this.#retrying = true;
+    const loop = (async () => {
+      try {
+        while (this.#pending.length > 0 && !this.#closed) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.#config.cache.invalidationRetryMs);
+            this.#wakeRetry = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.#wakeRetry = undefined;
+          if (this.#closed) break;
+          await this.retryPendingInvalidations();
+        }
+      } catch (error) {
+        console.warn('[quantforge] cache invalidation retry failed:', error);
+      } finally {
+        this.#retrying = false;
+      }
+    })();
+    this.#tasks.add(loop);
+    loop.finally(() => this.#tasks.delete(loop));
+    const runtime = (globalThis as { EdgeRuntime?: { waitUntil?(p: Promise<unknown>): void } })
+      .EdgeRuntime;
+    if (typeof runtime?.waitUntil === 'function') runtime.waitUntil(loop);
+  }
+
+  /**
+   * Retries every pending invalidation now (the background loop does this on its own); resolves
+   * how many are still pending.
+   *
+   * @example
+   * ```ts
+   * await cache.retryPendingInvalidations(); // 0 once the store answers
+   * ```
+   */
+  async retryPendingInvalidations(): Promise<number> {
+    for (const pending of [...this.#pending]) {
+      if (await this.#applyInvalidation(pending, true)) {
+        this.#forget(pending);
+        this.#metrics.increment('cache.invalidate.retried');
+        this.#settled(pending);
+      } else {
+        break; // the store is still down
+      }
+    }
+    return this.#pending.length;
   }
 
   // --- introspection and lifecycle ----------------------------------------------------------
@@ -906,6 +1259,7 @@ export class PredictiveCache {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#wakeRetry?.();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
     await this.#flush();
   }

@@ -5,8 +5,12 @@
  * - Closed: calls pass; outcomes fill a sliding window (10 buckets over `breakerWindowMs`).
  *   Once it holds `breakerMinimumCalls`, the breaker opens when failures / calls reach
  *   `breakerFailureRateThreshold` or slow calls / calls reach `breakerSlowCallRateThreshold`.
- *   Only transient failures count (5xx, timeouts, network, serialization): a 404 says nothing
- *   about the resource's health.
+ *   It also opens after `breakerConsecutiveFailures` failures in a row, counted by outcome
+ *   whatever their pace: a dead origin whose every call takes longer than the window to fail
+ *   (or fewer calls than the minimum per window) still opens it.
+ *   Only transient failures count (5xx, timeouts, network, an unavailable database), and
+ *   bulkhead rejections after a queue timeout (the resource's slots are held by calls that do
+ *   not finish): a 404 says nothing about the resource's health.
  * - Open: calls fail fast with {@link CircuitOpenError} (or the fallback) for `breakerOpenMs`.
  * - Half-open: the first caller after that claims the probe with `SET NX PX` in the store, so
  *   one isolate probes, not fifty; `breakerHalfOpenProbes` probes are admitted; that many
@@ -49,7 +53,7 @@ export interface BreakerDeps {
   metrics?: Metrics;
   /** @default systemClock */
   clock?: Clock;
-  /** Key prefix in the store. @default 'qf:breaker:' */
+  /** Key prefix in the store. @default `resilience.breakerKeyPrefix` ('qf:breaker:') */
   prefix?: string;
   /** This isolate's id (for the probe claim). @default a random id */
   isolateId?: string;
@@ -96,6 +100,8 @@ export class CircuitBreaker {
   #probeSuccesses = 0;
   #claiming = false;
   #nextRefreshAt = 0;
+  #consecutiveFailures = 0;
+  readonly #indexKey: string;
 
   constructor(
     resourceKey: string,
@@ -107,7 +113,9 @@ export class CircuitBreaker {
     this.#store = deps.store;
     this.#metrics = deps.metrics ?? sharedMetrics;
     this.#clock = deps.clock ?? systemClock;
-    this.#key = `${deps.prefix ?? 'qf:breaker:'}${resourceKey}`;
+    const prefix = deps.prefix ?? this.#o.breakerKeyPrefix;
+    this.#key = `${prefix}${resourceKey}`;
+    this.#indexKey = breakerIndexKey(prefix);
     this.#probeKey = `${this.#key}:probe`;
     this.#isolateId = deps.isolateId ?? crypto.randomUUID();
     this.#isFailure = deps.isFailure ?? ((error) => classifyError(error).transient);
@@ -127,6 +135,24 @@ export class CircuitBreaker {
   /** The store key holding the shared state (to piggy-back its read on another pipeline). */
   get sharedKey(): string {
     return this.#key;
+  }
+
+  /**
+   * Throws {@link CircuitOpenError} while the breaker is open and its open period lasts; does
+   * nothing otherwise (claims no probe). Lets callers refuse before taking other resources (a
+   * throttle token): an open breaker answers 503, never 429.
+   *
+   * @example
+   * ```ts
+   * breaker.rejectIfOpen(); // throws while open
+   * ```
+   */
+  rejectIfOpen(): void {
+    if (this.#state !== 'open') return;
+    const now = this.#clock.now();
+    if (now < this.#openUntil) {
+      throw new CircuitOpenError(this.resourceKey, this.#openUntil - now, 'open');
+    }
   }
 
   /**
@@ -158,7 +184,11 @@ export class CircuitBreaker {
     try {
       value = await operation();
     } catch (error) {
-      this.record(period, this.#isFailure(error), clock.now() - started);
+      this.record(
+        period,
+        this.#isFailure(error) || isSaturationError(error),
+        clock.now() - started,
+      );
       throw error;
     }
     const failed = resultError(value);
@@ -240,6 +270,11 @@ export class CircuitBreaker {
     }
     const now = this.#clock.now();
     if (this.#state === 'closed') {
+      this.#consecutiveFailures = failed ? this.#consecutiveFailures + 1 : 0;
+      if (this.#consecutiveFailures >= this.#o.breakerConsecutiveFailures) {
+        this.#metrics.increment('breaker.open.consecutive');
+        return this.#transition('open', now);
+      }
       const w = this.#window;
       w.add(now, CALLS);
       if (failed) w.add(now, FAILURES);
@@ -269,6 +304,7 @@ export class CircuitBreaker {
     this.#lastTransitionAt = now;
     this.#probesInFlight = 0;
     this.#probeSuccesses = 0;
+    this.#consecutiveFailures = 0;
     this.#window.reset();
     const m = this.#metrics;
     m.increment(`breaker.transition.${to === 'half-open' ? 'half_open' : to}`);
@@ -295,6 +331,10 @@ export class CircuitBreaker {
         store.pipeline([
           { op: 'set', key: this.#key, value: shared, options: { pxMs: ttl } },
           { op: 'del', keys: [this.#probeKey] },
+          // The index of resources that ever opened: health lists the open ones from it.
+          ...(to === 'open'
+            ? [{ op: 'sadd' as const, key: this.#indexKey, members: [this.resourceKey] }]
+            : []),
         ]),
       `breaker ${this.resourceKey} publish`,
       () => this.#metrics.increment('breaker.publish_failed'),
@@ -333,6 +373,76 @@ export class CircuitBreaker {
       this.#lastTransitionAt = shared.at;
     }
   }
+}
+
+/** The store key of the set of resource keys whose breaker ever opened. */
+export function breakerIndexKey(prefix = 'qf:breaker:'): string {
+  return `${prefix}~index`;
+}
+
+// A bulkhead that timed out its queue: every slot is held by calls that do not finish, which is
+// the origin's fault (a dead database holds connections until their timeouts), not the caller's.
+function isSaturationError(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 3; depth++) {
+    const bag = e as { name?: unknown; reason?: unknown; cause?: unknown };
+    if (bag.name === 'BulkheadRejectedError') return bag.reason === 'queue-timeout';
+    e = bag.cause;
+  }
+  return false;
+}
+
+/** An open breaker as the store has it (see {@link readOpenBreakers}). */
+export interface OpenBreaker {
+  resourceKey: string;
+  /**
+   * `open` until `until`; `half-open` after it, while a probe decides (the stored state lives
+   * `breakerOpenMs + breakerProbeLeaseMs`; a successful probe replaces it with `closed`).
+   */
+  state: 'open' | 'half-open';
+  /** When it admits a probe (ms since epoch). */
+  until: number;
+  /** When it opened (ms since epoch). */
+  since: number;
+  /** The isolate that opened it. */
+  by: string;
+}
+
+/**
+ * The breakers open (or half-open, probing) in any isolate, read from the shared store: the
+ * resource keys of the index written when a breaker opens, then their states (two store
+ * requests). Used by `GET /health`.
+ *
+ * @example
+ * ```ts
+ * const open = await readOpenBreakers(getStore());
+ * // [{ resourceKey: 'robots_db', until: 1767225601000, since: 1767225600000, by: '…' }]
+ * ```
+ */
+export async function readOpenBreakers(
+  store: KeyValueStore,
+  options: { prefix?: string; now?: number } = {},
+): Promise<OpenBreaker[]> {
+  const prefix = options.prefix ?? 'qf:breaker:';
+  const now = options.now ?? Date.now();
+  // The prefix is configurable (`QF_BREAKER_KEY_PREFIX`): callers pass the configured one.
+  const keys = (await store.smembers(breakerIndexKey(prefix))).sort();
+  if (keys.length === 0) return [];
+  const states = await store.mget<SharedBreakerState>(keys.map((k) => `${prefix}${k}`));
+  const open: OpenBreaker[] = [];
+  keys.forEach((resourceKey, i) => {
+    const state = states[i];
+    if (state && typeof state === 'object' && state.state === 'open') {
+      const until = Number(state.until ?? 0);
+      open.push({
+        resourceKey,
+        state: until > now ? 'open' : 'half-open',
+        until,
+        since: state.at,
+        by: state.by,
+      });
+    }
+  });
+  return open;
 }
 
 /**

@@ -114,6 +114,9 @@ export function classifyError(error: unknown): Classification {
   if (name === 'RetryExhaustedError' && bag.cause !== error) return classifyError(bag.cause);
   if (name === 'TimeoutError') return { transient: true, reason: 'timeout' };
   if (name === 'StoreUnavailableError') return { transient: true, reason: 'store-unavailable' };
+  // The data layer's connection failures and timeouts (a CircuitOpenError subclass, but a fault
+  // of the resource, not a decision of this layer): worth a retry, and they count against it.
+  if (name === 'DbUnavailableError') return { transient: true, reason: 'db-unavailable' };
   if (name === 'FunctionsFetchError' || name === 'FunctionsRelayError') {
     return { transient: true, reason: 'network' };
   }
@@ -165,4 +168,31 @@ export function resultError(value: unknown): unknown {
     return Object.assign(Object.create(Object.getPrototypeOf(error)), error, { status });
   }
   return error;
+}
+
+// Failures that say the resource is absent (refused, reset, unreachable) rather than overloaded.
+const ABSENT_REASONS = new Set(['connection', 'network']);
+
+/**
+ * Whether a failure is a sign of overload, the adaptive throttle's signal to send less: a
+ * transient failure other than an absent resource. A refused or broken connection says the
+ * resource is down, which is the breaker's business: shrinking the rate limits for it only
+ * answers 429 instead of 503 while it is down and throttles the recovery. Timeouts, 5xx/429
+ * answers, serialization failures, too many connections do count.
+ *
+ * @example
+ * ```ts
+ * signalsOverload(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })); // false
+ * signalsOverload(Object.assign(new Error('canceling statement'), { code: '57014' })); // true
+ * ```
+ */
+export function signalsOverload(error: unknown): boolean {
+  const verdict = classifyError(error);
+  if (!verdict.transient || ABSENT_REASONS.has(verdict.reason)) return false;
+  if (verdict.reason === 'db-unavailable') {
+    const kind = (error as { kind?: unknown }).kind ??
+      ((error as { cause?: { kind?: unknown } }).cause?.kind);
+    return kind === 'timeout' || kind === 'overloaded';
+  }
+  return true;
 }

@@ -70,13 +70,19 @@ export class CircuitOpenError extends Error {
     readonly resourceKey: string,
     /** How long until a probe may be admitted, ms. */
     readonly retryAfterMs: number,
-    /** `open`: failing fast; `probe-in-flight`: half-open, another caller probes. */
-    readonly reason: 'open' | 'probe-in-flight',
+    /**
+     * `open`: failing fast; `probe-in-flight`: half-open, another caller probes; `unavailable`:
+     * the resource itself could not be reached (a subclass such as the data layer's
+     * `DbUnavailableError` says how).
+     */
+    readonly reason: 'open' | 'probe-in-flight' | 'unavailable',
+    message?: string,
   ) {
     super(
-      `Circuit breaker '${resourceKey}' is ${
-        reason === 'open' ? 'open' : 'half-open with its probe in flight'
-      }: retry after ${retryAfterMs}ms`,
+      message ??
+        `Circuit breaker '${resourceKey}' is ${
+          reason === 'open' ? 'open' : 'half-open with its probe in flight'
+        }: retry after ${retryAfterMs}ms`,
     );
   }
 }

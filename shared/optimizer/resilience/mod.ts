@@ -22,7 +22,13 @@
  * @module
  */
 export * from './errors.ts';
-export { type Classification, classifyError, parseRetryAfter, resultError } from './classify.ts';
+export {
+  type Classification,
+  classifyError,
+  parseRetryAfter,
+  resultError,
+  signalsOverload,
+} from './classify.ts';
 export { type Clock, type RandomSource, sleep, systemClock } from './clock.ts';
 export {
   type AttemptContext,
@@ -39,9 +45,12 @@ export { RetryBudget, type RetryBudgetOptions } from './budget.ts';
 export {
   type BreakerCallOptions,
   type BreakerDeps,
+  breakerIndexKey,
   type BreakerState,
   CircuitBreaker,
   CircuitBreakerRegistry,
+  type OpenBreaker,
+  readOpenBreakers,
   type SharedBreakerState,
 } from './breaker.ts';
 export {

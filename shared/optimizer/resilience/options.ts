@@ -43,16 +43,28 @@ export const resilienceOptionsSchema = z.object({
   breakerSlowCallMs: z.number().min(1).max(3_600_000).default(2000),
   /** Fewest calls in the window before the breaker may open. @default 10 */
   breakerMinimumCalls: count().default(10),
+  /**
+   * Breaker opens after this many failures in a row, however slow each one was and whatever the
+   * window holds (failures slower than the window, or fewer than `breakerMinimumCalls` of them,
+   * never reach the ratio). @default 5
+   */
+  breakerConsecutiveFailures: count().default(5),
   /** Sliding window of the breaker's ratios, ms (10 buckets). @default 30000 */
   breakerWindowMs: z.number().min(100).max(3_600_000).default(30_000),
-  /** How long an open breaker fails fast before admitting a probe, ms. @default 15000 */
-  breakerOpenMs: z.number().min(1).max(3_600_000).default(15_000),
+  /**
+   * How long an open breaker fails fast before admitting a probe, ms. Short, so that service
+   * resumes within about this long once the resource is back; a failed probe costs one call.
+   * @default 1000
+   */
+  breakerOpenMs: z.number().min(1).max(3_600_000).default(1000),
   /** Probes admitted in half-open; that many successes close the breaker. @default 1 */
   breakerHalfOpenProbes: count().default(1),
   /** How long the shared breaker state read from the store is trusted, ms. @default 1000 */
   breakerStateCacheMs: ms().default(1000),
   /** Lease of the half-open probe claim (`SET NX PX`) across isolates, ms. @default 5000 */
   breakerProbeLeaseMs: z.number().min(1).max(3_600_000).default(5000),
+  /** Prefix of the breakers' keys in the store (one per deployment sharing a Redis). @default 'qf:breaker:' */
+  breakerKeyPrefix: z.string().min(1).max(200).default('qf:breaker:'),
 
   /** Requests per window and resource key (all isolates together on Redis). @default 100 */
   throttleLimit: z.number().int().min(1).max(1_000_000_000).default(100),
@@ -76,6 +88,8 @@ export const resilienceOptionsSchema = z.object({
   throttleAdjustIntervalMs: z.number().min(1).max(3_600_000).default(1000),
   /** Bound of one `@upstash/ratelimit` call before it fails open, ms. @default 50 */
   throttleStoreTimeoutMs: z.number().min(1).max(60_000).default(50),
+  /** Prefix of the shared rate windows' keys in the store. @default 'qf:throttle' */
+  throttleKeyPrefix: z.string().min(1).max(200).default('qf:throttle'),
 
   /** Bulkhead: concurrent operations per resource key and isolate. @default 10 */
   poolMaxConcurrent: count().default(10),
@@ -110,11 +124,13 @@ export const resilienceEnvBindings: readonly EnvBinding[] = [
   n('QF_BREAKER_SLOW_CALL_RATE_THRESHOLD', 'breakerSlowCallRateThreshold'),
   n('QF_BREAKER_SLOW_CALL_MS', 'breakerSlowCallMs'),
   n('QF_BREAKER_MINIMUM_CALLS', 'breakerMinimumCalls'),
+  n('QF_BREAKER_CONSECUTIVE_FAILURES', 'breakerConsecutiveFailures'),
   n('QF_BREAKER_WINDOW_MS', 'breakerWindowMs'),
   n('QF_BREAKER_OPEN_MS', 'breakerOpenMs'),
   n('QF_BREAKER_HALF_OPEN_PROBES', 'breakerHalfOpenProbes'),
   n('QF_BREAKER_STATE_CACHE_MS', 'breakerStateCacheMs'),
   n('QF_BREAKER_PROBE_LEASE_MS', 'breakerProbeLeaseMs'),
+  { env: 'QF_BREAKER_KEY_PREFIX', path: 'resilience.breakerKeyPrefix', type: 'string' },
   n('QF_THROTTLE_LIMIT', 'throttleLimit'),
   n('QF_THROTTLE_WINDOW_MS', 'throttleWindowMs'),
   n('QF_THROTTLE_MAX_CONCURRENT', 'throttleMaxConcurrent'),
@@ -126,6 +142,7 @@ export const resilienceEnvBindings: readonly EnvBinding[] = [
   n('QF_THROTTLE_INCREASE_RATIO', 'throttleIncreaseRatio'),
   n('QF_THROTTLE_ADJUST_INTERVAL_MS', 'throttleAdjustIntervalMs'),
   n('QF_THROTTLE_STORE_TIMEOUT_MS', 'throttleStoreTimeoutMs'),
+  { env: 'QF_THROTTLE_KEY_PREFIX', path: 'resilience.throttleKeyPrefix', type: 'string' },
   n('QF_POOL_MAX_CONCURRENT', 'poolMaxConcurrent'),
   n('QF_POOL_MAX_QUEUE', 'poolMaxQueue'),
   n('QF_POOL_QUEUE_TIMEOUT_MS', 'poolQueueTimeoutMs'),

@@ -83,6 +83,16 @@ export class MemoryRateWindow implements RateWindow {
     }
     return { success: false, remaining: 0, retryAfterMs: Math.max(1, Math.ceil(freeAt - now)) };
   }
+
+  /**
+   * Gives back one admission of `identifier` made in the current window (a request this window
+   * admitted but a later check refused: it never ran, so it must not count).
+   */
+  refund(identifier: string): void {
+    const c = this.#counts.get(identifier);
+    const window = Math.floor(this.#clock.now() / this.#windowMs);
+    if (c && c.window === window && c.current > 0) c.current--;
+  }
 }
 
 /** Options of {@link UpstashRateWindow}. */
@@ -101,9 +111,14 @@ export interface UpstashRateWindowOptions {
 
 /**
  * Sliding window on Redis through `@upstash/ratelimit`. Limiters are created once per isolate
- * and per limit value (the adaptive limit changes), all over the same Redis counters, so
- * isolates with different effective limits still count together. Fail-opens (timeout, error)
- * are counted as `throttle.fail_open`.
+ * and per limit value, all over the same Redis counters, so isolates count together.
+ * Fail-opens (timeout, error) are counted as `throttle.fail_open`.
+ *
+ * After a refusal the identifier is blocked locally for `windowMs / limit` (the time one
+ * admission takes to free in a saturated sliding window), not until the window's end as
+ * `@upstash/ratelimit`'s ephemeral cache does: blocking to the end let a saturated window admit
+ * only about half its limit (the next window then starts with the previous one weighing `limit /
+ * 2` and blocks again at the first refusal). Redis is asked at most once per block per isolate.
  *
  * @example
  * ```ts
@@ -114,8 +129,8 @@ export interface UpstashRateWindowOptions {
 export class UpstashRateWindow implements RateWindow {
   readonly #options: UpstashRateWindowOptions;
   readonly #limiters = new Map<number, Ratelimit>();
-  // Shared by every limiter: blocks locally until the window resets once Redis said no.
-  readonly #ephemeral = new Map<string, number>();
+  // identifier -> blocked until (ms since epoch), after a refusal.
+  readonly #blocked = new Map<string, number>();
   readonly #metrics: Metrics;
 
   constructor(options: UpstashRateWindowOptions) {
@@ -133,7 +148,7 @@ export class UpstashRateWindow implements RateWindow {
         prefix: this.#options.prefix ?? 'qf:throttle',
         timeout: this.#options.timeoutMs,
         analytics: false,
-        ephemeralCache: this.#ephemeral,
+        ephemeralCache: false,
       });
       this.#limiters.set(limit, limiter);
     }
@@ -141,17 +156,27 @@ export class UpstashRateWindow implements RateWindow {
   }
 
   async limit(identifier: string, limit: number): Promise<RateDecision> {
+    const blockedUntil = this.#blocked.get(identifier);
+    if (blockedUntil !== undefined) {
+      const left = blockedUntil - Date.now();
+      if (left > 0) return { success: false, remaining: 0, retryAfterMs: Math.ceil(left) };
+      this.#blocked.delete(identifier);
+    }
     try {
       const r = await this.#limiter(limit).limit(identifier);
       if (r.reason === 'timeout') {
         this.#metrics.increment('throttle.fail_open');
         return { success: true, remaining: 0, retryAfterMs: 0, failOpen: 'timeout' };
       }
-      return {
-        success: r.success,
-        remaining: r.remaining,
-        retryAfterMs: r.success ? 0 : Math.max(1, r.reset - Date.now()),
-      };
+      if (r.success) return { success: true, remaining: r.remaining, retryAfterMs: 0 };
+      const now = Date.now();
+      const blockMs = Math.max(
+        1,
+        Math.min(Math.ceil(this.#options.windowMs / Math.max(1, limit)), r.reset - now),
+      );
+      if (this.#blocked.size >= 10_000) this.#blocked.clear();
+      this.#blocked.set(identifier, now + blockMs);
+      return { success: false, remaining: 0, retryAfterMs: blockMs };
     } catch {
       this.#metrics.increment('throttle.fail_open');
       return { success: true, remaining: 0, retryAfterMs: 0, failOpen: 'error' };

@@ -12,7 +12,12 @@ import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { RetryBudget } from './budget.ts';
 import { type Classification, classifyError, resultError } from './classify.ts';
 import { type Clock, type RandomSource, sleep, systemClock } from './clock.ts';
-import { type AttemptRecord, RetryExhaustedError, type RetryStopReason } from './errors.ts';
+import {
+  type AttemptRecord,
+  CircuitOpenError,
+  RetryExhaustedError,
+  type RetryStopReason,
+} from './errors.ts';
 import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
 
 /** The `OptimizationConfig` values a {@link RetryPolicy} reads. */
@@ -275,6 +280,9 @@ export class RetryPolicy {
           throw error;
         }
         if (attempt > 1) this.#metrics.increment('retry.exhausted');
+        // An unavailable resource (an open breaker, an unreachable database) stays what it is,
+        // so that callers answer 503 + Retry-After rather than a generic failure.
+        if (!fromResult && error instanceof CircuitOpenError) throw error;
         throw new RetryExhaustedError(stop, attempts, options.resourceKey);
       }
       if (attempt === 1) this.#metrics.increment('retry.retried');

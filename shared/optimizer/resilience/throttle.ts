@@ -1,13 +1,22 @@
 /**
- * Adaptive throttling per resource key: a rate window (requests per `throttleWindowMs`, shared
- * across isolates on Redis) and a concurrency limit (per isolate), both adapted to the
- * resource's health with AIMD:
+ * Adaptive throttling per resource key: two rate windows and a concurrency limit (per isolate).
+ *
+ * - The shared window (requests per `throttleWindowMs`, across isolates on Redis) holds every
+ *   isolate together to the configured `throttleLimit`.
+ * - This isolate's own window holds it to its adaptive rate limit, counted on its own requests
+ *   only. An isolate whose limit fell after an error burst is never judged against the other
+ *   isolates' healthy traffic (checked against the shared count, a limit of 16 under 20/s of
+ *   others' calls refused all of its calls): it keeps its own share, and the shared window
+ *   still bounds the sum. A request refused by the shared window is refunded to the own one.
+ *
+ * The adaptive limits (rate and concurrency) follow the resource's health with AIMD:
  *
  * - every completed call updates the resource's latency and error-rate EWMAs (weight 0.2);
  * - at most once per `throttleAdjustIntervalMs`, if latency > `throttleLatencyTargetMs` or
  *   error rate > `throttleErrorRateTarget`, both limits are multiplied by
  *   `throttleDecreaseFactor` (never below `throttleMinLimitRatio` of the configured ones);
- *   otherwise both grow by `throttleIncreaseRatio` of the configured ones, up to them.
+ *   otherwise both grow by `throttleIncreaseRatio` of the configured ones per interval elapsed
+ *   since the last adjustment, up to them.
  *
  * Over a limit a request waits up to `throttleMaxWaitMs` for a free slot (rate: until the
  * window frees one; concurrency: FIFO queue) and is then rejected with a
@@ -74,6 +83,7 @@ class ResourceLimits {
   errorEwma = 0;
   samples = 0;
   lastAdjustAt: number;
+  lastSampleAt: number;
   waiters: Array<{ grant: () => void } | undefined> = [];
   waitersHead = 0;
   readonly allowed: ThrottlePermit;
@@ -83,6 +93,7 @@ class ResourceLimits {
     this.rate = rate;
     this.concurrency = concurrency;
     this.lastAdjustAt = now;
+    this.lastSampleAt = now;
     this.allowed = { resourceKey: key, admission: 'allowed', waitedMs: 0, limits: this };
     this.failOpen = { resourceKey: key, admission: 'fail-open', waitedMs: 0, limits: this };
     this.gaugeName = `throttle.limit.${key}`;
@@ -109,6 +120,7 @@ export class AdaptiveThrottle {
   readonly #metrics: Metrics;
   readonly #clock: Clock;
   readonly #window: RateWindow;
+  readonly #own: MemoryRateWindow;
   readonly #resources = new Map<string, ResourceLimits>();
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: ThrottleDeps = {}) {
@@ -122,9 +134,29 @@ export class AdaptiveThrottle {
           redis,
           windowMs: this.#o.throttleWindowMs,
           timeoutMs: this.#o.throttleStoreTimeoutMs,
+          prefix: this.#o.throttleKeyPrefix,
           metrics: this.#metrics,
         })
         : new MemoryRateWindow(this.#o.throttleWindowMs, this.#clock));
+    this.#own = new MemoryRateWindow(this.#o.throttleWindowMs, this.#clock);
+  }
+
+  /**
+   * One rate decision: this isolate's adaptive limit on its own count first (no network), then
+   * the configured limit on the shared window; a shared refusal refunds the own admission.
+   */
+  #rate(r: ResourceLimits): RateDecision | Promise<RateDecision> {
+    const own = this.#own.limit(r.key, Math.floor(r.rate));
+    if (!own.success) return own;
+    const shared = this.#window.limit(r.key, this.#o.throttleLimit);
+    if (shared instanceof Promise) {
+      return shared.then((decision) => {
+        if (!decision.success) this.#own.refund(r.key);
+        return decision;
+      });
+    }
+    if (!shared.success) this.#own.refund(r.key);
+    return shared;
   }
 
   #resource(key: string): ResourceLimits {
@@ -187,10 +219,11 @@ export class AdaptiveThrottle {
   acquire(resourceKey: string, signal?: AbortSignal): ThrottlePermit | Promise<ThrottlePermit> {
     const r = this.#resource(resourceKey);
     this.#metrics.increment('throttle.calls');
-    const decision = this.#window.limit(resourceKey, Math.floor(r.rate));
-    if (
-      !(decision instanceof Promise) && decision.success && r.inFlight < Math.floor(r.concurrency)
-    ) {
+    // No free slot: queue for one before taking a rate token, so that a request refused for
+    // concurrency is never counted as an admission of the rate windows.
+    if (r.inFlight >= Math.floor(r.concurrency)) return this.#acquireSlow(r, undefined, signal);
+    const decision = this.#rate(r);
+    if (!(decision instanceof Promise) && decision.success) {
       r.inFlight++;
       return decision.failOpen ? r.failOpen : r.allowed;
     }
@@ -199,37 +232,53 @@ export class AdaptiveThrottle {
 
   async #acquireSlow(
     r: ResourceLimits,
-    first: RateDecision | Promise<RateDecision>,
+    first: RateDecision | Promise<RateDecision> | undefined,
     signal?: AbortSignal,
   ): Promise<ThrottlePermit> {
     const clock = this.#clock;
     const started = clock.now();
     const maxWait = this.#o.throttleMaxWaitMs;
-    let decision = first instanceof Promise ? await first : first;
     // Waiting for the store's answer is not a delay; sleeping or queueing for a slot is.
     let delayed = false;
-    while (!decision.success) {
-      const waited = clock.now() - started;
-      if (waited + decision.retryAfterMs > maxWait) {
-        throw this.#reject(r, 'rate-limit', decision.retryAfterMs);
-      }
-      try {
-        delayed = true;
-        await sleep(clock, decision.retryAfterMs, signal);
-      } catch (error) {
-        this.#metrics.increment('throttle.rejected.aborted');
-        throw error;
-      }
-      const next = this.#window.limit(r.key, Math.floor(r.rate));
-      decision = next instanceof Promise ? await next : next;
-    }
-    if (r.inFlight >= Math.floor(r.concurrency)) {
-      const remaining = maxWait - (clock.now() - started);
-      if (remaining <= 0) throw this.#reject(r, 'concurrency-limit', maxWait);
-      // A granted waiter inherits the releasing call's slot (inFlight unchanged).
+    let holdsSlot = false;
+    if (first === undefined) {
+      if (maxWait <= 0) throw this.#reject(r, 'concurrency-limit', maxWait);
       delayed = true;
-      await this.#waitForSlot(r, remaining, signal);
-    } else r.inFlight++;
+      // A granted waiter inherits the releasing call's slot (inFlight unchanged).
+      await this.#waitForSlot(r, maxWait, signal);
+      holdsSlot = true;
+      first = this.#rate(r);
+    }
+    let decision: RateDecision;
+    try {
+      decision = first instanceof Promise ? await first : first;
+      while (!decision.success) {
+        const waited = clock.now() - started;
+        if (waited + decision.retryAfterMs > maxWait) {
+          throw this.#reject(r, 'rate-limit', decision.retryAfterMs);
+        }
+        try {
+          delayed = true;
+          await sleep(clock, decision.retryAfterMs, signal);
+        } catch (error) {
+          this.#metrics.increment('throttle.rejected.aborted');
+          throw error;
+        }
+        const next = this.#rate(r);
+        decision = next instanceof Promise ? await next : next;
+      }
+    } catch (error) {
+      if (holdsSlot) this.#freeSlot(r);
+      throw error;
+    }
+    if (!holdsSlot) {
+      if (r.inFlight >= Math.floor(r.concurrency)) {
+        const remaining = maxWait - (clock.now() - started);
+        if (remaining <= 0) throw this.#reject(r, 'concurrency-limit', maxWait);
+        delayed = true;
+        await this.#waitForSlot(r, remaining, signal);
+      } else r.inFlight++;
+    }
     const waitedMs = clock.now() - started;
     if (decision.failOpen) return r.failOpen;
     if (!delayed) return r.allowed;
@@ -278,7 +327,12 @@ export class AdaptiveThrottle {
    */
   release(permit: ThrottlePermit, durationMs: number, failed: boolean): void {
     const r = permit.limits;
-    // Hand the slot to the oldest waiter, if any; otherwise free it.
+    this.#freeSlot(r);
+    this.#observe(r, durationMs, failed);
+  }
+
+  /** Hands a slot to the oldest waiter, if any; otherwise frees it. */
+  #freeSlot(r: ResourceLimits): void {
     let handedOver = false;
     while (r.waitersHead < r.waiters.length) {
       const waiter = r.waiters[r.waitersHead++];
@@ -293,11 +347,15 @@ export class AdaptiveThrottle {
       r.waiters.length = 0;
       r.waitersHead = 0;
     }
-    this.#observe(r, durationMs, failed);
   }
 
   #observe(r: ResourceLimits, durationMs: number, failed: boolean): void {
-    if (r.samples === 0) {
+    const now = this.#clock.now();
+    // The EWMAs weigh samples, not time: after a quiet spell (no call for two adjustment
+    // intervals) the old signal is stale and this sample starts them again.
+    const stale = now - r.lastSampleAt > 2 * this.#o.throttleAdjustIntervalMs;
+    r.lastSampleAt = now;
+    if (r.samples === 0 || stale) {
       r.latencyEwma = durationMs;
       r.errorEwma = failed ? 1 : 0;
     } else {
@@ -305,8 +363,13 @@ export class AdaptiveThrottle {
       r.errorEwma += EWMA_WEIGHT * ((failed ? 1 : 0) - r.errorEwma);
     }
     r.samples++;
-    const now = this.#clock.now();
     if (now - r.lastAdjustAt < this.#o.throttleAdjustIntervalMs) return;
+    // Additive increase per interval elapsed: after a quiet spell (an open breaker sends nothing
+    // here) the limits recover as if they had been adjusted all along.
+    const intervals = Math.max(
+      1,
+      Math.floor((now - r.lastAdjustAt) / this.#o.throttleAdjustIntervalMs),
+    );
     r.lastAdjustAt = now;
     const o = this.#o;
     const unhealthy = r.latencyEwma > o.throttleLatencyTargetMs ||
@@ -325,10 +388,13 @@ export class AdaptiveThrottle {
       );
       if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.decrease');
     } else {
-      r.rate = Math.min(o.throttleLimit, r.rate + o.throttleLimit * o.throttleIncreaseRatio);
+      r.rate = Math.min(
+        o.throttleLimit,
+        r.rate + o.throttleLimit * o.throttleIncreaseRatio * intervals,
+      );
       r.concurrency = Math.min(
         o.throttleMaxConcurrent,
-        r.concurrency + o.throttleMaxConcurrent * o.throttleIncreaseRatio,
+        r.concurrency + o.throttleMaxConcurrent * o.throttleIncreaseRatio * intervals,
       );
       if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.increase');
     }

@@ -3,7 +3,8 @@
  *
  * `GET /functions/v1/health` answers 200 `{ status: 'ok', checks, instance }`, or 503 with
  * `status: 'degraded'` and the failing check's error when the cache store or the database does
- * not answer; each check is bounded so the whole answer comes within 2 s.
+ * not answer, or when a circuit breaker is open in any isolate (`checks.breakers.open` lists
+ * them, read from the shared store); each check is bounded so the whole answer comes within 2 s.
  *
  * @module
  */
@@ -11,6 +12,8 @@ import { createFunctionApp } from '@shared/http/app.ts';
 import { instanceInfo } from '@shared/runtime/instance.ts';
 import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
 import { getDatabase } from '@shared/db/mod.ts';
+import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker.ts';
+import { resilienceOptionsSchema } from '@shared/optimizer/resilience/options.ts';
 
 /** Something with a backend name and a round trip to measure. */
 export interface Pingable {
@@ -22,6 +25,8 @@ export interface Pingable {
 export interface HealthDependencies {
   cache: () => Pingable | Promise<Pingable>;
   db: () => Pingable | Promise<Pingable>;
+  /** The breakers open in any isolate. @default none (no breaker check) */
+  breakers?: () => Promise<OpenBreaker[]>;
   /** Longest wait for one check. @default 1500 */
   checkTimeoutMs?: number;
   /** Backend names reported when a dependency cannot even be created. */
@@ -34,6 +39,38 @@ export interface CheckResult {
   ok: boolean;
   latencyMs: number;
   error?: string;
+}
+
+/** The breaker check: `ok` when none is open. */
+export interface BreakerCheckResult {
+  ok: boolean;
+  latencyMs: number;
+  /** Open (or half-open, probing) breakers, by resource key. */
+  open: OpenBreaker[];
+  error?: string;
+}
+
+async function runBreakerCheck(
+  read: () => Promise<OpenBreaker[]>,
+  timeoutMs: number,
+): Promise<BreakerCheckResult> {
+  let open: OpenBreaker[] = [];
+  const result = await runCheck(
+    () => ({
+      backend: 'breakers',
+      ping: async () => {
+        open = await read();
+      },
+    }),
+    'breakers',
+    timeoutMs,
+  );
+  return {
+    ok: result.ok && open.length === 0,
+    latencyMs: result.latencyMs,
+    open,
+    ...(result.error ? { error: result.error } : {}),
+  };
 }
 
 async function runCheck(
@@ -100,16 +137,17 @@ export function createHealthApp(deps: HealthDependencies) {
   const timeoutMs = deps.checkTimeoutMs ?? 1500;
   const app = createFunctionApp('health');
   app.on(['GET', 'HEAD'], '/', async (c) => {
-    const [cache, db] = await Promise.all([
+    const [cache, db, breakers] = await Promise.all([
       runCheck(deps.cache, deps.names?.cache ?? storeName(), timeoutMs),
       runCheck(deps.db, deps.names?.db ?? dbName(), timeoutMs),
+      deps.breakers ? runBreakerCheck(deps.breakers, timeoutMs) : undefined,
     ]);
-    const ok = cache.ok && db.ok;
+    const ok = cache.ok && db.ok && (breakers?.ok ?? true);
     c.header('cache-control', 'no-store');
     return c.json(
       {
         status: ok ? 'ok' : 'degraded',
-        checks: { cache, db },
+        checks: { cache, db, ...(breakers ? { breakers } : {}) },
         instance: instanceInfo(c.get('coldStart')),
       },
       ok ? 200 : 503,
@@ -118,9 +156,20 @@ export function createHealthApp(deps: HealthDependencies) {
   return app;
 }
 
-/** The deployed app: the isolate's store and database. */
+function breakerKeyPrefix(): string {
+  try {
+    const configured = Deno.env.get('QF_BREAKER_KEY_PREFIX');
+    if (configured) return configured;
+  } catch {
+    // no env access: the default
+  }
+  return resilienceOptionsSchema.parse({}).breakerKeyPrefix;
+}
+
+/** The deployed app: the isolate's store and database, and the breakers shared in the store. */
 export const app = createHealthApp({
   cache: (): KeyValueStore => getStore(),
+  breakers: () => readOpenBreakers(getStore(), { prefix: breakerKeyPrefix() }),
   db: async (): Promise<Pingable> => {
     const db = await getDatabase();
     return {

@@ -1,0 +1,242 @@
+/**
+ * Invalidation against loads in flight (issue 8, finding 10), own writes, invalidations the
+ * store did not confirm (finding 2), and the store-request budget, on the memory store.
+ */
+import assert from 'node:assert/strict';
+import { settleBackground } from '../../shared/runtime/background.ts';
+import { Clock, instrumented, makeCache, memoryStore, origin } from './cache_support.ts';
+
+/** An origin the test finishes by hand: `release(value)` resolves the pending call. */
+function gate<T>() {
+  let release!: (value: T) => void;
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const done = new Promise<T>((resolve) => (release = resolve));
+  const fn = Object.assign(() => {
+    fn.calls++;
+    started();
+    return done;
+  }, { calls: 0 });
+  return { fn, release, running };
+}
+
+const tags = { tags: ['t:robot'] };
+const quiet = { cache: { popularityFlushMs: 60_000 } };
+
+Deno.test('cache budget: 0 store requests on a memory hit, 1 on a Redis hit, 2 on a cold miss', async () => {
+  const clock = new Clock();
+  const store = instrumented(memoryStore(clock));
+  const a = makeCache(store, clock, quiet, 'a');
+  const b = makeCache(store, clock, quiet, 'b');
+
+  let before = store.calls.length;
+  await a.cache.execute('k', origin('v'), undefined, { tags: ['t1', 't2'] });
+  await settleBackground();
+  assert.deepEqual(store.calls.slice(before), ['runScript', 'runScript'], 'cold miss');
+  assert.deepEqual(store.scripts.slice(-2), ['cache-read-entry', 'cache-write-back']);
+
+  before = store.calls.length;
+  const redisHit = await b.cache.execute('k', origin('x'), undefined, { tags: ['t1', 't2'] });
+  await settleBackground();
+  assert.equal(redisHit.tier, 'redis');
+  assert.deepEqual(store.calls.slice(before), ['runScript'], 'Redis hit');
+
+  before = store.calls.length;
+  for (let i = 0; i < 50; i++) await b.cache.execute('k', origin('x'));
+  await settleBackground();
+  assert.deepEqual(store.calls.slice(before), [], 'memory hits');
+
+  // The lease was released by the write-back script itself: a later cold miss elsewhere claims it.
+  assert.equal(await store.get('qf:cache:lease:k'), null);
+  await a.cache.close();
+  await b.cache.close();
+});
+
+Deno.test('cache: a load that began before another isolate invalidated is not stored (finding 10)', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const reader = makeCache(store, clock, quiet, 'reader');
+  const writer = makeCache(store, clock, quiet, 'writer');
+  const third = makeCache(store, clock, quiet, 'third');
+
+  const slow = gate<string>();
+  const racing = reader.cache.execute('robot:1', slow.fn, undefined, tags);
+  await slow.running; // the reader read the generations and called the origin
+  assert.equal(await writer.cache.invalidateTag('t:robot'), true); // the write commits
+  slow.release('old'); // the origin answers with the version it read before the write
+  assert.equal((await racing).value, 'old'); // began before the write: it may see the old one
+  await settleBackground();
+
+  assert.equal(reader.metrics.counter('cache.writeback.refused'), 1);
+  assert.equal(reader.metrics.counter('cache.writeback.stored'), 0);
+  assert.equal(await store.get('qf:cache:v:robot:1'), null, 'not in the Redis tier');
+  // Nobody serves the old version afterwards, not even the reader (its memory copy was dropped).
+  for (const instance of [reader, third, writer]) {
+    const r = await instance.cache.execute('robot:1', origin('new'), undefined, tags);
+    assert.equal(r.value, 'new');
+  }
+  for (const c of [reader, writer, third]) await c.cache.close();
+});
+
+Deno.test('cache: without an invalidation the same racing load is stored (control)', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const reader = makeCache(store, clock, quiet, 'reader');
+  const slow = gate<string>();
+  const racing = reader.cache.execute('robot:1', slow.fn, undefined, tags);
+  await slow.running;
+  slow.release('v1');
+  await racing;
+  await settleBackground();
+  assert.equal(reader.metrics.counter('cache.writeback.stored'), 1);
+  assert.equal((await store.get<{ v: string }>('qf:cache:v:robot:1'))?.v, 'v1');
+  assert.deepEqual(await store.smembers('qf:cache:tag:t:robot'), ['robot:1']);
+  await reader.cache.close();
+});
+
+Deno.test('cache: a key invalidation also refuses a racing load of that key', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const reader = makeCache(store, clock, quiet, 'reader');
+  const writer = makeCache(store, clock, quiet, 'writer');
+  const slow = gate<string>();
+  const racing = reader.cache.execute('k', slow.fn);
+  await slow.running;
+  assert.equal(await writer.cache.invalidate('k'), true);
+  slow.release('old');
+  await racing;
+  await settleBackground();
+  assert.equal(reader.metrics.counter('cache.writeback.refused'), 1);
+  assert.equal((await writer.cache.execute('k', origin('new'))).value, 'new');
+  await reader.cache.close();
+  await writer.cache.close();
+});
+
+Deno.test('cache: an instance reads its own writes at once, even with a load in flight', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const { cache, metrics } = makeCache(store, clock, quiet, 'a');
+  await cache.execute('robot:1', origin('v1'), undefined, tags);
+  await settleBackground();
+
+  // Memory copies go before any await: a read in the same tick as the invalidation misses.
+  clock.advance(20_000); // expired: the next read loads
+  const slow = gate<string>();
+  const inFlight = cache.execute('robot:1', slow.fn, undefined, tags);
+  await slow.running;
+  const invalidated = cache.invalidateTag('t:robot');
+  // A read after the invalidation does not join the load that began before it.
+  const after = cache.execute('robot:1', origin('v2'), undefined, tags);
+  slow.release('v1-late');
+  assert.equal((await inFlight).value, 'v1-late');
+  await invalidated;
+  assert.equal((await after).value, 'v2');
+  await settleBackground();
+  assert.ok(metrics.counter('cache.load.discarded') >= 1);
+  // It did not wait for the lease of its own superseded load.
+  assert.equal(metrics.counter('cache.lease.superseded'), 1);
+  assert.equal(metrics.counter('cache.lease.waited'), 0);
+  // Neither memory nor the Redis tier holds the late old value.
+  const again = await cache.execute('robot:1', origin('v3'), undefined, tags);
+  assert.notEqual(again.value, 'v1-late');
+  await cache.close();
+});
+
+Deno.test('cache: an invalidation the store missed stays pending, is retried, and then settles (finding 2)', async () => {
+  const clock = new Clock();
+  const inner = memoryStore(clock);
+  const store = instrumented(inner);
+  const writer = makeCache(store, clock, quiet, 'writer');
+  const other = makeCache(inner, clock, quiet, 'other');
+  await other.cache.execute('robot:1', origin('old'), undefined, tags);
+  await settleBackground();
+
+  store.mode = 'fail';
+  let settled = 0;
+  const ok = await writer.cache.invalidateTags(['t:robot'], { onInvalidated: () => settled++ });
+  assert.equal(ok, false);
+  assert.equal(writer.cache.pendingInvalidations, 1);
+  assert.equal(writer.metrics.counter('cache.invalidate.pending'), 1);
+
+  store.mode = 'ok'; // the store answers again
+  // Own writes while pending: the writer ignores the old record still in the Redis tier.
+  const own = await writer.cache.execute('robot:1', origin('new'), undefined, tags);
+  assert.equal(own.value, 'new');
+  assert.equal(own.tier, 'origin');
+
+  assert.equal(await writer.cache.retryPendingInvalidations(), 0);
+  await settleBackground();
+  assert.equal(settled, 1);
+  assert.equal(writer.cache.pendingInvalidations, 0);
+  // The other isolate re-checks within memoryStalenessMs and stops serving the old version.
+  clock.advance(1_001);
+  assert.equal((await other.cache.execute('robot:1', origin('new'), undefined, tags)).value, 'new');
+  await writer.cache.close();
+  await other.cache.close();
+});
+
+Deno.test('cache: the background loop retries a pending invalidation until the store answers', async () => {
+  const clock = new Clock();
+  const store = instrumented(memoryStore(clock));
+  const { cache, metrics } = makeCache(store, clock, {
+    cache: { popularityFlushMs: 60_000, invalidationRetryMs: 5 },
+  });
+  store.mode = 'fail';
+  const settled = Promise.withResolvers<void>();
+  assert.equal(
+    await cache.invalidateTags(['t'], { onInvalidated: () => settled.resolve() }),
+    false,
+  );
+  store.mode = 'ok';
+  await settled.promise; // the loop (every invalidationRetryMs) got through
+  assert.equal(cache.pendingInvalidations, 0);
+  assert.equal(metrics.counter('cache.invalidate.retried'), 1);
+  await cache.close();
+});
+
+Deno.test('cache: no write-back when the generations could not be read before the load', async () => {
+  const clock = new Clock();
+  const store = instrumented(memoryStore(clock));
+  const { cache } = makeCache(store, clock, quiet);
+  store.mode = 'fail';
+  await cache.execute('k', origin('v'), undefined, tags);
+  store.mode = 'ok';
+  await settleBackground();
+  assert.equal(store.scripts.includes('cache-write-back'), false);
+  assert.equal(await store.get('qf:cache:v:k'), null);
+  await cache.close();
+});
+
+Deno.test('cache: a Redis read in flight during its own invalidation is not kept in memory', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const a = makeCache(store, clock, quiet, 'a');
+  const b = makeCache(store, clock, quiet, 'b');
+  await b.cache.execute('robot:1', origin('old'), undefined, tags);
+  await settleBackground();
+  // a's read reaches the store before its own invalidation does...
+  const racing = a.cache.execute('robot:1', origin('x'), undefined, tags);
+  const invalidated = a.cache.invalidateTag('t:robot');
+  assert.equal((await racing).value, 'old'); // it began before the write: it may see the old one
+  assert.equal(await invalidated, true);
+  // ...but the record it read does not stay in a's memory tier.
+  assert.equal((await a.cache.execute('robot:1', origin('new'), undefined, tags)).value, 'new');
+  await a.cache.close();
+  await b.cache.close();
+});
+
+Deno.test('cache: a pre-warm keeps the tags the entry had, so tag invalidation still reaches it', async () => {
+  const clock = new Clock();
+  const store = memoryStore(clock);
+  const { cache } = makeCache(store, clock, quiet);
+  cache.registerLoader('robot:*', () => Promise.resolve('reloaded'));
+  await cache.execute('robot:1', origin('v1'), undefined, tags);
+  await settleBackground();
+  clock.advance(30_000); // past every window: the pre-warm loads
+  assert.deepEqual((await cache.prewarm(['robot:1'])).warmed, ['robot:1']);
+  await settleBackground();
+  assert.deepEqual(await store.smembers('qf:cache:tag:t:robot'), ['robot:1']);
+  assert.equal(await cache.invalidateTag('t:robot'), true);
+  assert.equal((await cache.execute('robot:1', origin('v2'), undefined, tags)).value, 'v2');
+  await cache.close();
+});
