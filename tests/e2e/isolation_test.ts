@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { startDevServer } from '../support/dev_server.ts';
 import { databaseUrl, upstashBridge } from '../support/services.ts';
-import { anonKey, userToken } from '../support/tokens.ts';
+import { anonKey, publishableKey, userToken } from '../support/tokens.ts';
 import { discoverRoutes } from '../support/fuzz.ts';
 import { type Answer, devServerEnv, insertRobots, mixedCase, send } from '../support/trust.ts';
 
@@ -106,9 +106,13 @@ Deno.test('isolation: A, B and anon in every order, cached and uncached, any id 
           }
         }
       }
-      // No token at all is anon too.
+      // No token at all is anon too; so is the publishable key (supabase-js's apikey).
       for (const path of readPaths(99)) {
         check(callers.none, await send(server.base, 'GET', path));
+        check(
+          callers.none,
+          await send(server.base, 'GET', path, { headers: { apikey: publishableKey() } }),
+        );
       }
     });
 

@@ -1,10 +1,13 @@
 /**
- * Every JWT the trust suites send, made in one place so the signing scheme can change (HS256
- * with the local secret today; asymmetric keys later) without touching the suites.
+ * Every credential the trust suites send, made in one place so the signing scheme can change
+ * without touching the suites. User tokens are signed as Supabase Auth signs them (ES256 with the
+ * checkout's local signing key, whose JWKS the dev server serves); the legacy anon and
+ * service_role keys are HS256 JWTs with the local secret.
  *
  * @module
  */
-import { LOCAL_JWT_SECRET, signLocalJwt } from '../../shared/http/auth.ts';
+import { LOCAL_JWT_SECRET, LOCAL_SECRET_KEY, signLocalJwt } from '../../shared/http/auth.ts';
+import { LOCAL_PUBLISHABLE_KEY, signLocalUserToken } from '../../scripts/local_keys.ts';
 
 const encoder = new TextEncoder();
 const base64url = (bytes: Uint8Array | string) =>
@@ -26,9 +29,15 @@ export function signTestToken(
   return signLocalJwt(claims, secret);
 }
 
-/** A signed-in user's access token. */
-export const userToken = (sub: string): Promise<string> =>
+/** A signed-in user's access token, as Supabase Auth issues it (ES256, local signing key). */
+export const userToken = (sub: string): Promise<string> => signLocalUserToken({ sub });
+
+/** The same user's token in the legacy scheme (HS256 with the JWT secret). */
+export const legacyUserToken = (sub: string): Promise<string> =>
   signTestToken({ role: 'authenticated', sub, aud: 'authenticated' });
+
+/** The project's publishable key (sent in `apikey`), the new generation of the anon key. */
+export const publishableKey = (): string => LOCAL_PUBLISHABLE_KEY;
 
 /** The project's anon key. */
 export const anonKey = (): Promise<string> => signTestToken({ role: 'anon' });
@@ -37,7 +46,7 @@ export const anonKey = (): Promise<string> => signTestToken({ role: 'anon' });
 export const serviceKey = (): Promise<string> => signTestToken({ role: 'service_role' });
 
 /** The secrets a response must never reveal. */
-export const SECRETS: readonly string[] = [LOCAL_JWT_SECRET];
+export const SECRETS: readonly string[] = [LOCAL_JWT_SECRET, LOCAL_SECRET_KEY];
 
 /**
  * Tokens that must all be refused with a JSON 401: expired, `alg: none`, signed with another
@@ -77,6 +86,13 @@ export async function badTokens(victim: string): Promise<Record<string, string>>
       base64url(JSON.stringify({ alg: 'HS512', typ: 'JWT' }))
     }.${forgedPayload}.${signature}`,
     rs256: `${base64url(JSON.stringify({ alg: 'RS256', kid: 'x' }))}.${forgedPayload}.${signature}`,
+    legacyExpired: await signTestToken({ role: 'authenticated', sub: victim, exp: now - 60 }),
+    es256Expired: await signLocalUserToken({ sub: victim }, { expiresInSeconds: -60 }),
+    es256Tampered: await (async () => {
+      const [h, , sig] = (await signLocalUserToken({ sub: crypto.randomUUID() })).split('.');
+      return `${h}.${forgedPayload}.${sig}`;
+    })(),
+    secretKeyAsBearer: 'sb_secret_' + 'x'.repeat(32),
     garbage: 'not-a-jwt',
     twoParts: `${header}.${forgedPayload}`,
     emptyParts: '..',
