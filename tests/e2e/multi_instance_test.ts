@@ -216,7 +216,11 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
           );
           const latest = acknowledged.at(-1);
           if (!latest) continue;
-          const ok = latest.version === -1 ? read.version === -1 : read.version >= latest.version;
+          // A 404 is the newest state of a robot that gets deleted (the delete may commit before
+          // it is acknowledged); for the others it is wrong.
+          const deletedLater = (acks.get(read.robot) ?? []).some((ack) => ack.version === -1);
+          const seen = read.version === -1 && deletedLater ? Infinity : read.version;
+          const ok = latest.version === -1 ? read.version === -1 : seen >= latest.version;
           if (!ok || Number.isNaN(read.version)) {
             problems.push(
               `robot ${read.robot} ${
@@ -243,7 +247,15 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
         assert.deepEqual(
           problems.slice(0, 10),
           [],
-          `${problems.length} stale answers (${reads.length} racing reads)`,
+          `${problems.length} stale answers (${reads.length} racing reads); by kind: ${
+            JSON.stringify({
+              ownWrite: problems.filter((p) => p.includes('after writing')).length,
+              byId: problems.filter((p) => p.includes(' by id ')).length,
+              withFields: problems.filter((p) => p.includes(' with fields ')).length,
+              upperCaseId: problems.filter((p) => p.includes(' UPPER CASE id ')).length,
+              atTheEnd: problems.filter((p) => p.startsWith('at the end')).length,
+            })
+          }`,
         );
       },
     );
