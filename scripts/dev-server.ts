@@ -65,17 +65,39 @@ export async function discoverFunctions(dir: URL = functionsDir): Promise<Functi
   return apps;
 }
 
-const notFound = (message: string, status = 404) =>
-  Response.json(
-    { error: { code: status === 404 ? 'function_not_found' : 'bad_request', message } },
-    {
-      status,
-      headers: { 'access-control-allow-origin': '*' },
+/** Methods no function answers; `new Request()` refuses to rebuild TRACE, TRACK and CONNECT. */
+const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
+
+/** The caller's `x-request-id` when it looks like one, else a new uuid. */
+function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id');
+  return given && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+/** A JSON error answered by the gateway itself, with the ids and CORS a function would send. */
+function gatewayError(
+  requestId: string,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return Response.json({ error: { code, message, requestId } }, {
+    status,
+    headers: {
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': 'x-request-id',
+      'x-request-id': requestId,
+      ...headers,
     },
-  );
+  });
+}
 
 /**
- * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`.
+ * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`. Every
+ * answer it makes itself is JSON with an `x-request-id` (passed on to the function too): 404 for
+ * an unknown path or function, 405 for TRACE/TRACK/CONNECT, 400 for a request it cannot rebuild,
+ * 500 (no details) if a function throws instead of answering.
  *
  * @example
  * ```ts
@@ -85,24 +107,63 @@ const notFound = (message: string, status = 404) =>
  */
 export function createGateway(functions: FunctionApp[]): Deno.ServeHandler {
   const byName = new Map(functions.map((f) => [f.name, f.app]));
-  return (request, info) => {
-    const url = new URL(request.url);
+  const names = () => [...byName.keys()].join(', ');
+  return async (request, info) => {
+    const requestId = requestIdOf(request);
+    if (REFUSED_METHODS.has(request.method.toUpperCase())) {
+      return gatewayError(
+        requestId,
+        405,
+        'method_not_allowed',
+        `Method ${request.method} is not allowed`,
+        { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' },
+      );
+    }
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return gatewayError(requestId, 400, 'bad_request', 'The request URL cannot be parsed');
+    }
     const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (!match) {
-      return notFound(
-        `No route for ${url.pathname}: functions are served at /functions/v1/<name> (${
-          [...byName.keys()].join(', ')
-        })`,
+      return gatewayError(
+        requestId,
+        404,
+        'function_not_found',
+        `No route for this path: functions are served at /functions/v1/<name> (${names()})`,
       );
     }
     const app = byName.get(match[1]);
     if (!app) {
-      return notFound(
-        `No function named '${match[1]}'. Functions here: ${[...byName.keys()].join(', ')}`,
+      return gatewayError(
+        requestId,
+        404,
+        'function_not_found',
+        `No function of that name. Functions here: ${names()}`,
       );
     }
     url.pathname = `/${match[1]}${match[2] ?? ''}`;
-    return app.fetch(new Request(url, request), { remoteAddr: info.remoteAddr });
+    let forwarded: Request;
+    try {
+      const headers = new Headers(request.headers);
+      headers.set('x-request-id', requestId);
+      forwarded = new Request(url, {
+        method: request.method,
+        headers,
+        body: request.body,
+        signal: request.signal,
+        redirect: 'manual',
+      });
+    } catch {
+      return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
+    }
+    try {
+      return await app.fetch(forwarded, { remoteAddr: info.remoteAddr });
+    } catch (error) {
+      console.error(`[quantforge] gateway: ${match[1]} threw (request ${requestId}):`, error);
+      return gatewayError(requestId, 500, 'internal_error', 'Internal error');
+    }
   };
 }
 
