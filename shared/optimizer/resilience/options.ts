@@ -66,8 +66,12 @@ export const resilienceOptionsSchema = z.object({
   /** Prefix of the breakers' keys in the store (one per deployment sharing a Redis). @default 'qf:breaker:' */
   breakerKeyPrefix: z.string().min(1).max(200).default('qf:breaker:'),
 
-  /** Requests per window and resource key (all isolates together on Redis). @default 100 */
-  throttleLimit: z.number().int().min(1).max(1_000_000_000).default(100),
+  /**
+   * Requests per window and resource key (all isolates together on Redis). High enough not to
+   * cap a healthy database (the pool and the concurrency limit bound the load); the adaptive
+   * limit shrinks it when latency or errors rise. @default 2000
+   */
+  throttleLimit: z.number().int().min(1).max(1_000_000_000).default(2000),
   /** Rate window, ms (sliding window, as `@upstash/ratelimit`'s `slidingWindow`). @default 1000 */
   throttleWindowMs: z.number().min(10).max(3_600_000).default(1000),
   /** Concurrent operations per resource key and isolate. @default 50 */

@@ -21,8 +21,9 @@
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
+import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
 import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
-import { ANON_CALLER, callerOf, requireUser } from '@shared/http/caller.ts';
+import { ANON_CALLER, callerOf, requireUser, writesNeedUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
 import { jsonResponse } from '@shared/http/json_response.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
@@ -49,6 +50,8 @@ import {
 
 /** What the robots app runs on; tests pass their own. */
 export interface RobotsDependencies {
+  /** Per-caller rate limiting (`QF_RATELIMIT_*`). @default from the environment */
+  rateLimit?: RateLimitOptions;
   /** The database (created once per isolate). @default getDatabase */
   db?: () => Promise<Database>;
   /** The optimizer reads go through. @default advancedBackendOptimizer */
@@ -163,6 +166,9 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
 
   const app = createFunctionApp<RobotsEnv>('robots');
   app.use('*', authenticate({ env: deps.auth?.env }) as never);
+  // Per caller (user id, else client address): one caller's flood never starves another.
+  app.use('*', rateLimitByCaller(deps.rateLimit) as never);
+  app.use('*', writesNeedUser as never);
   app.use(
     '*',
     bodyLimit({

@@ -21,8 +21,9 @@
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
+import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
 import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
-import { callerOf, requireUser } from '@shared/http/caller.ts';
+import { callerOf, requireUser, writesNeedUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
 import { jsonResponse } from '@shared/http/json_response.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
@@ -63,6 +64,8 @@ export * from './keys.ts';
 
 /** What the strategies app runs on; tests pass their own. */
 export interface StrategiesDependencies {
+  /** Per-caller rate limiting (`QF_RATELIMIT_*`). @default from the environment */
+  rateLimit?: RateLimitOptions;
   /** The database (created once per isolate). @default getDatabase */
   db?: () => Promise<Database>;
   /** The optimizer reads go through. @default advancedBackendOptimizer */
@@ -184,6 +187,9 @@ export function createStrategiesApp(deps: StrategiesDependencies = {}) {
 
   const app = createFunctionApp<StrategiesEnv>('strategies');
   app.use('*', authenticate({ env: deps.auth?.env }) as never);
+  // Per caller (user id, else client address): one caller's flood never starves another.
+  app.use('*', rateLimitByCaller(deps.rateLimit) as never);
+  app.use('*', writesNeedUser as never);
   app.use(
     '*',
     bodyLimit({
