@@ -416,7 +416,10 @@ export function createCallerRateLimiter(
   store: KeyValueStore,
   metrics: Metrics = isolateMetrics,
 ): CallerRateLimiter {
-  const redis = (store as Partial<UpstashStore>).redis;
+  // Auto-pipelined: a burst's rate checks share one round trip per tick (rate windows need no
+  // order against the cache's commands, which stay on the store's ordered client).
+  const upstash = store as Partial<UpstashStore>;
+  const redis = upstash.batchedRedis ?? upstash.redis;
   if (store.backend === 'upstash' && redis) {
     return new UpstashCallerLimiter({
       redis,

@@ -86,7 +86,7 @@ Deno.test('faults: Redis paused and killed, bridge stopped, Postgres stopped and
   let redis: OwnRedis | undefined;
   let server: Awaited<ReturnType<typeof startDevServer>> | undefined;
   try {
-    [pg, redis] = await Promise.all([startOwnPostgres(), startOwnRedis()]);
+    [pg, redis] = await Promise.all([startOwnPostgres(), startOwnRedis({ durable: true })]);
     server = await startDevServer(devServerEnv({
       databaseUrl: pg.url,
       upstash: redis,
