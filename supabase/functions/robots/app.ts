@@ -8,6 +8,7 @@
  * | `GET /robots/search?q=` | anyone | trigram search over what the caller may see |
  * | `GET /robots/:id` | anyone | one robot the caller may see (own or public) |
  * | `POST /robots` | signed-in user | create a robot owned by the caller |
+ * | `POST /robots/batch` | signed-in user | create up to 100 robots in one transaction |
  * | `PATCH /robots/:id` | owner | change a robot |
  * | `DELETE /robots/:id` | owner | delete a robot |
  *
@@ -26,7 +27,14 @@ import { ANON_CALLER, callerOf, requireUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
 import { jsonResponse } from '@shared/http/json_response.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
-import { idParams, searchText, validJson, validParams, validQuery } from '@shared/http/validate.ts';
+import {
+  idParams,
+  issuesMessage,
+  searchText,
+  validJson,
+  validParams,
+  validQuery,
+} from '@shared/http/validate.ts';
 import {
   type Database,
   decodeCursor,
@@ -60,7 +68,15 @@ export interface RobotsDependencies {
    * @default 65536
    */
   maxBodyBytes?: number;
+  /**
+   * Largest body of `POST /robots/batch`, bytes.
+   * @default 1048576
+   */
+  maxBatchBodyBytes?: number;
 }
+
+/** Most robots one `POST /robots/batch` creates; more is a 413. */
+export const MAX_BATCH_ROBOTS = 100;
 
 type RobotsEnv = FunctionEnv & { Variables: AuthVariables };
 
@@ -134,6 +150,36 @@ const pageOf = ({ limit, cursor, fields, total }: z.output<typeof listQuerySchem
 
 const robotId = validParams(idParams, 'robot id');
 
+/** Body of `POST /robots/batch`: the items are checked one by one (their index named). */
+const batchBodySchema = z.object({ robots: z.array(z.unknown()).min(1) }).strict();
+
+/** The batch's items, each validated as a `POST /robots` body: 413 past the bound, 400 naming the index. */
+function batchItems(items: unknown[]): z.output<typeof createBodySchema>[] {
+  if (items.length > MAX_BATCH_ROBOTS) {
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `A batch creates at most ${MAX_BATCH_ROBOTS} robots: received ${items.length}`,
+    );
+  }
+  return items.map((item, index) => {
+    const result = createBodySchema.safeParse(item);
+    if (result.success) return result.data;
+    throw new ApiError(
+      400,
+      'invalid_body',
+      `Invalid robots[${index}]: ${issuesMessage(result.error)}`,
+      {
+        details: result.error.issues.map((i) => ({
+          index,
+          path: ['robots', index, ...i.path],
+          message: i.message,
+        })),
+      },
+    );
+  });
+}
+
 function notFound(id: string): ApiError {
   return new ApiError(404, 'not_found', `No robot ${id} visible to this caller`);
 }
@@ -163,14 +209,22 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
 
   const app = createFunctionApp<RobotsEnv>('robots');
   app.use('*', authenticate({ env: deps.auth?.env }) as never);
-  app.use(
-    '*',
+  const limitTo = (maxSize: number) =>
     bodyLimit({
-      maxSize: deps.maxBodyBytes ?? 65_536,
+      maxSize,
       onError: () => {
         throw new ApiError(413, 'payload_too_large', 'Request body is too large');
       },
-    }),
+    });
+  const bodyLimitDefault = limitTo(deps.maxBodyBytes ?? 65_536);
+  // A batch carries up to 100 robots: its own, larger bound.
+  const bodyLimitBatch = limitTo(deps.maxBatchBodyBytes ?? 1_048_576);
+  app.use(
+    '*',
+    (c, next) =>
+      c.req.method === 'POST' && c.req.path.replace(/\/+$/, '').endsWith('/robots/batch')
+        ? bodyLimitBatch(c, next)
+        : bodyLimitDefault(c, next),
   );
 
   // Own robots.
@@ -249,6 +303,25 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
     });
     c.header('location', `/functions/v1/robots/${robot.id.toLowerCase()}`);
     return jsonResponse(c, robot, 201);
+  });
+
+  // Many robots in ONE transaction: all are created or none (a bad strategy_id or a taken id
+  // rolls the batch back), so a client retries the whole batch, never a guessed remainder.
+  app.post('/batch', validJson(batchBodySchema), async (c) => {
+    const { caller, userId } = requireUser(c);
+    const items = batchItems(c.req.valid('json').robots);
+    const created = await robots.write(
+      (repo, hooks) => repo.createMany(caller, items, hooks, MAX_BATCH_ROBOTS),
+      {
+        // One outbox row for the whole batch. No per-robot tags: the ids are the server's, new,
+        // so no read of them can be cached yet.
+        tags: (rows: Robot[]) => [
+          userRobotsTag(userId),
+          ...(rows.some((robot) => robot.is_public) ? [PUBLIC_ROBOTS_TAG] : []),
+        ],
+      },
+    );
+    return jsonResponse(c, { count: created.length, items: created }, 201);
   });
 
   app.patch('/:id', robotId, validJson(updateBodySchema), async (c) => {
