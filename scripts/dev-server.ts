@@ -213,11 +213,13 @@ function checkPortFree(hostname: string, port: number): void {
     Deno.listen({ hostname, port }).close();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
+      const alternative = port === 54321 ? 54331 : port < 65535 ? port + 1 : port - 1;
+      const who = port === 54321
+        ? 'another dev server, or `supabase start`, whose API uses 54321'
+        : 'another dev server or program';
       failStart(
-        `port ${port} on ${hostname} is already in use (another dev server, or \`supabase start\`` +
-          ` whose API uses 54321). Stop it, or choose another port: PORT=${
-            port === 54321 ? 54331 : port + 1
-          } npm start`,
+        `port ${port} on ${hostname} is already in use (${who}). Stop it, or choose another` +
+          ` port: PORT=${alternative} npm start`,
       );
     }
     if (error instanceof Deno.errors.PermissionDenied) {
