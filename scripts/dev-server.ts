@@ -268,6 +268,7 @@ async function openDatabase(reset: boolean): Promise<{ db: Database; note: strin
     return { db, note: '' };
   }
   const dataDir = localDataDir();
+  if (dataDir !== 'memory://') await lockDataDir(dataDir);
   if (reset && dataDir !== 'memory://') {
     await Deno.remove(dataDir, { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -297,6 +298,29 @@ async function openDatabase(reset: boolean): Promise<{ db: Database; note: strin
   }
   setDatabase(db);
   return { db, note };
+}
+
+/**
+ * Takes an exclusive lock on `<dataDir>.lock` for the life of the process: PGlite is one
+ * process's database, and a second dev server on the same folder would corrupt it. The kernel
+ * drops the lock when the process ends, however it ends.
+ */
+async function lockDataDir(dataDir: string): Promise<void> {
+  const path = `${dataDir.replace(/\/+$/, '')}.lock`;
+  await Deno.mkdir(new URL('.', new URL(`file://${path}`)), { recursive: true });
+  const file = await Deno.open(path, { create: true, write: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const locked = await Promise.race([
+    file.lock(true).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 500)),
+  ]);
+  clearTimeout(timer);
+  if (!locked) {
+    failStart(
+      `another dev server is using the data folder ${relative(dataDir)}. Stop it, or give this` +
+        ' one its own folder: QF_LOCAL_DATA_DIR=.data/other npm start',
+    );
+  }
 }
 
 const relative = (path: string) => {

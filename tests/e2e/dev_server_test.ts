@@ -176,6 +176,12 @@ Deno.test('dev server: data survives a restart; new migrations only; --reset and
       robotId = created.data.id;
       // The first requests print nothing a user cannot act on (no legacy-abort warning).
       assert.equal(server.stderr, '');
+      // A second dev server on the same folder is refused at once: PGlite is one process's.
+      const second = await failedStart(env);
+      assert.equal(second.code, 1);
+      assertOneLine(second.stderr);
+      assert.match(second.stderr, /another dev server is using the data folder/);
+      assert.match(second.stderr, /QF_LOCAL_DATA_DIR=/);
     } finally {
       assert.equal(await server.stop(), 0);
     }
