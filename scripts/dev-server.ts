@@ -434,7 +434,7 @@ async function main(): Promise<void> {
     ...functions.map((f) => `    ${base}/${f.name}`),
     'Ctrl-C stops it.',
   ];
-  console.log(lines.join('\n'));
+  // Listening for Ctrl-C before the banner says it works: a stop right after it exits cleanly.
   const stop = async () => {
     controller.abort();
     await server.finished;
@@ -442,6 +442,7 @@ async function main(): Promise<void> {
     Deno.exit(0);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) Deno.addSignalListener(signal, stop);
+  console.log(lines.join('\n'));
   await server.finished;
 }
 
