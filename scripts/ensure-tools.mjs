@@ -9,7 +9,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const needed = ['deno', 'supabase'].map((bin) => join(root, 'node_modules', '.bin', bin));
+const needed = [
+  ...['deno', 'supabase'].map((bin) => join(root, 'node_modules', '.bin', bin)),
+  // The edge runtime's Deno (npm alias of an older `deno`), for the test suite.
+  join(root, 'node_modules', 'deno-edge', 'deno'),
+];
 if (needed.every((path) => existsSync(path))) process.exit(0);
 
 console.log('[setup] installing the pinned toolchain (deno, supabase CLI) with npm install ...');

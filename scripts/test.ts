@@ -6,8 +6,9 @@
  * 2. Starts a real `redis-server`, the Upstash REST bridge in front of it and a PostgreSQL 15
  *    cluster, each on a free loopback port; applies the bootstrap SQL and the migrations with the
  *    real Supabase CLI, and checks they were applied.
- * 3. Runs `deno check`, `deno lint`, `deno fmt --check` and every test under `tests/`, passing
- *    the servers as `TEST_*` variables.
+ * 3. Runs `deno check`, `deno lint`, `deno fmt --check`, then under the edge runtime's Deno
+ *    (npm `deno-edge`) a type check of every function and the health and robots smoke tests,
+ *    then every test under `tests/`, passing the servers as `TEST_*` variables.
  * 4. Stops every server it started, also on failure or Ctrl-C, and prints, alone on its last
  *    line, `N passed, N failed` (each static check counts as one test).
  *
@@ -46,9 +47,10 @@ async function run(
   label: string,
   args: string[],
   env: Record<string, string> = {},
+  binary = deno,
 ): Promise<{ ok: boolean; output: string }> {
   console.log(`\n[test] ${label}: deno ${args.join(' ')}`);
-  const child = new Deno.Command(deno, {
+  const child = new Deno.Command(binary, {
     args,
     cwd: root,
     env: { ...env, NO_COLOR: '1' },
@@ -64,6 +66,51 @@ async function run(
   }
   const status = await child.status;
   return { ok: status.success, output: chunks.join('') };
+}
+
+/**
+ * The Deno that Supabase's edge runtime embeds (2.1.4 in edge-runtime v1.78.1, the image the
+ * pinned CLI names), installed as the npm alias `deno-edge`.
+ */
+const edgeDeno = `${root}node_modules/deno-edge/deno`;
+
+/**
+ * Under the edge runtime's Deno: type-checks every function with its own import map (one
+ * count), then runs the health and robots smoke tests (counted as deno test counts them), so a
+ * newer-Deno-only API cannot slip in.
+ */
+async function runUnderEdgeDeno(counts: Counts): Promise<void> {
+  // Deno 2.1 trusts only its bundled CA roots by default; the system store is what 2.9 uses.
+  const env = { DENO_TLS_CA_STORE: 'system', DENO_NO_PACKAGE_JSON: '1' };
+  const functions: string[] = [];
+  for await (const entry of Deno.readDir(`${root}supabase/functions`)) {
+    if (entry.isDirectory && !entry.name.startsWith('_') && !entry.name.startsWith('.')) {
+      functions.push(entry.name);
+    }
+  }
+  let checked = true;
+  for (const name of functions.sort()) {
+    const dir = `supabase/functions/${name}`;
+    const args = ['check', '--no-lock', '--config', `${dir}/deno.json`, `${dir}/index.ts`];
+    checked = (await run(`edge runtime Deno: check ${name}`, args, env, edgeDeno)).ok && checked;
+  }
+  if (checked) counts.passed++;
+  else counts.failed++;
+  const smoke = await run(
+    'edge runtime Deno: smoke tests',
+    [
+      'test',
+      '-A',
+      '--no-lock',
+      'tests/unit/health_test.ts',
+      'tests/integration/robots_read_smoke_test.ts',
+    ],
+    env,
+    edgeDeno,
+  );
+  const summary = parseDenoTestSummary(smoke.output);
+  counts.passed += summary?.passed ?? 0;
+  counts.failed += summary && (smoke.ok || summary.failed) ? summary.failed : 1;
 }
 
 /** Reads deno test's closing line: `ok | 12 passed (3 steps) | 0 failed | 1 ignored (2s)`. */
@@ -122,6 +169,7 @@ async function main(counts: Counts): Promise<void> {
       if (result.ok) counts.passed++;
       else counts.failed++;
     }
+    await runUnderEdgeDeno(counts);
   }
 
   const env = {

@@ -9,6 +9,9 @@
 --   roles   anon, authenticated (nologin, noinherit), service_role (bypassrls),
 --           authenticator (may switch to the three, as PostgREST does)
 --   schemas auth (auth.uid(), auth.role(), auth.jwt(), auth.email()), extensions
+--   tables  auth.users, auth.sessions, auth.refresh_tokens: the columns the dev server's local
+--           auth (scripts/local_auth.ts) and supabase/seed.sql use, with Supabase Auth's names
+--           and types (a subset; Supabase Auth owns these tables on a real project)
 --   grants  usage on public/extensions, default privileges on public objects
 
 do $$
@@ -94,3 +97,53 @@ $$;
 
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to anon, authenticated, service_role;
+
+-- The auth tables, a subset of Supabase Auth's (same names and types), for the dev server's
+-- local email/password auth and the demo users of seed.sql. Not granted to the API roles: as on
+-- Supabase, only the auth server reads them.
+create table if not exists auth.users (
+  instance_id uuid,
+  id uuid primary key,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  encrypted_password varchar(255),
+  email_confirmed_at timestamptz,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  is_anonymous boolean not null default false,
+  deleted_at timestamptz,
+  -- Supabase Auth reads these as strings: a seeded user needs '' rather than null there.
+  confirmation_token varchar(255) default '',
+  recovery_token varchar(255) default '',
+  email_change_token_new varchar(255) default '',
+  email_change varchar(255) default ''
+);
+create unique index if not exists users_email_key on auth.users (email);
+
+create table if not exists auth.sessions (
+  id uuid primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  refreshed_at timestamp,
+  aal text,
+  not_after timestamptz,
+  user_agent text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) unique,
+  user_id varchar(255),
+  revoked boolean not null default false,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  parent varchar(255),
+  session_id uuid references auth.sessions (id) on delete cascade
+);

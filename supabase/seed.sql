@@ -1,10 +1,26 @@
 -- seed.sql: demo data for local development (supabase db reset, PGlite at `npm start`).
 --
--- Three demo users with fixed uuids (sign JWTs with these `sub` values to act as them):
---   alice  11111111-1111-4111-8111-111111111111
---   bob    22222222-2222-4222-8222-222222222222
---   carol  33333333-3333-4333-8333-333333333333
--- Idempotent: fixed ids with on conflict do nothing.
+-- Three demo users with fixed uuids, who sign in with their email and the password
+-- `quantforge-demo` (the dev server's local auth, or `supabase start`'s; bcrypt hash, cost 10):
+--   alice@example.com  11111111-1111-4111-8111-111111111111
+--   bob@example.com    22222222-2222-4222-8222-222222222222
+--   carol@example.com  33333333-3333-4333-8333-333333333333
+-- Idempotent: fixed ids with on conflict do nothing. Local and development databases only.
+
+insert into auth.users
+  (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+   raw_app_meta_data, raw_user_meta_data, created_at, updated_at,
+   confirmation_token, recovery_token, email_change_token_new, email_change)
+select '00000000-0000-0000-0000-000000000000', u.id::uuid, 'authenticated', 'authenticated',
+  u.email, '$2b$10$lvFmYo7PlViaAudmPoglDeOEFuua/vwIzm5clCZmCwyd8IR2lQt/i', now(),
+  '{"provider": "email", "providers": ["email"]}', jsonb_build_object('name', u.name),
+  now(), now(), '', '', '', ''
+from (values
+  ('11111111-1111-4111-8111-111111111111', 'alice@example.com', 'Alice'),
+  ('22222222-2222-4222-8222-222222222222', 'bob@example.com', 'Bob'),
+  ('33333333-3333-4333-8333-333333333333', 'carol@example.com', 'Carol')
+) as u (id, email, name)
+on conflict (id) do nothing;
 
 insert into public.strategies
   (id, user_id, name, description, strategy_type, parameters, is_public)

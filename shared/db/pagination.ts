@@ -190,8 +190,12 @@ export function selectFields(
 ): string[] {
   if (requested === undefined || requested === null) return Object.keys(whitelist);
   const list = (typeof requested === 'string' ? requested.split(',') : [...requested])
-    .map((field) => String(field).trim())
-    .filter((field) => field !== '');
+    .map((field) => String(field).trim());
+  // `fields=` alone means every field; an empty name inside a list (`id,,name`) is a mistake.
+  if (list.length === 1 && list[0] === '') return Object.keys(whitelist);
+  if (list.includes('')) {
+    throw new DbValidationError('fields', "has an empty field name (as in 'id,,name')", list);
+  }
   if (list.length === 0) return Object.keys(whitelist);
   const unknown = list.filter((field) => !Object.hasOwn(whitelist, field));
   if (unknown.length > 0) {

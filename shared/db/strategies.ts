@@ -1,6 +1,9 @@
 /**
- * Strategies repository: the cheap subset of the robots one (list with keyset pagination and
- * filters, get by id, create, delete), same callers and RLS rules.
+ * Strategies repository: list with keyset pagination and filters, trigram search, get by id,
+ * create, update, delete; same callers and RLS rules as the robots one. Writes hand their hook a
+ * {@link StrategyWrite}: the row's visibility before and after, and for deletes the robots whose
+ * `strategy_id` the foreign key sets to null, so the caller can compute what cache entries went
+ * stale inside the write's transaction.
  *
  * @module
  */
@@ -84,28 +87,132 @@ export const strategyUpdateSchema = z.object({
 /** Input of {@link StrategiesRepository.update}. */
 export type StrategyUpdate = z.input<typeof strategyUpdateSchema>;
 
+/** Filters of {@link StrategiesRepository.list} and {@link StrategiesRepository.search}. */
+export interface StrategyFilters {
+  /** Only this owner's strategies. */
+  ownerId?: string;
+  /** Only public (`true`) or only private (`false`) strategies. */
+  isPublic?: boolean;
+  /** Only this strategy type. */
+  strategyType?: string;
+}
+
+/** Filters and paging of {@link StrategiesRepository.list}. */
+export interface StrategyListOptions extends PageOptions {
+  fields?: readonly string[] | string;
+  filters?: StrategyFilters;
+}
+
 /** Input of {@link StrategiesRepository.search}. */
 export interface StrategySearchOptions {
-  /** Text found in name or description (case-insensitive substring), 2..100 characters. */
+  /** Search text, 2..100 characters: matched in name and description. */
   query: string;
   fields?: readonly string[] | string;
-  filters?: { ownerId?: string; isPublic?: boolean; strategyType?: string };
+  filters?: StrategyFilters;
   /**
    * Maximum results, 1..100.
    * @default 20
    */
   limit?: number;
+  /**
+   * Also match names by trigram similarity (typos). Costs more candidates to recheck.
+   * @default false
+   */
+  fuzzy?: boolean;
 }
 
-const UPDATE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
+/** A search hit: the selected fields plus the trigram similarity score (0..1). */
+export type StrategySearchHit = Partial<Strategy> & { score: number };
 
-/** Filters and paging of {@link StrategiesRepository.list}. */
-export interface StrategyListOptions extends PageOptions {
-  fields?: readonly string[] | string;
-  filters?: { ownerId?: string; isPublic?: boolean; strategyType?: string };
+/** The visibility of a strategy: what decides which cached reads hold it. */
+export type StrategyVisibility = Pick<Strategy, 'id' | 'user_id' | 'is_public' | 'strategy_type'>;
+
+/** A robot a strategy write changed (deletes set `strategy_id` to null). */
+export interface DependentRobot {
+  id: string;
+  user_id: string;
+  is_public: boolean;
+}
+
+/**
+ * What a strategy write's `afterWrite` hook receives, inside the write's transaction: the
+ * strategy's visibility after the write (as it was, for deletes; `id` is canonical, as every
+ * repository's hook row), what it was before, and the robots the write changed.
+ */
+export interface StrategyWrite extends StrategyVisibility {
+  /** Its visibility before the write; `null` for creates. */
+  previous: Pick<Strategy, 'is_public' | 'strategy_type'> | null;
+  /** Robots whose rows the write changed: deletes null their `strategy_id`. */
+  robots: DependentRobot[];
+  /** Whether more robots changed than {@link StrategyWrite.robots} lists. */
+  robotsTruncated: boolean;
+}
+
+/** Options of {@link StrategiesRepository}. */
+export interface StrategiesRepositoryOptions {
+  /**
+   * Largest number of dependent robots a delete reports to its hook; beyond it
+   * `robotsTruncated` is set.
+   * @default 1000
+   */
+  maxDependentRobots?: number;
 }
 
 const TABLE = 'public.strategies';
+const WRITE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
+const VISIBILITY = 't.id, t.user_id, t.is_public, t.strategy_type';
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Validated filters as SQL conditions over alias `t`. */
+export function strategyWhere(filters: StrategyFilters = {}): WhereBuilder {
+  if (filters === null || typeof filters !== 'object') {
+    throw new DbValidationError(
+      'filters',
+      `must be an object: received ${JSON.stringify(filters)}`,
+      filters,
+    );
+  }
+  const allowed = ['ownerId', 'isPublic', 'strategyType'];
+  const unknown = Object.keys(filters).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new DbValidationError(
+      'filters',
+      `has unknown filter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
+      unknown,
+    );
+  }
+  const where = new WhereBuilder();
+  if (filters.ownerId !== undefined) {
+    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
+  }
+  if (filters.isPublic !== undefined) {
+    if (typeof filters.isPublic !== 'boolean') {
+      throw new DbValidationError(
+        'filters.isPublic',
+        `must be a boolean: received ${JSON.stringify(filters.isPublic)}`,
+        filters.isPublic,
+      );
+    }
+    // A literal: the planner must see `is_public` to use the partial index.
+    where.add(filters.isPublic ? 't.is_public' : 'not t.is_public');
+  }
+  if (filters.strategyType !== undefined) {
+    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
+      throw new DbValidationError(
+        'filters.strategyType',
+        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
+          JSON.stringify(filters.strategyType)
+        }`,
+        filters.strategyType,
+      );
+    }
+    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
+  }
+  return where;
+}
 
 /**
  * Data access for `public.strategies`.
@@ -118,11 +225,23 @@ const TABLE = 'public.strategies';
  */
 export class StrategiesRepository {
   #db: Database;
-  constructor(db: Database) {
+  #maxDependentRobots: number;
+
+  constructor(db: Database, options: StrategiesRepositoryOptions = {}) {
+    const { maxDependentRobots = 1000 } = options;
+    if (
+      !Number.isInteger(maxDependentRobots) || maxDependentRobots < 1 ||
+      maxDependentRobots > 10_000
+    ) {
+      throw new RangeError(
+        `'maxDependentRobots' must be an integer from 1 to 10000: received ${maxDependentRobots}`,
+      );
+    }
     this.#db = db;
+    this.#maxDependentRobots = maxDependentRobots;
   }
 
-  /** A page of strategies, newest first. */
+  /** A page of strategies, newest first (`created_at desc, id desc`), keyset-paginated. */
   async list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
     const where = strategyWhere(options.filters);
@@ -142,10 +261,11 @@ export class StrategiesRepository {
   }
 
   /**
-   * Strategies whose name or description contains `query` (case-insensitive), newest first,
-   * among those the caller may see (RLS). Strategies are few per user: no trigram index.
+   * Trigram search on name and description, best similarity first. Users go through
+   * `public.search_strategies` (the trigram indexes cannot serve `ilike` under RLS, see its
+   * migration) and the result is joined under their RLS again; the service queries directly.
    */
-  async search(caller: Caller, options: StrategySearchOptions): Promise<Partial<Strategy>[]> {
+  async search(caller: Caller, options: StrategySearchOptions): Promise<StrategySearchHit[]> {
     const query = typeof options.query === 'string' ? options.query.trim() : options.query;
     if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
       throw new DbValidationError(
@@ -156,23 +276,51 @@ export class StrategiesRepository {
     }
     const limit = parseLimit(options.limit);
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
-    const where = strategyWhere(options.filters);
-    const pattern = where.param(`%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    where.add(`(t.name ilike ${pattern} or t.description ilike ${pattern})`);
-    const limitParam = where.param(limit);
-    return await runAs(
-      this.#db,
-      caller,
-      (tx) =>
-        tx.query<Partial<Strategy>>(
-          `select ${selectList(STRATEGY_FIELDS, selected)} from ${TABLE} t ${where.toSql()}
-           order by t.created_at desc, t.id desc limit ${limitParam}`,
-          where.params,
-        ),
+    const filters = options.filters ?? {};
+    const where = strategyWhere(filters);
+    if (caller.kind === 'user') {
+      const p = new WhereBuilder();
+      const args = [
+        p.param(query),
+        p.param(limit),
+        `${p.param(filters.ownerId ?? null)}::uuid`,
+        `${p.param(filters.isPublic ?? null)}::boolean`,
+        `${p.param(filters.strategyType ?? null)}::text`,
+        `${p.param(options.fuzzy === true)}::boolean`,
+      ];
+      return await runAs(this.#db, caller, async (tx) => {
+        const rows = await tx.query<StrategySearchHit>(
+          `select ${selectList(STRATEGY_FIELDS, selected)}, s.score::float8 as "score"
+           from public.search_strategies(${args.join(', ')}) s
+           join ${TABLE} t on t.id = s.id
+           order by s.score desc, t.created_at desc, t.id desc`,
+          p.params,
+        );
+        return rows.map((row) => ({ ...row, score: Number(row.score) }));
+      });
+    }
+    const q = where.param(query);
+    const pattern = where.param(`%${escapeLike(query)}%`);
+    where.add(
+      `(t.name ilike ${pattern} or t.description ilike ${pattern}${
+        options.fuzzy === true ? ` or t.name operator(extensions.%) ${q}` : ''
+      })`,
     );
+    const limitParam = where.param(limit);
+    return await runAs(this.#db, caller, async (tx) => {
+      const rows = await tx.query<StrategySearchHit>(
+        `select ${selectList(STRATEGY_FIELDS, selected)},
+           greatest(extensions.word_similarity(${q}, t.name), 0.5 * extensions.word_similarity(${q}, t.description))::float8 as "score"
+         from ${TABLE} t ${where.toSql()}
+         order by "score" desc, t.created_at desc, t.id desc
+         limit ${limitParam}`,
+        where.params,
+      );
+      return rows.map((row) => ({ ...row, score: Number(row.score) }));
+    });
   }
 
-  /** One strategy or `null`. */
+  /** One strategy or `null` (missing, or hidden from the caller by RLS). */
   async getById(
     caller: Caller,
     id: string,
@@ -185,7 +333,7 @@ export class StrategiesRepository {
   async create(
     caller: Caller,
     input: StrategyCreate,
-    hooks: WriteHooks<Strategy> = {},
+    hooks: WriteHooks<StrategyWrite> = {},
   ): Promise<Strategy> {
     const data = parseInput(strategyCreateSchema, input, 'strategy');
     if (caller.kind === 'service' && !data.user_id) {
@@ -210,25 +358,34 @@ export class StrategiesRepository {
           data.is_public ?? false,
         ],
       );
-      await hooks.afterWrite?.(tx, rows[0]);
-      return rows[0];
+      const strategy = rows[0];
+      await hooks.afterWrite?.(tx, {
+        ...visibilityOf(strategy),
+        previous: null,
+        robots: [],
+        robotsTruncated: false,
+      });
+      return strategy;
     });
   }
 
-  /** Updates the caller's strategy; `null` when it does not exist or is not the caller's. */
+  /**
+   * Updates the caller's strategy; `null` when it does not exist or is not the caller's (RLS:
+   * only owners update). The hook sees the visibility before and after.
+   */
   async update(
     caller: Caller,
     id: string,
     patch: StrategyUpdate,
-    hooks: WriteHooks<Strategy> = {},
+    hooks: WriteHooks<StrategyWrite> = {},
   ): Promise<Strategy | null> {
     id = requireUuid('id', id);
     const data = parseInput(strategyUpdateSchema, patch, 'strategy') as Record<string, unknown>;
-    const columns = UPDATE_COLUMNS.filter((column) => data[column] !== undefined);
+    const columns = WRITE_COLUMNS.filter((column) => data[column] !== undefined);
     if (columns.length === 0) {
       throw new DbValidationError(
         'strategy',
-        `needs at least one of ${UPDATE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
+        `needs at least one of ${WRITE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
         patch,
       );
     }
@@ -239,53 +396,80 @@ export class StrategiesRepository {
         : `${column} = ${where.param(data[column])}`
     );
     return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<Strategy>(
-        `update ${TABLE} t set ${sets.join(', ')} where t.id = $1
-         returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))}`,
+      // The old row, locked, in the same statement: what was public before the change.
+      const rows = await tx.query<Strategy & { __was_public: boolean; __was_type: string }>(
+        `with old as (
+           select o.id, o.is_public, o.strategy_type from ${TABLE} o where o.id = $1 for update
+         )
+         update ${TABLE} t set ${sets.join(', ')} from old where t.id = old.id
+         returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))},
+           old.is_public as "__was_public", old.strategy_type as "__was_type"`,
         where.params,
       );
-      const strategy = rows[0] ?? null;
-      if (strategy) await hooks.afterWrite?.(tx, strategy);
+      if (rows.length === 0) return null;
+      const { __was_public, __was_type, ...strategy } = rows[0];
+      await hooks.afterWrite?.(tx, {
+        ...visibilityOf(strategy),
+        previous: {
+          is_public: __was_public,
+          strategy_type: __was_type as Strategy['strategy_type'],
+        },
+        robots: [],
+        robotsTruncated: false,
+      });
       return strategy;
     });
   }
 
-  /** Deletes the caller's strategy (robots keep running: strategy_id is set null). */
+  /**
+   * Deletes the caller's strategy; `false` when nothing was deleted. Robots built on it keep
+   * running: the foreign key sets their `strategy_id` to null (whoever owns them), and the hook
+   * lists them (at most `maxDependentRobots`), read after the strategy row is locked so that no
+   * robot can start referencing it in between.
+   */
   async delete(
     caller: Caller,
     id: string,
-    hooks: WriteHooks<{ id: string }> = {},
+    hooks: WriteHooks<StrategyWrite> = {},
   ): Promise<boolean> {
     id = requireUuid('id', id);
     return await runAs(this.#db, caller, async (tx) => {
+      // Locks the row (RLS: only the owner can), which blocks new references until commit.
+      const [strategy] = await tx.query<StrategyVisibility>(
+        `select ${VISIBILITY} from ${TABLE} t where t.id = $1 for update`,
+        [id],
+      );
+      if (!strategy) return false;
+      const probe = this.#maxDependentRobots + 1;
+      const robots = caller.kind === 'user'
+        ? await tx.query<DependentRobot>(
+          'select d.id, d.user_id, d.is_public from private.strategy_dependent_robots($1::uuid, $2) d',
+          [id, probe],
+        )
+        : await tx.query<DependentRobot>(
+          `select r.id, r.user_id, r.is_public from public.robots r
+           where r.strategy_id = $1::uuid order by r.id limit $2`,
+          [id, probe],
+        );
       const gone = (await tx.query(`delete from ${TABLE} t where t.id = $1 returning t.id`, [id]))
         .length > 0;
-      if (gone) await hooks.afterWrite?.(tx, { id });
-      return gone;
+      if (!gone) return false;
+      await hooks.afterWrite?.(tx, {
+        ...strategy,
+        previous: { is_public: strategy.is_public, strategy_type: strategy.strategy_type },
+        robots: robots.slice(0, this.#maxDependentRobots),
+        robotsTruncated: robots.length > this.#maxDependentRobots,
+      });
+      return true;
     });
   }
 }
 
-/** Validated strategy filters as SQL conditions over alias `t`. */
-function strategyWhere(filters: StrategyListOptions['filters'] = {}): WhereBuilder {
-  const where = new WhereBuilder();
-  if (filters.ownerId !== undefined) {
-    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
-  }
-  if (filters.isPublic !== undefined) {
-    where.add(filters.isPublic === true ? 't.is_public' : 'not t.is_public');
-  }
-  if (filters.strategyType !== undefined) {
-    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-      throw new DbValidationError(
-        'filters.strategyType',
-        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-          JSON.stringify(filters.strategyType)
-        }`,
-        filters.strategyType,
-      );
-    }
-    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-  }
-  return where;
+function visibilityOf(strategy: Strategy): StrategyVisibility {
+  return {
+    id: strategy.id,
+    user_id: strategy.user_id,
+    is_public: strategy.is_public,
+    strategy_type: strategy.strategy_type,
+  };
 }

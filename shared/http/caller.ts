@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { type Caller, userCaller } from '../db/caller.ts';
 import type { AuthContext } from './auth.ts';
 import { ApiError } from './errors.ts';
@@ -59,3 +60,23 @@ export function requireUser(c: AuthContextLike): Required<RequestCaller> {
   }
   return { caller, userId };
 }
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Middleware: every write (POST, PUT, PATCH, DELETE) needs a signed-in user, checked before the
+ * body is read or validated, so an anonymous caller learns nothing about the input rules.
+ *
+ * @example
+ * ```ts
+ * app.use('*', authenticate());
+ * app.use('*', writesNeedUser);
+ * app.post('/', validJson(createBodySchema), (c) => ...); // anon: 401 before any 400
+ * ```
+ */
+export const writesNeedUser: MiddlewareHandler = createMiddleware(
+  async function writesNeedUser(c, next) {
+    if (!READ_METHODS.has(c.req.method)) requireUser(c);
+    await next();
+  },
+);

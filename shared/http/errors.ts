@@ -15,7 +15,7 @@ import {
   CircuitOpenError,
   ThrottledError,
 } from '../optimizer/resilience/errors.ts';
-import { DbNotFoundError, DbValidationError } from '../db/errors.ts';
+import { DbNotFoundError, DbValidationError, isDbUnavailableError } from '../db/errors.ts';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -146,6 +146,7 @@ function translatePgError(error: PgErrorLike): ApiError | undefined {
  *
  * | error | status | code |
  * |---|---|---|
+ * | `DbUnavailableError` (Postgres unreachable, timed out, pool full) | 503 + Retry-After | `db_unavailable` |
  * | `CircuitOpenError` | 503 + Retry-After | `circuit_open` |
  * | `ThrottledError` | 429 + Retry-After, RateLimit-* | `rate_limited` |
  * | `BulkheadRejectedError` | 503 + Retry-After | `pool_exhausted` |
@@ -159,6 +160,13 @@ function translatePgError(error: PgErrorLike): ApiError | undefined {
  * ```
  */
 export function translateKnownError(error: unknown): ApiError | undefined {
+  if (isDbUnavailableError(error)) {
+    // The driver's detail names hosts and ports: it goes to the log, never to the caller.
+    return new ApiError(503, 'db_unavailable', 'The database is unavailable: retry later', {
+      headers: { 'retry-after': seconds(error.retryAfterMs) },
+      details: { resource: error.resourceKey, reason: error.kind },
+    });
+  }
   if (error instanceof CircuitOpenError) {
     return new ApiError(503, 'circuit_open', error.message, {
       headers: { 'retry-after': seconds(error.retryAfterMs) },

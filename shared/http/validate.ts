@@ -28,6 +28,7 @@ export const MAX_BODY_DEPTH = 32;
 
 /** Media types accepted as JSON: `application/json` and `application/*+json`, any parameters. */
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+const JSON_PATCH_MEDIA_TYPE = /^application\/json-patch\+json$/i;
 
 /** One issue list as a message: `'name' Too small; 'limit' must be an integer`. */
 export function issuesMessage(error: z.ZodError): string {
@@ -125,7 +126,28 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
       }`,
     );
   }
-  const text = await c.req.text();
+  if (JSON_PATCH_MEDIA_TYPE.test(mediaType)) {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      'JSON Patch (application/json-patch+json) is not supported: send the fields to change as application/json',
+    );
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `JSON must be encoded as UTF-8: received charset ${JSON.stringify(charset.slice(0, 40))}`,
+    );
+  }
+  let text: string;
+  try {
+    // JSON is UTF-8 (RFC 8259): invalid bytes are refused, never replaced with U+FFFD and stored.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ApiError(400, 'invalid_encoding', 'Request body is not valid UTF-8');
+  }
   if (jsonTextDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
     throw new ApiError(
       400,

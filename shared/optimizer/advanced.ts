@@ -117,7 +117,11 @@ export interface AdvancedBackendOptimizerOptions {
   metrics?: Metrics;
   /** How often metrics are flushed to the store in the background, ms (0: never). @default 10000 */
   metricsFlushIntervalMs?: number;
-  /** Overrides the manager applied (TTL per key-prefix class). @default none */
+  /**
+   * Overrides the manager applied: TTL per key-prefix class, throttle limit and pool size per
+   * resource (each clamped by the throttle and the pools to their configured bounds).
+   * @default none
+   */
   settings?: SettingsOverrides;
 }
 
@@ -125,6 +129,10 @@ export interface AdvancedBackendOptimizerOptions {
 export interface SettingsOverrides {
   /** Base TTL (ms) for a cache key, overriding the call's and the configuration's. */
   ttlFor(cacheKey: string): number | undefined;
+  /** Requests per window of a resource, replacing `resilience.throttleLimit` (clamped). */
+  throttleLimitFor?(resourceKey: string): number | undefined;
+  /** Slots of a resource's pool, replacing `resilience.poolMaxConcurrent` (clamped). */
+  poolSizeFor?(resourceKey: string): number | undefined;
 }
 
 interface SqlClient {
@@ -190,8 +198,11 @@ export class AdvancedBackendOptimizer {
       isFailure: (error) =>
         classifyError(error instanceof ResultCarrier ? error.inner : error).transient,
     });
-    this.throttle = new AdaptiveThrottle(this.config, deps);
-    this.pools = new BulkheadRegistry(this.config, { metrics: this.metrics });
+    // The throttle and the pools read the settings in force on every admission (useSettings
+    // may replace them later).
+    const settings = () => this.#settings;
+    this.throttle = new AdaptiveThrottle(this.config, { ...deps, settings });
+    this.pools = new BulkheadRegistry(this.config, { metrics: this.metrics, settings });
     this.dedup = new Deduplicator({ metrics: this.metrics });
     this.#flushIntervalMs = options.metricsFlushIntervalMs ?? 10_000;
     this.#nextFlushAt = Date.now() + this.#flushIntervalMs;
@@ -199,7 +210,8 @@ export class AdvancedBackendOptimizer {
   }
 
   /**
-   * Makes the optimizer use the manager's applied settings (TTL per key-prefix class).
+   * Makes the optimizer use the manager's applied settings: TTL per key-prefix class in the
+   * cache, throttle limits in the throttle, pool sizes in the bulkheads.
    *
    * @example
    * ```ts

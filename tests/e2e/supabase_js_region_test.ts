@@ -19,13 +19,22 @@ Deno.test('supabase-js with a functions region reaches every function through th
     for await (const entry of Deno.readDir(new URL('../../supabase/functions/', import.meta.url))) {
       if (entry.isDirectory && !entry.name.startsWith('_')) functions.push(entry.name);
     }
-    // warmup is service-only and POST: its warm-up ping answers anyone.
+    const secretKey = /secret key:\s+(sb_secret_\S+)/.exec(server.banner)?.[1];
+    assert.ok(secretKey, server.banner);
+    // Service functions answer a secret key only (cron and operators).
+    const service = createClient(`http://127.0.0.1:${server.port}`, secretKey, {
+      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    });
     const paths: Record<string, string> = {
       robots: 'robots/public?limit=1',
+      strategies: 'strategies/public?limit=1',
+      optimizer: 'optimizer/status',
       warmup: 'warmup/__warmup',
     };
+    const serviceOnly = new Set(['optimizer', 'warmup']);
     for (const name of functions.sort()) {
-      const { data, error } = await supabase.functions.invoke(paths[name] ?? name, {
+      const client = serviceOnly.has(name) ? service : supabase;
+      const { data, error } = await client.functions.invoke(paths[name] ?? name, {
         method: 'GET',
         region: 'eu-central-1' as never,
       });

@@ -12,6 +12,8 @@ export interface DevServer {
   port: number;
   /** Everything it printed on stdout so far. */
   banner: string;
+  /** Everything it printed on stderr so far. */
+  stderr: string;
   /** Sends SIGINT and resolves with the exit code. */
   stop(): Promise<number>;
 }
@@ -20,7 +22,8 @@ const root = new URL('../../', import.meta.url).pathname;
 
 /**
  * Starts the dev server with `env` (merged over a clean environment: no Upstash, no database
- * URL unless given) and waits for its banner.
+ * URL unless given, PGlite in memory unless `QF_LOCAL_DATA_DIR` is given) and waits for its
+ * banner.
  *
  * @example
  * ```ts
@@ -32,9 +35,11 @@ const root = new URL('../../', import.meta.url).pathname;
 export async function startDevServer(
   env: Record<string, string> = {},
   port = 0,
+  args: string[] = [],
 ): Promise<DevServer> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ['run', '-A', 'scripts/dev-server.ts'],
+    // As `deno task serve` runs it (the flag keeps Deno.serve's legacy-abort warning away).
+    args: ['run', '-A', '--unstable-no-legacy-abort', 'scripts/dev-server.ts', ...args],
     cwd: root,
     clearEnv: true,
     env: {
@@ -44,6 +49,9 @@ export async function startDevServer(
       DENO_NO_PACKAGE_JSON: '1',
       NO_COLOR: '1',
       PORT: String(port),
+      // Each test server gets its own database unless the test names a data folder: two
+      // processes must never open the same PGlite folder.
+      QF_LOCAL_DATA_DIR: 'memory://',
       ...env,
     },
     stdout: 'piped',
@@ -84,6 +92,9 @@ export async function startDevServer(
     port: Number(match[2]),
     get banner() {
       return banner;
+    },
+    get stderr() {
+      return errors;
     },
     async stop() {
       child.kill('SIGINT');

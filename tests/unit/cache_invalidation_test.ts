@@ -240,3 +240,47 @@ Deno.test('cache: a pre-warm keeps the tags the entry had, so tag invalidation s
   assert.equal((await cache.execute('robot:1', origin('v2'), undefined, tags)).value, 'v2');
   await cache.close();
 });
+
+Deno.test("cache lease: a read that raced this isolate's own finished load uses its entry, not a second origin call", async () => {
+  const clock = new Clock();
+  const inner = memoryStore(clock);
+  // Holds calls of the named scripts until released, to order the race deterministically.
+  const held = new Map<string, { waiting: (() => void)[]; on: boolean }>();
+  const hold = (name: string) => held.set(name, { waiting: [], on: true });
+  const release = (name: string) => {
+    const h = held.get(name)!;
+    h.on = false;
+    for (const go of h.waiting.splice(0)) go();
+  };
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'runScript') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: unknown[]) => {
+        const h = held.get((args[0] as { name: string }).name);
+        if (h?.on) await new Promise<void>((resolve) => h.waiting.push(resolve));
+        return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  const { cache, metrics } = makeCache(store, clock, quiet, 'a');
+  const first = gate<string>();
+  const p1 = cache.execute('k', first.fn, undefined, tags);
+  await first.running; // the first load holds the lease
+  hold('cache-read-entry');
+  hold('cache-write-back');
+  const second = origin('second');
+  const p2 = cache.execute('k', second, undefined, tags); // misses memory; its read is held
+  first.release('first');
+  assert.equal((await p1).value, 'first');
+  // The first load is done (entry in memory) but its write-back, which releases the lease, is
+  // not: the second request's read now finds no record and the lease held by this isolate.
+  release('cache-read-entry');
+  const r2 = await p2;
+  assert.equal(second.calls, 0, 'no second origin call for one key in one isolate');
+  assert.equal(r2.value, 'first');
+  assert.equal(metrics.counter('cache.lease.own_load_finished'), 1);
+  release('cache-write-back');
+  await settleBackground();
+  await cache.close();
+});

@@ -284,6 +284,38 @@ Deno.test('http: validJson answers 415 for non-JSON media types and 400 past the
   assert.equal((await post(`{"a":"${'['.repeat(5000)}"}`, 'application/json')).status, 200);
   const notObject = await post('[1]', 'application/json');
   assert.equal((await notObject.json()).error.code, 'invalid_body');
+  // JSON Patch is another operation, and JSON is UTF-8 only (fuzz findings).
+  for (const type of ['application/json-patch+json', 'application/json; charset=latin1']) {
+    const res = await post('{"a":1}', type);
+    assert.equal(res.status, 415, type);
+    assert.equal((await res.json()).error.code, 'unsupported_media_type');
+  }
+});
+
+Deno.test('http: a body that is not valid UTF-8 is a 400, never stored with U+FFFD', async () => {
+  const { z } = await import('zod');
+  const { validJson } = await import('../../shared/http/validate.ts');
+  const app = createFunctionApp('demo');
+  app.post(
+    '/',
+    validJson(z.object({ a: z.string() }).strict()),
+    (c) => c.json(c.req.valid('json')),
+  );
+  const send = (bytes: Uint8Array<ArrayBuffer>) =>
+    app.request('/demo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new Blob([bytes]),
+    });
+  const prefix = new TextEncoder().encode('{"a":"');
+  const suffix = new TextEncoder().encode('"}');
+  for (const bad of [[0xff], [0xc3, 0x28], [0xe2, 0x28, 0xa1], [0xed, 0xa0, 0x80]]) {
+    const res = await send(new Uint8Array([...prefix, ...bad, ...suffix]));
+    assert.equal(res.status, 400, JSON.stringify(bad));
+    assert.equal((await res.json()).error.code, 'invalid_encoding');
+  }
+  const ok = await send(new TextEncoder().encode('{"a":"é€😀"}'));
+  assert.deepEqual(await ok.json(), { a: 'é€😀' });
 });
 
 Deno.test('http: jsonTextDepth and jsonProblem are iterative (no stack overflow at 100,000 levels)', async () => {

@@ -6,6 +6,13 @@ import {
   BulkheadRegistry,
   BulkheadRejectedError,
 } from '../../shared/optimizer/resilience/mod.ts';
+import {
+  AppliedSettingsReader,
+  emptySettings,
+  SettingsStore,
+} from '../../shared/optimizer/manager/settings.ts';
+import { AdvancedBackendOptimizer } from '../../shared/optimizer/advanced.ts';
+import { MemoryStore } from '../../shared/store/memory.ts';
 
 const options = { resilience: { poolMaxConcurrent: 2, poolMaxQueue: 2, poolQueueTimeoutMs: 500 } };
 
@@ -82,4 +89,89 @@ Deno.test('bulkhead: run releases on failure; the registry keeps one per resourc
     })));
   assert.equal(peak, 2);
   assert.deepEqual(pools.utilization().b, { inUse: 0, queued: 0, maxConcurrent: 2 });
+});
+
+Deno.test('bulkhead: a stored pool size takes effect (grow admits waiters, shrink drains), clamped', async () => {
+  let now = 1_000_000;
+  const store = new MemoryStore();
+  const settings = new SettingsStore(store);
+  const reader = new AppliedSettingsReader(store, { refreshMs: 5000, now: () => now });
+  // poolMaxConcurrent 2: bounds [1, 8].
+  const pools = new BulkheadRegistry(options, { metrics: new Metrics(), settings: () => reader });
+  const db = pools.get('db');
+  assert.equal(db.maxConcurrent, 2);
+  await reader.settle();
+  assert.ok(db.tryAcquire() && db.tryAcquire());
+  const waiting = db.acquire();
+  assert.equal(db.queued, 1);
+
+  await settings.write({ ...emptySettings(), poolSizes: { db: 3 } });
+  now += 4999;
+  assert.equal(db.maxConcurrent, 2, 'within the refresh bound: the old size');
+  now += 1;
+  db.maxConcurrent; // starts the refresh
+  await reader.settle();
+  assert.equal(db.maxConcurrent, 3);
+  await waiting; // the larger pool admitted the waiter at once
+  assert.equal(db.inUse, 3);
+  assert.equal(db.queued, 0);
+  assert.equal(pools.utilization().db.maxConcurrent, 3);
+  assert.equal(pools.get('other').maxConcurrent, 2, 'other resources keep the configured size');
+
+  // Shrink to 1: calls in flight finish, nobody is admitted until they fit.
+  await settings.write({ ...emptySettings(), poolSizes: { db: 1 } });
+  await reader.refresh();
+  const next = db.acquire().then(() => 'admitted');
+  assert.equal(db.queued, 1);
+  db.release();
+  db.release();
+  assert.equal(db.inUse, 1);
+  assert.equal(db.queued, 1, 'still one in flight: the waiter waits');
+  db.release(); // the last one hands its slot over
+  assert.equal(await next, 'admitted');
+  assert.equal(db.inUse, 1);
+  db.release();
+
+  // Out of bounds both ways: [1, 8].
+  await settings.write({ ...emptySettings(), poolSizes: { db: 10_000, other: 0.4 } });
+  await reader.refresh();
+  assert.equal(db.maxConcurrent, 8);
+  assert.equal(pools.get('other').maxConcurrent, 1);
+  for (let i = 0; i < 8; i++) assert.ok(db.tryAcquire());
+  assert.equal(db.tryAcquire(), false);
+  for (let i = 0; i < 8; i++) db.release();
+});
+
+Deno.test('optimizer: useSettings reaches the throttle and the pools', async () => {
+  const store = new MemoryStore();
+  const optimizer = new AdvancedBackendOptimizer({
+    store,
+    metrics: new Metrics(),
+    metricsFlushIntervalMs: 0,
+    config: { resilience: { throttleLimit: 100, poolMaxConcurrent: 10 } },
+  });
+  try {
+    const reader = new AppliedSettingsReader(store);
+    optimizer.useSettings(reader);
+    await new SettingsStore(store).write({
+      ...emptySettings(),
+      throttleLimits: { robots_db: 150, strategies_db: 9_999 },
+      poolSizes: { robots_db: 15, strategies_db: 9_999 },
+    });
+    await reader.refresh();
+    assert.equal(optimizer.throttle.limits('robots_db').rateLimit, 150);
+    assert.equal(optimizer.throttle.limits('strategies_db').rateLimit, 400, 'clamped to 4x');
+    assert.equal(optimizer.pools.get('robots_db').maxConcurrent, 15);
+    assert.equal(optimizer.pools.get('strategies_db').maxConcurrent, 40, 'clamped to 4x');
+    // An operation runs through both with the applied values in force.
+    const value = await optimizer.executeOptimizedOperation(null, () => Promise.resolve(7), {
+      resourceKey: 'robots_db',
+    });
+    assert.equal(value, 7);
+    optimizer.useSettings(undefined);
+    assert.equal(optimizer.throttle.limits('robots_db').rateLimit, 100);
+    assert.equal(optimizer.pools.get('robots_db').maxConcurrent, 10);
+  } finally {
+    await optimizer.close();
+  }
 });

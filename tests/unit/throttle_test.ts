@@ -6,8 +6,15 @@ import {
   type Clock,
   MemoryRateWindow,
   ThrottledError,
+  type ThrottlePermit,
   throttlingRate,
 } from '../../shared/optimizer/resilience/mod.ts';
+import {
+  AppliedSettingsReader,
+  emptySettings,
+  SettingsStore,
+} from '../../shared/optimizer/manager/settings.ts';
+import { MemoryStore } from '../../shared/store/memory.ts';
 
 function fakeClock() {
   const fake = FakeTimers.createClock(1_000_000); // a window boundary for 1000 ms windows
@@ -321,4 +328,86 @@ Deno.test('throttle: limits recover per interval elapsed after a quiet spell', (
   fake.tick(5000);
   call(false);
   assert.equal(throttle.limits('db').rateLimit, 60); // 10 + 5 intervals x 10
+});
+
+Deno.test('throttle: a stored limit change takes effect within the refresh bound, clamped to the bounds', async () => {
+  const { fake, clock } = fakeClock();
+  const store = new MemoryStore();
+  const settings = new SettingsStore(store);
+  const reader = new AppliedSettingsReader(store, { refreshMs: 5000, now: () => fake.now });
+  // Bounds: throttleLimit x [throttleMinLimitRatio, 4] = [5, 80].
+  const throttle = new AdaptiveThrottle({
+    resilience: {
+      throttleLimit: 20,
+      throttleMinLimitRatio: 0.25,
+      throttleWindowMs: 1000,
+      throttleMaxWaitMs: 0,
+    },
+  }, { clock, metrics: new Metrics(), settings: () => reader });
+  const admitted = async (resource: string) => {
+    let n = 0;
+    for (; n < 200; n++) {
+      const outcome = await throttle.execute(resource, () => Promise.resolve(n)).catch((e) => e);
+      if (outcome instanceof ThrottledError) {
+        assert.equal(outcome.reason, 'rate-limit');
+        return { n, limit: outcome.limit };
+      }
+    }
+    return { n, limit: Infinity };
+  };
+  await reader.settle();
+  assert.deepEqual(await admitted('api'), { n: 20, limit: 20 }, 'the configured limit');
+
+  await settings.write({ ...emptySettings(), throttleLimits: { api: 30 } });
+  fake.tick(2000); // a fresh window, within the refresh bound: still the old limit
+  assert.deepEqual(await admitted('api'), { n: 20, limit: 20 });
+  fake.tick(3000); // 5 s since the last read: this admission starts a refresh
+  throttle.limits('api');
+  await reader.settle();
+  assert.equal(throttle.configuredLimit('api'), 30);
+  assert.equal(throttle.limits('api').rateLimit, 30);
+  fake.tick(2000);
+  assert.deepEqual(await admitted('api'), { n: 30, limit: 30 }, 'the applied limit');
+  // Another resource keeps the configured one.
+  assert.deepEqual(await admitted('other'), { n: 20, limit: 20 });
+
+  // Out of bounds both ways: clamped to [5, 80].
+  await settings.write({ ...emptySettings(), throttleLimits: { api: 1_000_000, other: 2 } });
+  await reader.refresh();
+  assert.equal(throttle.configuredLimit('api'), 80);
+  assert.equal(throttle.configuredLimit('other'), 5);
+  fake.tick(2000);
+  assert.deepEqual(await admitted('api'), { n: 80, limit: 80 });
+  assert.deepEqual(await admitted('other'), { n: 5, limit: 5 });
+
+  // Removed: back to the configured limit.
+  await settings.clear();
+  await reader.refresh();
+  fake.tick(2000);
+  assert.deepEqual(await admitted('api'), { n: 20, limit: 20 });
+});
+
+Deno.test('throttle: an applied limit keeps the adaptive share (a degraded resource stays degraded)', () => {
+  const { fake, clock } = fakeClock();
+  const applied: { limit?: number } = {};
+  const throttle = new AdaptiveThrottle({
+    resilience: { throttleLimit: 100, throttleDecreaseFactor: 0.5, throttleAdjustIntervalMs: 1000 },
+  }, {
+    clock,
+    metrics: new Metrics(),
+    settings: () => ({ throttleLimitFor: () => applied.limit }),
+  });
+  const permit = throttle.acquire('db') as ThrottlePermit;
+  fake.tick(1000);
+  throttle.release(permit, 5000, false); // slow: halves the limit
+  assert.equal(throttle.limits('db').rateLimit, 50);
+  applied.limit = 200;
+  assert.equal(throttle.limits('db').rateLimit, 100, 'half of the applied limit');
+  // Recovery grows toward the applied limit, by its increase ratio.
+  for (let i = 0; i < 10; i++) {
+    const p = throttle.acquire('db') as ThrottlePermit;
+    fake.tick(3000); // a quiet spell: the EWMAs start again from this healthy sample
+    throttle.release(p, 1, false);
+  }
+  assert.equal(throttle.limits('db').rateLimit, 200);
 });

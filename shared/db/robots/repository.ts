@@ -29,6 +29,7 @@ import {
   type RobotUpdate,
   robotUpdateSchema,
   STRATEGY_TYPES,
+  type StrategyType,
 } from './schema.ts';
 
 export type { WriteHooks } from '../hooks.ts';
@@ -120,6 +121,14 @@ const WRITE_COLUMNS = [
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** What a delete's `afterWrite` hook receives: the row as it was, to know which reads it staled. */
+export interface DeletedRobot {
+  id: string;
+  user_id: string;
+  is_public: boolean;
+  strategy_type: StrategyType;
 }
 
 /**
@@ -327,6 +336,58 @@ export class RobotsRepository {
     });
   }
 
+  /**
+   * Creates many robots in ONE transaction (all or nothing): one `insert ... select from
+   * jsonb_to_recordset` per `upsertChunkSize` rows, rows returned in input order, `afterWrite`
+   * called ONCE with all created rows inside the transaction (one outbox row for the batch; a
+   * throw rolls every row back). Plain
+   * inserts: an `id` that exists already is a unique violation (409 at the API), never an update.
+   * At most `maxRows` (default 100) rows; more is a {@link DbValidationError}.
+   */
+  async createMany(
+    caller: Caller,
+    inputs: readonly RobotCreate[],
+    hooks: WriteHooks<Robot[]> = {},
+    maxRows = 100,
+  ): Promise<Robot[]> {
+    if (!Array.isArray(inputs) || inputs.length > Math.min(maxRows, this.#maxUpsertRows)) {
+      throw new DbValidationError(
+        'robots',
+        `must be an array of at most ${Math.min(maxRows, this.#maxUpsertRows)} robots: received ${
+          Array.isArray(inputs) ? `${inputs.length} robots` : typeof inputs
+        }`,
+        undefined,
+      );
+    }
+    const rows = inputs.map((input, i) => {
+      const data = parseInput(robotCreateSchema, input, `robots.${i}`);
+      if (caller.kind === 'service' && !data.user_id) {
+        throw new DbValidationError(
+          `robots.${i}.user_id`,
+          'is required for service writes: received undefined',
+          undefined,
+        );
+      }
+      // Ids chosen here: the rows come back in input order whatever order Postgres returns.
+      return { ...data, id: data.id ?? crypto.randomUUID() };
+    });
+    if (rows.length === 0) return [];
+    return await runAs(this.#db, caller, async (tx) => {
+      const byId = new Map<string, Robot>();
+      for (let start = 0; start < rows.length; start += this.#upsertChunkSize) {
+        const written = await upsertRows(
+          tx,
+          rows.slice(start, start + this.#upsertChunkSize),
+          false,
+        );
+        for (const robot of written) byId.set(String(robot.id), robot as Robot);
+      }
+      const created = rows.map((row) => byId.get(row.id)!);
+      await hooks.afterWrite?.(tx, created);
+      return created;
+    });
+  }
+
   /** Updates the caller's robot; `null` when it does not exist or is not the caller's. */
   async update(
     caller: Caller,
@@ -366,15 +427,17 @@ export class RobotsRepository {
   async delete(
     caller: Caller,
     id: string,
-    hooks: WriteHooks<{ id: string }> = {},
+    hooks: WriteHooks<DeletedRobot> = {},
   ): Promise<boolean> {
     id = requireUuid('id', id);
     return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<{ id: string }>(
-        `delete from ${TABLE} t where t.id = $1 returning t.id`,
+      // RLS lets a caller delete only their own rows: another user's robot deletes nothing.
+      const rows = await tx.query<DeletedRobot>(
+        `delete from ${TABLE} t where t.id = $1
+         returning t.id, t.user_id, t.is_public, t.strategy_type`,
         [id],
       );
-      if (rows.length > 0) await hooks.afterWrite?.(tx, { id });
+      if (rows.length > 0) await hooks.afterWrite?.(tx, rows[0]);
       return rows.length > 0;
     });
   }

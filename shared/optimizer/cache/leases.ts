@@ -7,8 +7,9 @@
  * - the holder loads, writes back and releases the lease (compare-and-delete on its token);
  * - a foreground loser polls every `leasePollMs` for up to `leaseWaitMs`, then loads itself;
  * - a background loser (revalidation, pre-warm) gives up: the holder is refreshing;
- * - a lease held by an older load of this same isolate (begun before one of its invalidations)
- *   is not waited for: that load's result is discarded anyway.
+ * - a lease held by this same isolate is either a load that just finished (its fresh entry in
+ *   memory is used) or one begun before one of its invalidations (not waited for: that load's
+ *   result is discarded anyway).
  *
  * @module
  */
@@ -53,8 +54,15 @@ export class Leases {
     if (read.acquired) return 'load';
     const metrics = this.#core.metrics;
     if (read.holder.startsWith(this.#ownPrefix)) {
-      // Held by a load of this isolate that began before one of its own invalidations: its
-      // result is discarded, so waiting for it would only delay reading our own write.
+      // Held by a load of this isolate. Either it has just finished (its entry is in memory,
+      // its write-back and lease release on the way: use the entry, a second load would query
+      // the origin again) or it began before one of our own invalidations (its result was
+      // discarded and never reached memory: waiting would only delay reading our own write).
+      const mine = this.#core.memory.peek(key);
+      if (mine !== undefined && this.#core.now() < mine.freshUntil) {
+        metrics.increment('cache.lease.own_load_finished');
+        return mine;
+      }
       metrics.increment('cache.lease.superseded');
       return 'load';
     }

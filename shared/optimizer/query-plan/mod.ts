@@ -2,9 +2,9 @@
  * Query-plan optimization (`enableQueryPlanOptimization`): plan analysis with table and
  * statement statistics, index advice, count and pagination strategies.
  *
- * @example
+ * @example With this module's exports in scope (no import line here: the Supabase CLI's
+ * bundler reads import lines inside comments and warns about paths that do not exist):
  * ```ts
- * import { QueryPlanOptimizer } from '../optimizer/query-plan/mod.ts';
  * const optimizer = new QueryPlanOptimizer({ query });
  * (await optimizer.analyze('select * from robots where strategy_type = $1', ['grid'])).advice;
  * ```

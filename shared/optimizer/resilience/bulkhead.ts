@@ -9,7 +9,13 @@
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { BulkheadRejectedError } from './errors.ts';
-import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
+import {
+  appliedWithin,
+  parseResilienceOptions,
+  poolSizeBounds,
+  type ResilienceOptions,
+  type ResourceSettings,
+} from './options.ts';
 
 /** Collaborators of a {@link Bulkhead}. */
 export interface BulkheadDeps {
@@ -17,6 +23,11 @@ export interface BulkheadDeps {
   metrics?: Metrics;
   /** @default systemClock */
   clock?: Clock;
+  /**
+   * The applied settings in force (read on every acquire and release): `poolSizeFor(resource)`
+   * replaces `poolMaxConcurrent` for that resource, clamped to {@link poolSizeBounds}.
+   */
+  settings?: () => ResourceSettings | undefined;
 }
 
 interface Waiter {
@@ -35,6 +46,10 @@ interface Waiter {
  * `pool.wait.ms` for queued calls; gauges `pool.<key>.in_use` and `pool.<key>.utilization`
  * (in use / slots).
  *
+ * The manager's applied size (`deps.settings().poolSizeFor(resource)`) replaces
+ * `poolMaxConcurrent` within {@link poolSizeBounds}: a larger pool admits waiters at once, a
+ * smaller one lets the calls in flight finish and admits no one until they fit.
+ *
  * @example
  * ```ts
  * const db = new Bulkhead('db', { resilience: { poolMaxConcurrent: 5 } });
@@ -43,7 +58,10 @@ interface Waiter {
  */
 export class Bulkhead {
   readonly resourceKey: string;
-  readonly maxConcurrent: number;
+  readonly #configured: number;
+  readonly #bounds: [number, number];
+  readonly #settings: (() => ResourceSettings | undefined) | undefined;
+  #max: number;
   readonly #maxQueue: number;
   readonly #queueTimeoutMs: number;
   readonly #metrics: Metrics;
@@ -62,13 +80,55 @@ export class Bulkhead {
   ) {
     const o = parseResilienceOptions(config.resilience ?? {});
     this.resourceKey = resourceKey;
-    this.maxConcurrent = o.poolMaxConcurrent;
+    this.#configured = o.poolMaxConcurrent;
+    this.#bounds = poolSizeBounds(o);
+    this.#settings = deps.settings;
+    this.#max = this.#size();
     this.#maxQueue = o.poolMaxQueue;
     this.#queueTimeoutMs = o.poolQueueTimeoutMs;
     this.#metrics = deps.metrics ?? sharedMetrics;
     this.#clock = deps.clock ?? systemClock;
     this.#inUseGauge = `pool.${resourceKey}.in_use`;
     this.#utilizationGauge = `pool.${resourceKey}.utilization`;
+  }
+
+  /** Slots of the pool: the applied size (clamped), else `poolMaxConcurrent`. */
+  get maxConcurrent(): number {
+    this.#resize();
+    return this.#max;
+  }
+
+  #size(): number {
+    const settings = this.#settings?.();
+    return appliedWithin(settings?.poolSizeFor?.(this.resourceKey), this.#configured, this.#bounds);
+  }
+
+  /** Follows a change of the applied size; a larger pool admits waiters at once. */
+  #resize(): void {
+    if (!this.#settings) return;
+    const size = this.#size();
+    if (size === this.#max) return;
+    this.#max = size;
+    while (this.#inUse < this.#max && this.#grantNext()) this.#inUse++;
+    this.#gauges();
+  }
+
+  /** Hands a slot to the oldest waiter still waiting; `false` when there is none. */
+  #grantNext(): boolean {
+    while (this.#head < this.#queue.length) {
+      const waiter = this.#queue[this.#head];
+      this.#queue[this.#head++] = undefined;
+      if (!waiter) continue;
+      this.#queued--;
+      this.#clearWaiter(waiter);
+      this.#metrics.increment('pool.acquired');
+      this.#metrics.observe('pool.wait.ms', this.#clock.now() - waiter.enqueuedAt);
+      waiter.resolve();
+      this.#compact();
+      return true;
+    }
+    this.#compact();
+    return false;
   }
 
   /** Slots in use. */
@@ -83,12 +143,13 @@ export class Bulkhead {
 
   #gauges(): void {
     this.#metrics.gauge(this.#inUseGauge, this.#inUse);
-    this.#metrics.gauge(this.#utilizationGauge, this.#inUse / this.maxConcurrent);
+    this.#metrics.gauge(this.#utilizationGauge, this.#inUse / this.#max);
   }
 
   /** Takes a slot if one is free, without waiting. */
   tryAcquire(): boolean {
-    if (this.#inUse >= this.maxConcurrent || this.#queued > 0) return false;
+    this.#resize();
+    if (this.#inUse >= this.#max || this.#queued > 0) return false;
     this.#inUse++;
     this.#metrics.increment('pool.acquired');
     this.#gauges();
@@ -147,22 +208,12 @@ export class Bulkhead {
 
   /** Gives a slot back; the oldest waiter, if any, takes it over. */
   release(): void {
-    while (this.#head < this.#queue.length) {
-      const waiter = this.#queue[this.#head];
-      this.#queue[this.#head++] = undefined;
-      if (!waiter) continue;
-      this.#queued--;
-      this.#clearWaiter(waiter);
-      this.#metrics.increment('pool.acquired');
-      this.#metrics.observe('pool.wait.ms', this.#clock.now() - waiter.enqueuedAt);
-      waiter.resolve();
-      this.#compact();
-      return; // the slot passes on: in use is unchanged
-    }
-    this.#compact();
     if (this.#inUse <= 0) {
       throw new Error(`Bulkhead '${this.resourceKey}' released more than acquired`);
     }
+    this.#resize();
+    // The slot passes on (in use unchanged), unless the pool shrank below what is in use.
+    if (this.#inUse <= this.#max && this.#grantNext()) return;
     this.#inUse--;
     this.#gauges();
   }

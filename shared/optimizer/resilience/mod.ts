@@ -7,9 +7,9 @@
  * Documented composition order (outermost first): throttle, breaker, cache with
  * deduplication, bulkhead + retry around the origin, metrics.
  *
- * @example
+ * @example With this module's exports in scope (no import line here: the Supabase CLI's
+ * bundler reads import lines inside comments and warns about paths that do not exist):
  * ```ts
- * import { AdaptiveThrottle, CircuitBreakerRegistry, RetryPolicy } from './resilience/mod.ts';
  * const config = optimizationConfigFromEnv();
  * const retry = new RetryPolicy(config);
  * const breakers = new CircuitBreakerRegistry(config, { store: getStore() });

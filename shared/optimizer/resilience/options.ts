@@ -66,8 +66,12 @@ export const resilienceOptionsSchema = z.object({
   /** Prefix of the breakers' keys in the store (one per deployment sharing a Redis). @default 'qf:breaker:' */
   breakerKeyPrefix: z.string().min(1).max(200).default('qf:breaker:'),
 
-  /** Requests per window and resource key (all isolates together on Redis). @default 100 */
-  throttleLimit: z.number().int().min(1).max(1_000_000_000).default(100),
+  /**
+   * Requests per window and resource key (all isolates together on Redis). High enough not to
+   * cap a healthy database (the pool and the concurrency limit bound the load); the adaptive
+   * limit shrinks it when latency or errors rise. @default 2000
+   */
+  throttleLimit: z.number().int().min(1).max(1_000_000_000).default(2000),
   /** Rate window, ms (sliding window, as `@upstash/ratelimit`'s `slidingWindow`). @default 1000 */
   throttleWindowMs: z.number().min(10).max(3_600_000).default(1000),
   /** Concurrent operations per resource key and isolate. @default 50 */
@@ -167,4 +171,47 @@ export function parseResilienceOptions(input: Partial<ResilienceOptions> = {}): 
     return `'resilience.${key}' ${issue.message}: received ${JSON.stringify(received)}`;
   });
   throw new RangeError(`Invalid resilience options: ${problems.join('; ')}`);
+}
+
+/**
+ * The applied settings the throttle and the pools consult on every admission (the manager's
+ * `AppliedSettingsReader`: synchronous, no I/O). `undefined` keeps the configured value.
+ */
+export interface ResourceSettings {
+  /** Requests per window for `resourceKey`, replacing `throttleLimit`. */
+  throttleLimitFor?(resourceKey: string): number | undefined;
+  /** Concurrent slots of `resourceKey`'s pool, replacing `poolMaxConcurrent`. */
+  poolSizeFor?(resourceKey: string): number | undefined;
+}
+
+/**
+ * Bounds of an applied throttle limit: `throttleLimit` x [`throttleMinLimitRatio`, 4] (the
+ * manager's default bounds; a wider manager is still held to these).
+ */
+export function throttleLimitBounds(o: ResilienceOptions): [number, number] {
+  return [Math.max(1, Math.round(o.throttleLimit * o.throttleMinLimitRatio)), o.throttleLimit * 4];
+}
+
+/** Bounds of an applied pool size: [1, `poolMaxConcurrent` x 4] (the manager's default bounds). */
+export function poolSizeBounds(o: ResilienceOptions): [number, number] {
+  return [1, o.poolMaxConcurrent * 4];
+}
+
+/**
+ * An applied value clamped into `bounds` (an integer), or `configured` when none is applied or
+ * it is not a finite number.
+ *
+ * @example
+ * ```ts
+ * appliedWithin(1e9, 100, [10, 400]); // 400
+ * appliedWithin(undefined, 100, [10, 400]); // 100
+ * ```
+ */
+export function appliedWithin(
+  applied: number | undefined,
+  configured: number,
+  [min, max]: [number, number],
+): number {
+  if (typeof applied !== 'number' || !Number.isFinite(applied)) return configured;
+  return Math.min(max, Math.max(min, Math.floor(applied)));
 }

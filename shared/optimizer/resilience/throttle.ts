@@ -30,7 +30,13 @@ import type { Redis } from '@upstash/redis';
 import { classifyError, resultError } from './classify.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { ThrottledError } from './errors.ts';
-import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
+import {
+  appliedWithin,
+  parseResilienceOptions,
+  type ResilienceOptions,
+  type ResourceSettings,
+  throttleLimitBounds,
+} from './options.ts';
 import {
   MemoryRateWindow,
   type RateDecision,
@@ -48,6 +54,11 @@ export interface ThrottleDeps {
   clock?: Clock;
   /** Replaces the rate window (tests). */
   rateWindow?: RateWindow;
+  /**
+   * The applied settings in force (read on every admission): `throttleLimitFor(resource)`
+   * replaces `throttleLimit` for that resource, clamped to {@link throttleLimitBounds}.
+   */
+  settings?: () => ResourceSettings | undefined;
 }
 
 /** How a request got through. */
@@ -76,6 +87,8 @@ export interface ThrottleLimitsSnapshot {
 const EWMA_WEIGHT = 0.2;
 
 class ResourceLimits {
+  /** The configured limit in force (`throttleLimit` or the applied override). */
+  base: number;
   rate: number;
   concurrency: number;
   inFlight = 0;
@@ -90,6 +103,7 @@ class ResourceLimits {
   readonly failOpen: ThrottlePermit;
   readonly gaugeName: string;
   constructor(readonly key: string, rate: number, concurrency: number, now: number) {
+    this.base = rate;
     this.rate = rate;
     this.concurrency = concurrency;
     this.lastAdjustAt = now;
@@ -109,6 +123,10 @@ class ResourceLimits {
  * gauges `throttle.limit.<resourceKey>` (effective rate limit). {@link throttlingRate} derives
  * the throttling rate.
  *
+ * The manager's applied limit (`deps.settings().throttleLimitFor(resource)`) replaces
+ * `throttleLimit` per resource, within {@link throttleLimitBounds}: the shared window uses it
+ * and the adaptive limit keeps its share of it (at full health it becomes the new limit).
+ *
  * @example
  * ```ts
  * const throttle = new AdaptiveThrottle(config, { store: getStore() });
@@ -122,6 +140,8 @@ export class AdaptiveThrottle {
   readonly #window: RateWindow;
   readonly #own: MemoryRateWindow;
   readonly #resources = new Map<string, ResourceLimits>();
+  readonly #settings: (() => ResourceSettings | undefined) | undefined;
+  readonly #bounds: [number, number];
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: ThrottleDeps = {}) {
     this.#o = parseResilienceOptions(config.resilience ?? {});
@@ -139,6 +159,24 @@ export class AdaptiveThrottle {
         })
         : new MemoryRateWindow(this.#o.throttleWindowMs, this.#clock));
     this.#own = new MemoryRateWindow(this.#o.throttleWindowMs, this.#clock);
+    this.#settings = deps.settings;
+    this.#bounds = throttleLimitBounds(this.#o);
+  }
+
+  /** The configured limit of `key` in force: the applied one (clamped), else `throttleLimit`. */
+  configuredLimit(key: string): number {
+    const settings = this.#settings?.();
+    return appliedWithin(settings?.throttleLimitFor?.(key), this.#o.throttleLimit, this.#bounds);
+  }
+
+  /** Follows a change of the applied limit: the adaptive limit keeps its share of it. */
+  #sync(r: ResourceLimits): void {
+    if (!this.#settings) return;
+    const base = this.configuredLimit(r.key);
+    if (base === r.base) return;
+    r.rate = Math.max(1, r.rate * base / r.base);
+    r.base = base;
+    this.#metrics.gauge(r.gaugeName, Math.floor(r.rate));
   }
 
   /**
@@ -148,7 +186,7 @@ export class AdaptiveThrottle {
   #rate(r: ResourceLimits): RateDecision | Promise<RateDecision> {
     const own = this.#own.limit(r.key, Math.floor(r.rate));
     if (!own.success) return own;
-    const shared = this.#window.limit(r.key, this.#o.throttleLimit);
+    const shared = this.#window.limit(r.key, r.base);
     if (shared instanceof Promise) {
       return shared.then((decision) => {
         if (!decision.success) this.#own.refund(r.key);
@@ -165,7 +203,7 @@ export class AdaptiveThrottle {
       if (this.#resources.size >= 10_000) this.#resources.clear();
       r = new ResourceLimits(
         key,
-        this.#o.throttleLimit,
+        this.#settings ? this.configuredLimit(key) : this.#o.throttleLimit,
         this.#o.throttleMaxConcurrent,
         this.#clock.now(),
       );
@@ -177,6 +215,7 @@ export class AdaptiveThrottle {
   /** The current adaptive limits of `resourceKey`. */
   limits(resourceKey: string): ThrottleLimitsSnapshot {
     const r = this.#resource(resourceKey);
+    this.#sync(r);
     return {
       rateLimit: Math.floor(r.rate),
       concurrencyLimit: Math.floor(r.concurrency),
@@ -218,6 +257,7 @@ export class AdaptiveThrottle {
    */
   acquire(resourceKey: string, signal?: AbortSignal): ThrottlePermit | Promise<ThrottlePermit> {
     const r = this.#resource(resourceKey);
+    this.#sync(r);
     this.#metrics.increment('throttle.calls');
     // No free slot: queue for one before taking a rate token, so that a request refused for
     // concurrency is never counted as an admission of the rate windows.
@@ -377,7 +417,7 @@ export class AdaptiveThrottle {
     const before = Math.floor(r.rate);
     if (unhealthy) {
       r.rate = Math.max(
-        o.throttleLimit * o.throttleMinLimitRatio,
+        r.base * o.throttleMinLimitRatio,
         1,
         r.rate * o.throttleDecreaseFactor,
       );
@@ -389,8 +429,8 @@ export class AdaptiveThrottle {
       if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.decrease');
     } else {
       r.rate = Math.min(
-        o.throttleLimit,
-        r.rate + o.throttleLimit * o.throttleIncreaseRatio * intervals,
+        r.base,
+        r.rate + r.base * o.throttleIncreaseRatio * intervals,
       );
       r.concurrency = Math.min(
         o.throttleMaxConcurrent,

@@ -8,6 +8,7 @@
  * | `GET /robots/search?q=` | anyone | trigram search over what the caller may see |
  * | `GET /robots/:id` | anyone | one robot the caller may see (own or public) |
  * | `POST /robots` | signed-in user | create a robot owned by the caller |
+ * | `POST /robots/batch` | signed-in user | create up to 100 robots in one transaction |
  * | `PATCH /robots/:id` | owner | change a robot |
  * | `DELETE /robots/:id` | owner | delete a robot |
  *
@@ -16,21 +17,36 @@
  * `ETag`. Writes are never cached or retried and invalidate the tags of what they change.
  * Validation, callers, error mapping and the optimizer wrappers live in `shared/http/`.
  *
+ * Listings declare the public strategies they reference as `dependencies` (`keys.ts`), which
+ * the cache pre-warms in the background through the loaders `_shared/loaders.ts` registers
+ * once per isolate (here and in warmup). The whole API: docs/robots-api.md.
+ *
  * @module
  */
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
+import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
 import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
-import { ANON_CALLER, callerOf, requireUser } from '@shared/http/caller.ts';
+import { callerOf, requireUser, writesNeedUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
-import { jsonResponse } from '@shared/http/json_response.ts';
+import { conditionalJson, jsonResponse } from '@shared/http/json_response.ts';
+import { runInBackground } from '@shared/runtime/background.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
-import { idParams, searchText, validJson, validParams, validQuery } from '@shared/http/validate.ts';
+import {
+  idParams,
+  issuesMessage,
+  searchText,
+  validJson,
+  validParams,
+  validQuery,
+} from '@shared/http/validate.ts';
 import {
   type Database,
   decodeCursor,
   encodeCursor,
+  getDatabase,
   MAX_PAGE_LIMIT,
   type Robot,
   ROBOT_FIELDS,
@@ -39,16 +55,33 @@ import {
   robotUpdateSchema,
   selectFields,
   STRATEGY_TYPES,
+  type WriteHooks,
 } from '@shared/db/mod.ts';
+import type { DeletedRobot } from '@shared/db/robots/repository.ts';
 import {
   type AdvancedBackendOptimizer,
+  advancedBackendOptimizer,
   scopedKey,
   scopedTag,
   userKey,
 } from '@shared/optimizer/mod.ts';
+import { registerApiLoaders } from '../_shared/loaders.ts';
+import {
+  loadPublicRobots,
+  prewarmableRobotKeys,
+  publicRobotsListKey,
+  strategyDependencies,
+} from './keys.ts';
+
+export * from './keys.ts';
+
+/** Most listing keys whose dependencies an isolate remembers (oldest forgotten first). */
+const MAX_REMEMBERED_LISTINGS = 1000;
 
 /** What the robots app runs on; tests pass their own. */
 export interface RobotsDependencies {
+  /** Per-caller rate limiting (`QF_RATELIMIT_*`). @default from the environment */
+  rateLimit?: RateLimitOptions;
   /** The database (created once per isolate). @default getDatabase */
   db?: () => Promise<Database>;
   /** The optimizer reads go through. @default advancedBackendOptimizer */
@@ -60,7 +93,15 @@ export interface RobotsDependencies {
    * @default 65536
    */
   maxBodyBytes?: number;
+  /**
+   * Largest body of `POST /robots/batch`, bytes.
+   * @default 1048576
+   */
+  maxBatchBodyBytes?: number;
 }
+
+/** Most robots one `POST /robots/batch` creates; more is a 413. */
+export const MAX_BATCH_ROBOTS = 100;
 
 type RobotsEnv = FunctionEnv & { Variables: AuthVariables };
 
@@ -134,6 +175,36 @@ const pageOf = ({ limit, cursor, fields, total }: z.output<typeof listQuerySchem
 
 const robotId = validParams(idParams, 'robot id');
 
+/** Body of `POST /robots/batch`: the items are checked one by one (their index named). */
+const batchBodySchema = z.object({ robots: z.array(z.unknown()).min(1) }).strict();
+
+/** The batch's items, each validated as a `POST /robots` body: 413 past the bound, 400 naming the index. */
+function batchItems(items: unknown[]): z.output<typeof createBodySchema>[] {
+  if (items.length > MAX_BATCH_ROBOTS) {
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `A batch creates at most ${MAX_BATCH_ROBOTS} robots: received ${items.length}`,
+    );
+  }
+  return items.map((item, index) => {
+    const result = createBodySchema.safeParse(item);
+    if (result.success) return result.data;
+    throw new ApiError(
+      400,
+      'invalid_body',
+      `Invalid robots[${index}]: ${issuesMessage(result.error)}`,
+      {
+        details: result.error.issues.map((i) => ({
+          index,
+          path: ['robots', index, ...i.path],
+          message: i.message,
+        })),
+      },
+    );
+  });
+}
+
 function notFound(id: string): ApiError {
   return new ApiError(404, 'not_found', `No robot ${id} visible to this caller`);
 }
@@ -153,31 +224,101 @@ function notFound(id: string): ApiError {
  * ```
  */
 export function createRobotsApp(deps: RobotsDependencies = {}) {
+  const openDb = deps.db ?? getDatabase;
+  const optimizer = deps.optimizer ?? advancedBackendOptimizer;
+  // Pre-warming needs loaders in this isolate: the strategies a listing declares, and the
+  // public listing itself (once per optimizer).
+  registerApiLoaders(optimizer, openDb);
   const robots = optimizedResource({
     table: 'robots',
     resourceKey: ROBOTS_RESOURCE_KEY,
     repository: (db) => new RobotsRepository(db),
-    db: deps.db,
-    optimizer: deps.optimizer,
+    db: openDb,
+    optimizer,
   });
+
+  // A write through the shared layer, then the exact pre-warmable listing keys it made stale.
+  const write = async <T, Row>(
+    operation: (repo: RobotsRepository, hooks: Required<WriteHooks<Row>>) => Promise<T>,
+    tags: (row: Row) => string[],
+    prewarmable: (row: Row) => string[],
+  ): Promise<T> => {
+    const keys = new Set<string>();
+    const value = await robots.write<T, Row>(operation, {
+      tags: (row) => {
+        for (const key of prewarmable(row)) keys.add(key);
+        return tags(row);
+      },
+    });
+    await Promise.all([...keys].map((key) => optimizer.invalidate(key).catch(() => false)));
+    return value;
+  };
+
+  // The strategies each listing key referenced last time: declared as its `dependencies` on
+  // the next read (the cache pre-warms them on hits and misses alike). A listing's strategies
+  // are known only once it is read: keys seen for the first time (or changed) are pre-warmed
+  // right after the read instead, counted the same way.
+  const remembered = new Map<string, string[]>();
+  const listing = async (
+    c: Context,
+    operation: (repo: RobotsRepository) => Promise<{ items: Partial<Robot>[] }>,
+    read: { cacheKey: string; tags: string[]; filters: Record<string, unknown> },
+  ): Promise<Response> => {
+    const declared = remembered.get(read.cacheKey);
+    const page = await robots.readValue(c, operation, { ...read, dependencies: declared });
+    const dependencies = strategyDependencies(page?.items);
+    const learned = dependencies.filter((key) => !declared?.includes(key));
+    if (learned.length > 0 || declared?.length !== dependencies.length) {
+      remembered.delete(read.cacheKey);
+      if (remembered.size >= MAX_REMEMBERED_LISTINGS) {
+        remembered.delete(remembered.keys().next().value!);
+      }
+      remembered.set(read.cacheKey, dependencies);
+    }
+    if (learned.length > 0) {
+      runInBackground(async () => {
+        const report = await optimizer.cache.prewarm(learned);
+        const started = learned.length -
+          report.skipped.filter((s) => s.reason === 'fresh' || s.reason === 'no-loader').length;
+        if (started > 0) optimizer.metrics.increment('cache.prewarm.dependency', started);
+      }, 'robots dependency pre-warm');
+    }
+    try {
+      return await conditionalJson(c, page);
+    } catch (error) {
+      await optimizer.invalidate(read.cacheKey).catch(() => false);
+      throw error;
+    }
+  };
 
   const app = createFunctionApp<RobotsEnv>('robots');
   app.use('*', authenticate({ env: deps.auth?.env }) as never);
-  app.use(
-    '*',
+  // Per caller (user id, else client address): one caller's flood never starves another.
+  app.use('*', rateLimitByCaller(deps.rateLimit) as never);
+  app.use('*', writesNeedUser as never);
+  const limitTo = (maxSize: number) =>
     bodyLimit({
-      maxSize: deps.maxBodyBytes ?? 65_536,
+      maxSize,
       onError: () => {
         throw new ApiError(413, 'payload_too_large', 'Request body is too large');
       },
-    }),
+    });
+  const bodyLimitDefault = limitTo(deps.maxBodyBytes ?? 65_536);
+  // A batch carries up to 100 robots: its own, larger bound.
+  const bodyLimitBatch = limitTo(deps.maxBatchBodyBytes ?? 1_048_576);
+  app.use(
+    '*',
+    (c, next) =>
+      c.req.method === 'POST' && c.req.path.replace(/\/+$/, '').endsWith('/robots/batch')
+        ? bodyLimitBatch(c, next)
+        : bodyLimitDefault(c, next),
   );
 
   // Own robots.
   app.get('/', validQuery(listQuerySchema), (c) => {
     const { caller, userId } = requireUser(c);
     const query = c.req.valid('query');
-    return robots.read(c, (repo) =>
+    return listing(c, (repo) =>
       repo.list(caller, {
         ...pageOf(query),
         filters: { ownerId: userId, strategyType: query.strategy_type },
@@ -191,12 +332,8 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   // Public robots: the same for every caller, so read as anon under one `pub:` key.
   app.get('/public', validQuery(listQuerySchema), (c) => {
     const query = c.req.valid('query');
-    return robots.read(c, (repo) =>
-      repo.list(ANON_CALLER, {
-        ...pageOf(query),
-        filters: { isPublic: true, strategyType: query.strategy_type },
-      }), {
-      cacheKey: scopedKey('public', 'robots', 'list', query),
+    return listing(c, (repo) => loadPublicRobots(repo, query), {
+      cacheKey: publicRobotsListKey(query),
       tags: [PUBLIC_ROBOTS_TAG],
       filters: { is_public: true, strategy_type: query.strategy_type },
     });
@@ -240,29 +377,60 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   app.post('/', validJson(createBodySchema), async (c) => {
     const { caller, userId } = requireUser(c);
     const body = c.req.valid('json');
-    const robot = await robots.write((repo, hooks) => repo.create(caller, body, hooks), {
-      tags: (created: Robot) => [
+    const robot = await write(
+      (repo, hooks: Required<WriteHooks<Robot>>) => repo.create(caller, body, hooks),
+      (created) => [
         userRobotsTag(userId),
         robotTag(created.id),
         ...(created.is_public ? [PUBLIC_ROBOTS_TAG] : []),
       ],
-    });
+      (created) => created.is_public ? prewarmableRobotKeys([created.strategy_type]) : [],
+    );
     c.header('location', `/functions/v1/robots/${robot.id.toLowerCase()}`);
     return jsonResponse(c, robot, 201);
+  });
+
+  // Many robots in ONE transaction: all are created or none (a bad strategy_id or a taken id
+  // rolls the batch back), so a client retries the whole batch, never a guessed remainder.
+  app.post('/batch', validJson(batchBodySchema), async (c) => {
+    const { caller, userId } = requireUser(c);
+    const items = batchItems(c.req.valid('json').robots);
+    const created = await write(
+      (repo, hooks: Required<WriteHooks<Robot[]>>) =>
+        repo.createMany(caller, items, hooks, MAX_BATCH_ROBOTS),
+      // One outbox row for the whole batch. No per-robot tags: the ids are the server's, new,
+      // so no read of them can be cached yet.
+      (rows) => [
+        userRobotsTag(userId),
+        ...(rows.some((robot) => robot.is_public) ? [PUBLIC_ROBOTS_TAG] : []),
+      ],
+      (rows) => {
+        const types = rows.filter((robot) => robot.is_public).map((robot) => robot.strategy_type);
+        return types.length > 0 ? prewarmableRobotKeys(types) : [];
+      },
+    );
+    return jsonResponse(c, { count: created.length, items: created }, 201);
   });
 
   app.patch('/:id', robotId, validJson(updateBodySchema), async (c) => {
     const { caller, userId } = requireUser(c);
     const { id } = c.req.valid('param');
     const patch = c.req.valid('json');
-    const robot = await robots.write((repo, hooks) => repo.update(caller, id, patch, hooks), {
-      tags: (updated: Robot) => [
+    // Public now, or public before (only a change of is_public can make it private).
+    const touchesPublic = (updated: Robot) => updated.is_public || patch.is_public !== undefined;
+    const robot = await write(
+      (repo, hooks: Required<WriteHooks<Robot>>) => repo.update(caller, id, patch, hooks),
+      (updated) => [
         userRobotsTag(userId),
         robotTag(id),
-        // Public now, or public before (only a change of is_public can make it private).
-        ...(updated.is_public || patch.is_public !== undefined ? [PUBLIC_ROBOTS_TAG] : []),
+        ...(touchesPublic(updated) ? [PUBLIC_ROBOTS_TAG] : []),
       ],
-    });
+      // A changed type leaves the old type's page stale too: which one is not known here.
+      (updated) =>
+        touchesPublic(updated)
+          ? prewarmableRobotKeys(patch.strategy_type ? 'all' : [updated.strategy_type])
+          : [],
+    );
     if (!robot) throw notFound(id);
     return jsonResponse(c, robot);
   });
@@ -270,18 +438,17 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   app.delete('/:id', robotId, async (c) => {
     const { caller, userId } = requireUser(c);
     const { id } = c.req.valid('param');
-    // The repository's delete says only whether a row went: read is_public first (as the
-    // caller, so another user's robot is a 404 here too) to know if the public listing is stale.
-    const { repo } = await robots.open();
-    const before = await repo.getById(caller, id, ['is_public', 'user_id']);
-    if (!before || before.user_id !== userId) throw notFound(id);
-    const deleted = await robots.write((repo, hooks) => repo.delete(caller, id, hooks), {
-      tags: () => [
+    // The deleted row (RLS: only the caller's own) tells, inside the transaction, which reads
+    // it staled; another user's robot deletes nothing and is a 404.
+    const deleted = await write(
+      (repo, hooks: Required<WriteHooks<DeletedRobot>>) => repo.delete(caller, id, hooks),
+      (gone) => [
         userRobotsTag(userId),
         robotTag(id),
-        ...(before.is_public ? [PUBLIC_ROBOTS_TAG] : []),
+        ...(gone.is_public ? [PUBLIC_ROBOTS_TAG] : []),
       ],
-    });
+      (gone) => gone.is_public ? prewarmableRobotKeys([gone.strategy_type]) : [],
+    );
     if (!deleted) throw notFound(id);
     return c.body(null, 204);
   });

@@ -26,6 +26,8 @@ import {
   type BackendOptimizationManager,
   backendOptimizationManager,
 } from '@shared/optimizer/manager/mod.ts';
+import { type Database, getDatabase } from '@shared/db/mod.ts';
+import { registerApiLoaders } from '../_shared/loaders.ts';
 
 type Env = { Variables: BaseVariables & AuthVariables };
 
@@ -44,6 +46,8 @@ export interface WarmupAppDeps {
   env?: EnvReader;
   /** Longest wait for one ping, ms. @default 3000 */
   timeoutMs?: number;
+  /** The database the loaders read (pre-warming). @default getDatabase */
+  db?: () => Promise<Database>;
 }
 
 /** The functions to ping: `WARMUP_FUNCTIONS`, else {@link PROJECT_FUNCTIONS}; never itself. */
@@ -73,6 +77,8 @@ export function functionsUrl(requestUrl: string, env: EnvReader = processEnv): s
  */
 export function createWarmupApp(deps: WarmupAppDeps) {
   const env = deps.env ?? processEnv;
+  // The applied pre-warm list is loaded through this isolate's loaders: register them once.
+  registerApiLoaders(deps.manager.optimizer, deps.db ?? getDatabase);
   const app = createFunctionApp<Env>('warmup');
   app.use('*', async (c, next) => {
     c.header('cache-control', 'no-store');

@@ -1,0 +1,476 @@
+/**
+ * Local Supabase Auth for the dev server: the part of Supabase Auth's (GoTrue's) HTTP API that
+ * supabase-js uses for email and password, served at `/auth/v1/` next to the functions.
+ *
+ * | route | what it does |
+ * |---|---|
+ * | `POST /auth/v1/signup` | creates the user (confirmed at once, as the CLI's local stack does) and returns a session |
+ * | `POST /auth/v1/token?grant_type=password` | checks email + password, returns a session |
+ * | `POST /auth/v1/token?grant_type=refresh_token` | rotates the refresh token, returns a new session |
+ * | `GET /auth/v1/user` | the user of the bearer access token |
+ * | `POST /auth/v1/logout?scope=global\|local\|others` | ends the session(s), 204 |
+ *
+ * Users live in `auth.users` of the local database (the columns `supabase/bootstrap.sql` creates
+ * with Supabase's names), sessions in `auth.sessions`, refresh tokens in `auth.refresh_tokens`.
+ * Passwords are bcrypt hashes (cost 10, as Supabase Auth). Access tokens carry Supabase's claims
+ * and are signed with the checkout's ES256 key (`signLocalUserToken`), whose JWKS the dev server
+ * serves, so the functions verify them exactly as they verify production tokens.
+ *
+ * Errors have Supabase Auth's bodies: `{ code: 'invalid_credentials', message }` for clients that
+ * send `X-Supabase-Api-Version: 2024-01-01` (supabase-js does), else the legacy
+ * `{ code: 400, error_code, msg }`.
+ *
+ * DEVELOPMENT ONLY: this file is never part of a deployed function.
+ *
+ * @module
+ */
+import bcrypt from 'bcryptjs';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { cors } from 'hono/cors';
+import type { SqlExecutor } from '../shared/db/types.ts';
+import { verifySupabaseJwt } from '../shared/http/auth.ts';
+import { signLocalUserToken } from './local_keys.ts';
+
+/** The API version Supabase Auth answers with when the client asks for it. */
+const API_VERSION = '2024-01-01';
+const API_VERSION_HEADER = 'x-supabase-api-version';
+
+/** Options of {@link createLocalAuth}. */
+export interface LocalAuthOptions {
+  /** Where users, sessions and refresh tokens are kept (the dev server's database). */
+  db: SqlExecutor;
+  /** Access token lifetime in seconds. @default 3600 (Supabase Auth's `jwt_expiry`) */
+  accessTokenSeconds?: number;
+  /** Least password length. @default 6 (Supabase Auth's default) */
+  minPasswordLength?: number;
+  /** bcrypt cost. @default 10 (Supabase Auth's) */
+  bcryptCost?: number;
+  /** Verifies an access token and returns its claims. @default verifySupabaseJwt */
+  verify?: (token: string) => Promise<Record<string, unknown>>;
+  /** Signs an access token. @default signLocalUserToken */
+  sign?: (
+    claims: Record<string, unknown> & { sub: string },
+    expiresInSeconds: number,
+  ) => Promise<string>;
+}
+
+/** An error Supabase Auth would answer. */
+class AuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+interface UserRow {
+  id: string;
+  aud: string;
+  role: string;
+  email: string;
+  encrypted_password: string | null;
+  email_confirmed_at: string | null;
+  last_sign_in_at: string | null;
+  raw_app_meta_data: Record<string, unknown> | null;
+  raw_user_meta_data: Record<string, unknown> | null;
+  created_at: string;
+  updated_at: string;
+  is_anonymous: boolean;
+}
+
+const USER_COLUMNS = `id, aud, role, email, encrypted_password,
+  to_json(email_confirmed_at) #>> '{}' as email_confirmed_at,
+  to_json(last_sign_in_at) #>> '{}' as last_sign_in_at,
+  raw_app_meta_data, raw_user_meta_data,
+  to_json(created_at) #>> '{}' as created_at, to_json(updated_at) #>> '{}' as updated_at,
+  coalesce(is_anonymous, false) as is_anonymous`;
+
+/** The user object of Supabase Auth's responses. */
+function userJson(row: UserRow): Record<string, unknown> {
+  const appMetadata = row.raw_app_meta_data ?? { provider: 'email', providers: ['email'] };
+  const userMetadata = row.raw_user_meta_data ?? {};
+  return {
+    id: row.id,
+    aud: row.aud || 'authenticated',
+    role: row.role || 'authenticated',
+    email: row.email,
+    email_confirmed_at: row.email_confirmed_at ?? undefined,
+    phone: '',
+    confirmed_at: row.email_confirmed_at ?? undefined,
+    last_sign_in_at: row.last_sign_in_at ?? undefined,
+    app_metadata: appMetadata,
+    user_metadata: userMetadata,
+    identities: [{
+      identity_id: row.id,
+      id: row.id,
+      user_id: row.id,
+      identity_data: { ...userMetadata, email: row.email, sub: row.id, email_verified: true },
+      provider: 'email',
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      email: row.email,
+    }],
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    is_anonymous: row.is_anonymous,
+  };
+}
+
+/** Refresh tokens are opaque random strings, as Supabase Auth's. */
+function newRefreshToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_');
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * The local Supabase Auth API as a Hono app with `basePath('/auth/v1')`.
+ *
+ * @example
+ * ```ts
+ * const auth = createLocalAuth({ db: await getDatabase() });
+ * Deno.serve((req) => new URL(req.url).pathname.startsWith('/auth/v1/') ? auth.fetch(req) : gateway(req));
+ * ```
+ */
+export function createLocalAuth(options: LocalAuthOptions): Hono {
+  const {
+    db,
+    accessTokenSeconds = 3600,
+    minPasswordLength = 6,
+    bcryptCost = 10,
+    verify = (token: string) => verifySupabaseJwt(token),
+    sign = (claims, expiresInSeconds) => signLocalUserToken(claims, { expiresInSeconds }),
+  } = options;
+
+  const findUserByEmail = async (email: string) =>
+    (await db.query<UserRow>(
+      `select ${USER_COLUMNS} from auth.users where email = $1 and deleted_at is null`,
+      [email],
+    ))[0];
+  const findUser = async (id: string) =>
+    (await db.query<UserRow>(
+      `select ${USER_COLUMNS} from auth.users where id = $1 and deleted_at is null`,
+      [id],
+    ))[0];
+
+  /** A session answer: a fresh access token plus the refresh token. */
+  const sessionJson = async (user: UserRow, sessionId: string, refreshToken: string) => {
+    const now = Math.floor(Date.now() / 1000);
+    const accessToken = await sign({
+      sub: user.id,
+      email: user.email,
+      phone: '',
+      role: user.role || 'authenticated',
+      aud: user.aud || 'authenticated',
+      session_id: sessionId,
+      aal: 'aal1',
+      amr: [{ method: 'password', timestamp: now }],
+      app_metadata: user.raw_app_meta_data ?? { provider: 'email', providers: ['email'] },
+      user_metadata: user.raw_user_meta_data ?? {},
+      is_anonymous: user.is_anonymous,
+    }, accessTokenSeconds);
+    return {
+      access_token: accessToken,
+      token_type: 'bearer',
+      expires_in: accessTokenSeconds,
+      expires_at: now + accessTokenSeconds,
+      refresh_token: refreshToken,
+      user: userJson(user),
+    };
+  };
+
+  /** Starts a session for `user` and returns its answer. */
+  const startSession = async (user: UserRow, c: Context) => {
+    const sessionId = crypto.randomUUID();
+    const refreshToken = newRefreshToken();
+    await db.query(
+      `insert into auth.sessions (id, user_id, aal, user_agent) values ($1, $2, 'aal1', $3)`,
+      [sessionId, user.id, c.req.header('user-agent') ?? null],
+    );
+    await db.query(
+      `insert into auth.refresh_tokens (token, user_id, session_id) values ($1, $2, $3)`,
+      [refreshToken, user.id, sessionId],
+    );
+    const updated = (await db.query<UserRow>(
+      `update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1
+       returning ${USER_COLUMNS}`,
+      [user.id],
+    ))[0];
+    return await sessionJson(updated, sessionId, refreshToken);
+  };
+
+  const readBody = async (c: Context): Promise<Record<string, unknown>> => {
+    try {
+      const body = await c.req.json();
+      if (body && typeof body === 'object' && !Array.isArray(body)) return body;
+    } catch {
+      // falls through
+    }
+    throw new AuthError(400, 'bad_json', 'Could not parse request body as JSON');
+  };
+
+  const stringField = (body: Record<string, unknown>, name: string) =>
+    typeof body[name] === 'string' ? (body[name] as string) : '';
+
+  /** The claims of the bearer access token, with its session and user still present. */
+  const requireSession = async (c: Context) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) {
+      throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
+    }
+    let claims: Record<string, unknown>;
+    try {
+      claims = await verify(match[1]);
+    } catch (error) {
+      throw new AuthError(
+        403,
+        'bad_jwt',
+        `invalid JWT: unable to parse or verify signature, ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
+    const sessionId = typeof claims.session_id === 'string' ? claims.session_id : '';
+    const userId = typeof claims.sub === 'string' ? claims.sub : '';
+    const session = sessionId
+      ? (await db.query<{ id: string }>(
+        `select id from auth.sessions where id = $1 and user_id = $2`,
+        [sessionId, userId],
+      ))[0]
+      : undefined;
+    if (!session) {
+      throw new AuthError(
+        403,
+        'session_not_found',
+        'Session from session_id claim in JWT does not exist',
+      );
+    }
+    const user = await findUser(userId);
+    if (!user) {
+      throw new AuthError(403, 'user_not_found', 'User from sub claim in JWT does not exist');
+    }
+    return { sessionId, user };
+  };
+
+  const app = new Hono().basePath('/auth/v1');
+  app.use(
+    '*',
+    cors({
+      origin: '*',
+      allowHeaders: [
+        'authorization',
+        'apikey',
+        'content-type',
+        'x-client-info',
+        API_VERSION_HEADER,
+      ],
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      exposeHeaders: [API_VERSION_HEADER],
+    }),
+  );
+  app.use('*', async (c, next) => {
+    // As Supabase's API gateway: every call carries the project's key.
+    if (!c.req.header('apikey') && !c.req.header('authorization')) {
+      return c.json({
+        message: 'No API key found in request',
+        hint: 'No `apikey` request header or url param was found.',
+      }, 401);
+    }
+    await next();
+    if (c.req.header(API_VERSION_HEADER) === API_VERSION) {
+      c.res.headers.set(API_VERSION_HEADER, API_VERSION);
+    }
+  });
+
+  const errorResponse = (error: unknown, c: Context) => {
+    if (!(error instanceof AuthError)) {
+      console.error('[local auth] unexpected failure:', error);
+      error = new AuthError(
+        500,
+        'unexpected_failure',
+        'Unexpected failure, please check server logs for more information',
+      );
+    }
+    const { status, code, message, extra } = error as AuthError;
+    const modern = (c.req.header(API_VERSION_HEADER) ?? '') >= API_VERSION;
+    const body = modern
+      ? { code, message, ...extra }
+      : { code: status, error_code: code, msg: message, ...extra };
+    const response = c.json(body, status as 400);
+    if (modern) response.headers.set(API_VERSION_HEADER, API_VERSION);
+    return response;
+  };
+  app.onError(errorResponse);
+
+  app.post('/signup', async (c) => {
+    const body = await readBody(c);
+    const email = stringField(body, 'email').trim().toLowerCase();
+    const password = stringField(body, 'password');
+    if (!email) {
+      throw new AuthError(400, 'validation_failed', 'To signup, please provide your email');
+    }
+    if (!EMAIL.test(email)) {
+      throw new AuthError(
+        400,
+        'validation_failed',
+        'Unable to validate email address: invalid format',
+      );
+    }
+    if (!password) {
+      throw new AuthError(400, 'validation_failed', 'Signup requires a valid password');
+    }
+    if (password.length < minPasswordLength) {
+      throw new AuthError(
+        422,
+        'weak_password',
+        `Password should be at least ${minPasswordLength} characters.`,
+        { weak_password: { reasons: ['length'] } },
+      );
+    }
+    const data = body.data && typeof body.data === 'object' && !Array.isArray(body.data)
+      ? body.data
+      : {};
+    if (await findUserByEmail(email)) {
+      throw new AuthError(422, 'user_already_exists', 'User already registered');
+    }
+    const hash = await bcrypt.hash(password, bcryptCost);
+    const rows = await db.query<UserRow>(
+      `insert into auth.users
+         (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+          raw_app_meta_data, raw_user_meta_data)
+       values ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated',
+               $2, $3, now(), $4::jsonb, $5::jsonb)
+       on conflict do nothing
+       returning ${USER_COLUMNS}`,
+      [
+        crypto.randomUUID(),
+        email,
+        hash,
+        JSON.stringify({ provider: 'email', providers: ['email'] }),
+        JSON.stringify(data),
+      ],
+    );
+    if (!rows[0]) throw new AuthError(422, 'user_already_exists', 'User already registered');
+    return c.json(await startSession(rows[0], c));
+  });
+
+  app.post('/token', async (c) => {
+    const grantType = c.req.query('grant_type');
+    const body = await readBody(c);
+    if (grantType === 'password') {
+      const email = stringField(body, 'email').trim().toLowerCase();
+      const password = stringField(body, 'password');
+      if (!email) throw new AuthError(400, 'validation_failed', 'missing email or phone');
+      const user = await findUserByEmail(email);
+      const ok = user?.encrypted_password
+        ? await bcrypt.compare(password, user.encrypted_password)
+        : false;
+      if (!user || !ok) {
+        throw new AuthError(400, 'invalid_credentials', 'Invalid login credentials');
+      }
+      return c.json(await startSession(user, c));
+    }
+    if (grantType === 'refresh_token') {
+      const token = stringField(body, 'refresh_token');
+      if (!token) throw new AuthError(400, 'validation_failed', 'refresh_token required');
+      // One statement: of two concurrent refreshes with the same token, only one rotates it.
+      const rotated = (await db.query<{ user_id: string; session_id: string }>(
+        `update auth.refresh_tokens set revoked = true, updated_at = now()
+         where token = $1 and not revoked
+         returning user_id, session_id`,
+        [token],
+      ))[0];
+      if (!rotated) {
+        const known = (await db.query(`select 1 from auth.refresh_tokens where token = $1`, [
+          token,
+        ]))[0];
+        throw known
+          ? new AuthError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used')
+          : new AuthError(
+            400,
+            'refresh_token_not_found',
+            'Invalid Refresh Token: Refresh Token Not Found',
+          );
+      }
+      const user = await findUser(rotated.user_id);
+      if (!user) {
+        throw new AuthError(
+          400,
+          'refresh_token_not_found',
+          'Invalid Refresh Token: Refresh Token Not Found',
+        );
+      }
+      const next = newRefreshToken();
+      await db.query(
+        `insert into auth.refresh_tokens (token, user_id, session_id, parent)
+         values ($1, $2, $3, $4)`,
+        [next, rotated.user_id, rotated.session_id, token],
+      );
+      await db.query(
+        `update auth.sessions set refreshed_at = now(), updated_at = now()
+        where id = $1`,
+        [rotated.session_id],
+      );
+      return c.json(await sessionJson(user, rotated.session_id, next));
+    }
+    throw new AuthError(
+      400,
+      'validation_failed',
+      `unsupported_grant_type: this local auth answers grant_type=password and refresh_token, received ${
+        grantType ?? '(none)'
+      }`,
+    );
+  });
+
+  app.get('/user', async (c) => {
+    const { user } = await requireSession(c);
+    return c.json(userJson(user));
+  });
+
+  app.post('/logout', async (c) => {
+    const { sessionId, user } = await requireSession(c);
+    const scope = c.req.query('scope') ?? 'global';
+    if (scope === 'local') {
+      await db.query(`delete from auth.sessions where id = $1`, [sessionId]);
+    } else if (scope === 'others') {
+      await db.query(`delete from auth.sessions where user_id = $1 and id <> $2`, [
+        user.id,
+        sessionId,
+      ]);
+    } else if (scope === 'global') {
+      await db.query(`delete from auth.sessions where user_id = $1`, [user.id]);
+    } else {
+      throw new AuthError(
+        400,
+        'validation_failed',
+        `Unsupported logout scope ${JSON.stringify(scope)}`,
+      );
+    }
+    return c.body(null, 204);
+  });
+
+  app.get('/health', (c) =>
+    c.json({
+      version: 'local',
+      name: 'GoTrue (QuantForge dev server stand-in)',
+      description: 'Local email/password auth of the dev server; never deployed',
+    }));
+
+  app.notFound((c) =>
+    errorResponse(
+      new AuthError(
+        404,
+        'not_found',
+        `The local auth of the dev server answers signup, token (password, refresh_token), user and logout: no route for ${c.req.method} ${c.req.path}`,
+      ),
+      c,
+    )
+  );
+  return app;
+}
