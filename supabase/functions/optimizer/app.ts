@@ -13,7 +13,7 @@
  * | `GET /optimizer/series?range=1h\|24h` | time series for the dashboard's charts |
  * | `GET /optimizer/health` | store and database round trips, functions at the last warm-up |
  * | `POST /optimizer/recommendations/:id/apply` | applies one recommendation, recorded as a run |
- * | `GET /optimizer/dashboard` | the operator dashboard (public page; its data needs a key), see docs/dashboard.md; `GET /optimizer` redirects to it |
+ * | `GET /optimizer/dashboard` | the operator dashboard (public page; its data needs a key), see docs/dashboard.md |
  *
  * @module
  */
@@ -123,9 +123,6 @@ export function createOptimizerApp(deps: OptimizerAppDeps) {
     app.get(path, (c) => c.body(asset.body, 200, dashboardHeaders(path, asset)));
   }
   app.get('/dashboard/', (c) => c.redirect('../dashboard', 301));
-  // The function's root, opened in a browser, leads to the dashboard (relative: the gateway's
-  // `/functions/v1` prefix is kept).
-  app.get('/', (c) => c.redirect('optimizer/dashboard', 302));
   app.use('*', operatorAuthenticate({ env: deps.env }) as never);
 
   app.post('/run', async (c) => {
