@@ -18,6 +18,7 @@
  * @module
  */
 import { ensureRedisInstalled, startRedisServer } from './services/redis.ts';
+import { ensureChromiumInstalled } from './services/chromium.ts';
 import { startRedisBridge } from './redis-bridge.ts';
 import { applyMigrations, ensurePostgresReady, startPostgres } from './services/postgres.ts';
 
@@ -136,6 +137,7 @@ async function main(counts: Counts): Promise<void> {
   const testArgs = Deno.args.filter((arg) => arg !== '--no-static' && arg !== '--');
   await ensureRedisInstalled();
   await ensurePostgresReady();
+  await ensureChromiumInstalled();
 
   const redis = await startRedisServer();
   started.push({ name: 'redis-server', stop: redis.stop });
