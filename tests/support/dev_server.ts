@@ -52,6 +52,9 @@ export async function startDevServer(
       // Each test server gets its own database unless the test names a data folder: two
       // processes must never open the same PGlite folder.
       QF_LOCAL_DATA_DIR: 'memory://',
+      // Per-caller windows of its own: every test server calls from 127.0.0.1, and dev servers
+      // of files running in parallel share one Redis (a test about limits sets its own).
+      QF_RATELIMIT_PREFIX: `qf-test-${crypto.randomUUID()}:ratelimit`,
       ...env,
     },
     stdout: 'piped',
