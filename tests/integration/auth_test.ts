@@ -58,6 +58,29 @@ Deno.test('supabase-js with the publishable key calls every function of the dev 
     assert.equal(listed.error, null, String(listed.error));
     assert.deepEqual(listed.data.items.map((r: { name: string }) => r.name), ['Keys robot']);
 
+    const strategies = await user.functions.invoke('strategies', {
+      method: 'POST',
+      body: { name: 'Keys strategy', strategy_type: 'grid' },
+    });
+    assert.equal(strategies.error, null, String(strategies.error));
+    const publicStrategies = await anonymous.functions.invoke('strategies/public?limit=2', {
+      method: 'GET',
+    });
+    assert.equal(publicStrategies.error, null, String(publicStrategies.error));
+
+    // Service functions: the publishable key (and a user) is refused; a secret key reaches them.
+    const service = createClient(origin, LOCAL_SECRET_KEY);
+    for (const [name, method] of [['optimizer/status', 'GET'], ['warmup', 'POST']] as const) {
+      for (const client of [anonymous, user]) {
+        const denied = await client.functions.invoke(name, { method });
+        assert.ok(denied.error instanceof FunctionsHttpError, name);
+        assert.ok([401, 403].includes(denied.error.context.status), `${name}: refused`);
+        await denied.error.context.body?.cancel();
+      }
+      const allowed = await service.functions.invoke(name, { method });
+      assert.equal(allowed.error, null, `${name}: ${allowed.error}`);
+    }
+
     const wrongKey = createClient(origin, 'sb_publishable_not_this_project_0000000000');
     const refused = await wrongKey.functions.invoke('robots/public', { method: 'GET' });
     assert.ok(refused.error instanceof FunctionsHttpError);
