@@ -11,6 +11,7 @@
  */
 import { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.ts';
 import type { Database } from './types.ts';
+import { type EnvReader, processEnv } from '../runtime/env.ts';
 
 export * from './types.ts';
 export * from './errors.ts';
@@ -29,17 +30,6 @@ export * from './strategies.ts';
 export * from './pagination.ts';
 export * from './caller.ts';
 export { parseInput, parseTimestamp, requireUuid } from './validate.ts';
-
-/** Reads a variable from the runtime's environment (Deno or Node-like), if any. */
-function env(name: string): string | undefined {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
-  try {
-    return g.Deno?.env?.get(name) ?? g.process?.env?.[name];
-  } catch {
-    return undefined;
-  }
-}
 
 /** Environment variables of the Postgres driver's bounds (docs/database.md). */
 export const DATABASE_ENV_VARIABLES = ['QF_DB_CONNECT_TIMEOUT_MS', 'QF_DB_STATEMENT_TIMEOUT_MS'];
@@ -64,7 +54,7 @@ function positiveMs(read: (name: string) => string | undefined, name: string): n
  * ```
  */
 export function postgresOptionsFromEnv(
-  read: (name: string) => string | undefined = env,
+  read: EnvReader = processEnv,
 ): PostgresDatabaseOptions {
   const options: PostgresDatabaseOptions = {};
   const connect = positiveMs(read, 'QF_DB_CONNECT_TIMEOUT_MS');
@@ -85,7 +75,7 @@ export function postgresOptionsFromEnv(
  * ```
  */
 export async function databaseFromEnv(
-  read: (name: string) => string | undefined = env,
+  read: EnvReader = processEnv,
 ): Promise<Database> {
   const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
   if (url) return createPostgresDatabase(url, postgresOptionsFromEnv(read));

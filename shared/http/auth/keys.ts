@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { EnvReader } from '../../store/mod.ts';
+import type { EnvReader } from '../../runtime/env.ts';
 
 /** The Supabase CLI's local JWT secret: the legacy HS256 default on a local machine. */
 export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';

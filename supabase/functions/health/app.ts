@@ -10,6 +10,7 @@
  */
 import { createFunctionApp } from '@shared/http/app.ts';
 import { instanceInfo } from '@shared/runtime/instance.ts';
+import { processEnv } from '@shared/runtime/env.ts';
 import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
 import { getDatabase } from '@shared/db/mod.ts';
 import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker.ts';
@@ -109,19 +110,11 @@ async function runCheck(
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 function storeName(): string {
-  try {
-    return Deno.env.get('UPSTASH_REDIS_REST_URL') ? 'upstash' : 'memory';
-  } catch {
-    return 'memory';
-  }
+  return processEnv('UPSTASH_REDIS_REST_URL') ? 'upstash' : 'memory';
 }
 
 function dbName(): string {
-  try {
-    return Deno.env.get('SUPABASE_DB_URL') || Deno.env.get('DATABASE_URL') ? 'postgres' : 'pglite';
-  } catch {
-    return 'pglite';
-  }
+  return processEnv('SUPABASE_DB_URL') || processEnv('DATABASE_URL') ? 'postgres' : 'pglite';
 }
 
 /**
@@ -157,12 +150,8 @@ export function createHealthApp(deps: HealthDependencies) {
 }
 
 function breakerKeyPrefix(): string {
-  try {
-    const configured = Deno.env.get('QF_BREAKER_KEY_PREFIX');
-    if (configured) return configured;
-  } catch {
-    // no env access: the default
-  }
+  const configured = processEnv('QF_BREAKER_KEY_PREFIX');
+  if (configured) return configured;
   return resilienceOptionsSchema.parse({}).breakerKeyPrefix;
 }
 
