@@ -16,6 +16,17 @@ export * from './conditions.ts';
 export * from './plan.ts';
 export * from './stats.ts';
 export * from './advice.ts';
-export * from './strategy.ts';
+// The count and pagination choices live with their main user, the data layer.
+export {
+  chooseCountStrategy,
+  choosePaginationStrategy,
+  type CountStrategy,
+  type CountStrategyChoice,
+  type CountStrategyInput,
+  improvementPercent,
+  type PaginationStrategy,
+  type PaginationStrategyChoice,
+  type PaginationStrategyInput,
+} from '../../db/query_strategy.ts';
 export * from './normalize.ts';
 export * from './optimizer.ts';
