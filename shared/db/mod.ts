@@ -13,8 +13,23 @@ import { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres
 import type { Database } from './types.ts';
 import { type EnvReader, processEnv } from '../runtime/env.ts';
 
-export * from './types.ts';
-export * from './errors.ts';
+export {
+  type Database,
+  type DatabaseBackend,
+  type JwtClaims,
+  type PingResult,
+  type Row,
+  type SqlExecutor,
+  USER_ROLES,
+} from './types.ts';
+export {
+  DbNotFoundError,
+  DbUnavailableError,
+  type DbUnavailableKind,
+  DbValidationError,
+  isDbUnavailableError,
+  isDbValidationError,
+} from './errors.ts';
 export { claimsStatement, isUuid } from './claims.ts';
 export {
   createPostgresDatabase,
@@ -25,10 +40,65 @@ export {
 // SUPABASE_DB_URL and never pay for it. Import `./pglite.ts` directly for the embedded database.
 export type { EmbeddedDatabaseOptions } from './pglite.ts';
 export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
-export * from './robots/mod.ts';
-export * from './strategies.ts';
-export * from './pagination.ts';
-export * from './caller.ts';
+export {
+  type DeletedRobot,
+  type Robot,
+  ROBOT_FIELDS,
+  type RobotCreate,
+  robotCreateSchema,
+  type RobotFilters,
+  type RobotListOptions,
+  type RobotSearchHit,
+  type RobotSearchOptions,
+  RobotsRepository,
+  type RobotsRepositoryOptions,
+  type RobotUpdate,
+  robotUpdateSchema,
+  robotWhere,
+  STRATEGY_TYPES,
+  type StrategyType,
+  type UpsertResult,
+  type WriteHooks,
+} from './robots/mod.ts';
+export {
+  type DependentRobot,
+  StrategiesRepository,
+  type StrategiesRepositoryOptions,
+  type Strategy,
+  STRATEGY_FIELDS,
+  type StrategyCreate,
+  strategyCreateSchema,
+  type StrategyFilters,
+  type StrategyListOptions,
+  type StrategySearchHit,
+  type StrategySearchOptions,
+  type StrategyUpdate,
+  strategyUpdateSchema,
+  type StrategyVisibility,
+  strategyWhere,
+  type StrategyWrite,
+} from './strategies.ts';
+export {
+  type CursorPosition,
+  decodeCursor,
+  DEFAULT_PAGE_LIMIT,
+  encodeCursor,
+  estimateRows,
+  type FieldMap,
+  isoTimestamp,
+  keysetPage,
+  type KeysetQuery,
+  MAX_PAGE_LIMIT,
+  type Page,
+  type PageOptions,
+  parseLimit,
+  selectFields,
+  selectList,
+  type TotalMode,
+  validatePage,
+  WhereBuilder,
+} from './pagination.ts';
+export { type Caller, runAs, SERVICE_CALLER, userCaller } from './caller.ts';
 export { parseInput, parseTimestamp, requireUuid } from './validate.ts';
 
 /** Environment variables of the Postgres driver's bounds (docs/database.md). */

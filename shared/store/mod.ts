@@ -10,7 +10,17 @@ import { UpstashStore } from './upstash.ts';
 import type { KeyValueStore } from './types.ts';
 import { type EnvReader, processEnv } from '../runtime/env.ts';
 
-export * from './types.ts';
+export {
+  type KeyValueStore,
+  type MemoryScriptContext,
+  type ScoredMember,
+  type SetOptions,
+  type StoreBackend,
+  type StoreCommand,
+  type StoreScript,
+  StoreUnavailableError,
+  type ZRangeOptions,
+} from './types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 export { UpstashStore, type UpstashStoreOptions } from './upstash.ts';
 

@@ -73,7 +73,15 @@ import {
   strategyDependencies,
 } from './keys.ts';
 
-export * from './keys.ts';
+export {
+  loadPublicRobots,
+  MAX_STRATEGY_DEPENDENCIES,
+  prewarmableRobotKeys,
+  publicRobotsListKey,
+  registerRobotLoaders,
+  type RobotListQuery,
+  strategyDependencies,
+} from './keys.ts';
 
 /** Most listing keys whose dependencies an isolate remembers (oldest forgotten first). */
 const MAX_REMEMBERED_LISTINGS = 1000;

@@ -60,7 +60,26 @@ import {
   userStrategiesTag,
 } from './keys.ts';
 
-export * from './keys.ts';
+export {
+  loadPublicStrategies,
+  loadPublicStrategy,
+  prewarmableKeysOf,
+  PUBLIC_ROBOTS_TAG,
+  PUBLIC_STRATEGIES_TAG,
+  publicStrategiesListKey,
+  publicStrategiesSearchKey,
+  publicStrategyKey,
+  registerStrategyLoaders,
+  robotTag,
+  STRATEGIES_RESOURCE_KEY,
+  type StrategyDetailQuery,
+  type StrategyListQuery,
+  strategyTag,
+  strategyWriteTags,
+  userRobotsTag,
+  userStrategiesKey,
+  userStrategiesTag,
+} from './keys.ts';
 
 /** What the strategies app runs on; tests pass their own. */
 export interface StrategiesDependencies {
