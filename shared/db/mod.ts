@@ -98,6 +98,7 @@ export {
   validatePage,
   WhereBuilder,
 } from './pagination.ts';
+export { escapeLike, type ListingFilter, type ListingFilters, listingWhere } from './filters.ts';
 export { type Caller, runAs, SERVICE_CALLER, userCaller } from './caller.ts';
 export { parseInput, parseTimestamp, requireUuid } from './validate.ts';
 

@@ -11,6 +11,7 @@ import { findById } from './by_id.ts';
 import { z } from 'zod';
 import { type Caller, runAs } from './caller.ts';
 import { DbValidationError } from './errors.ts';
+import { escapeLike, listingWhere } from './filters.ts';
 import {
   type FieldMap,
   isoTimestamp,
@@ -162,56 +163,9 @@ const TABLE = 'public.strategies';
 const WRITE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
 const VISIBILITY = 't.id, t.user_id, t.is_public, t.strategy_type';
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-/** Validated filters as SQL conditions over alias `t`. */
+/** Validated filters as SQL conditions over alias `t` (the shared {@link listingWhere}). */
 export function strategyWhere(filters: StrategyFilters = {}): WhereBuilder {
-  if (filters === null || typeof filters !== 'object') {
-    throw new DbValidationError(
-      'filters',
-      `must be an object: received ${JSON.stringify(filters)}`,
-      filters,
-    );
-  }
-  const allowed = ['ownerId', 'isPublic', 'strategyType'];
-  const unknown = Object.keys(filters).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) {
-    throw new DbValidationError(
-      'filters',
-      `has unknown filter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
-      unknown,
-    );
-  }
-  const where = new WhereBuilder();
-  if (filters.ownerId !== undefined) {
-    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
-  }
-  if (filters.isPublic !== undefined) {
-    if (typeof filters.isPublic !== 'boolean') {
-      throw new DbValidationError(
-        'filters.isPublic',
-        `must be a boolean: received ${JSON.stringify(filters.isPublic)}`,
-        filters.isPublic,
-      );
-    }
-    // A literal: the planner must see `is_public` to use the partial index.
-    where.add(filters.isPublic ? 't.is_public' : 'not t.is_public');
-  }
-  if (filters.strategyType !== undefined) {
-    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-      throw new DbValidationError(
-        'filters.strategyType',
-        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-          JSON.stringify(filters.strategyType)
-        }`,
-        filters.strategyType,
-      );
-    }
-    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-  }
-  return where;
+  return listingWhere(filters, ['ownerId', 'isPublic', 'strategyType']);
 }
 
 /**

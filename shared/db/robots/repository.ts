@@ -8,6 +8,7 @@
 import { findById } from '../by_id.ts';
 import { type Caller, runAs } from '../caller.ts';
 import { DbValidationError } from '../errors.ts';
+import { escapeLike, listingWhere } from '../filters.ts';
 import {
   keysetPage,
   type Page,
@@ -28,7 +29,6 @@ import {
   robotCreateSchema,
   type RobotUpdate,
   robotUpdateSchema,
-  STRATEGY_TYPES,
   type StrategyType,
 } from './schema.ts';
 
@@ -118,10 +118,6 @@ const WRITE_COLUMNS = [
   'strategy_params',
   'is_public',
 ] as const;
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
 
 /** What a delete's `afterWrite` hook receives: the row as it was, to know which reads it staled. */
 export interface DeletedRobot {
@@ -510,76 +506,17 @@ async function upsertRows(
   );
 }
 
-/** Validated filters as SQL conditions over alias `t`. */
+/** The filters robot listings allow, in the order error messages list them. */
+const ROBOT_FILTERS = [
+  'ownerId',
+  'isPublic',
+  'strategyType',
+  'strategyId',
+  'createdAfter',
+  'createdBefore',
+] as const;
+
+/** Validated filters as SQL conditions over alias `t` (the shared {@link listingWhere}). */
 export function robotWhere(filters: RobotFilters = {}): WhereBuilder {
-  if (filters === null || typeof filters !== 'object') {
-    throw new DbValidationError(
-      'filters',
-      `must be an object: received ${JSON.stringify(filters)}`,
-      filters,
-    );
-  }
-  const allowed = [
-    'ownerId',
-    'isPublic',
-    'strategyType',
-    'strategyId',
-    'createdAfter',
-    'createdBefore',
-  ];
-  const unknown = Object.keys(filters).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) {
-    throw new DbValidationError(
-      'filters',
-      `has unknown filter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
-      unknown,
-    );
-  }
-  const where = new WhereBuilder();
-  if (filters.ownerId !== undefined) {
-    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
-  }
-  if (filters.isPublic !== undefined) {
-    if (typeof filters.isPublic !== 'boolean') {
-      throw new DbValidationError(
-        'filters.isPublic',
-        `must be a boolean: received ${JSON.stringify(filters.isPublic)}`,
-        filters.isPublic,
-      );
-    }
-    // A literal, not a parameter: the planner must see `is_public` to use the partial index.
-    where.add(filters.isPublic ? 't.is_public' : 'not t.is_public');
-  }
-  if (filters.strategyType !== undefined) {
-    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-      throw new DbValidationError(
-        'filters.strategyType',
-        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-          JSON.stringify(filters.strategyType)
-        }`,
-        filters.strategyType,
-      );
-    }
-    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-  }
-  if (filters.strategyId !== undefined) {
-    where.add(
-      `t.strategy_id = ${where.param(requireUuid('filters.strategyId', filters.strategyId))}::uuid`,
-    );
-  }
-  if (filters.createdAfter !== undefined) {
-    where.add(
-      `t.created_at >= ${
-        where.param(parseTimestamp('filters.createdAfter', filters.createdAfter))
-      }::text::timestamptz`,
-    );
-  }
-  if (filters.createdBefore !== undefined) {
-    where.add(
-      `t.created_at < ${
-        where.param(parseTimestamp('filters.createdBefore', filters.createdBefore))
-      }::text::timestamptz`,
-    );
-  }
-  return where;
+  return listingWhere(filters, ROBOT_FILTERS);
 }
