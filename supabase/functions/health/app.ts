@@ -11,6 +11,7 @@
 import { createFunctionApp } from '@shared/http/app.ts';
 import { instanceInfo } from '@shared/runtime/instance.ts';
 import { processEnv } from '@shared/runtime/env.ts';
+import { timeProbe } from '@shared/runtime/ping.ts';
 import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
 import { getDatabase } from '@shared/db/mod.ts';
 import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker.ts';
@@ -79,32 +80,13 @@ async function runCheck(
   fallbackName: string,
   timeoutMs: number,
 ): Promise<CheckResult> {
-  const started = performance.now();
   let backend = fallbackName;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
-    });
-    await Promise.race([
-      (async () => {
-        const target = await create();
-        backend = target.backend;
-        await target.ping();
-      })(),
-      timeout,
-    ]);
-    return { backend, ok: true, latencyMs: round(performance.now() - started) };
-  } catch (error) {
-    return {
-      backend,
-      ok: false,
-      latencyMs: round(performance.now() - started),
-      error: error instanceof Error ? error.message : String(error),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const { ok, latencyMs, error } = await timeProbe(async () => {
+    const target = await create();
+    backend = target.backend;
+    await target.ping();
+  }, { timeoutMs });
+  return { backend, ok, latencyMs: round(latencyMs), ...(ok ? {} : { error }) };
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
