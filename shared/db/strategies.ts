@@ -11,7 +11,8 @@ import { findById } from './by_id.ts';
 import { z } from 'zod';
 import { type Caller, runAs } from './caller.ts';
 import { DbValidationError } from './errors.ts';
-import { escapeLike, listingWhere } from './filters.ts';
+import { listingWhere } from './filters.ts';
+import { searchText, trigramSearch } from './search.ts';
 import {
   type FieldMap,
   isoTimestamp,
@@ -220,57 +221,25 @@ export class StrategiesRepository {
    * migration) and the result is joined under their RLS again; the service queries directly.
    */
   async search(caller: Caller, options: StrategySearchOptions): Promise<StrategySearchHit[]> {
-    const query = typeof options.query === 'string' ? options.query.trim() : options.query;
-    if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
-      throw new DbValidationError(
-        'query',
-        `must be a string of 2 to 100 characters: received ${JSON.stringify(options.query)}`,
-        options.query,
-      );
-    }
+    const text = searchText(options.query);
     const limit = parseLimit(options.limit);
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
     const filters = options.filters ?? {};
     const where = strategyWhere(filters);
-    if (caller.kind === 'user') {
-      const p = new WhereBuilder();
-      const args = [
-        p.param(query),
-        p.param(limit),
+    return await trigramSearch<StrategySearchHit>(this.#db, caller, {
+      table: TABLE,
+      fields: STRATEGY_FIELDS,
+      selected,
+      text,
+      limit,
+      fuzzy: options.fuzzy === true,
+      where,
+      userFunction: 'public.search_strategies',
+      userFilterArgs: (p) => [
         `${p.param(filters.ownerId ?? null)}::uuid`,
         `${p.param(filters.isPublic ?? null)}::boolean`,
         `${p.param(filters.strategyType ?? null)}::text`,
-        `${p.param(options.fuzzy === true)}::boolean`,
-      ];
-      return await runAs(this.#db, caller, async (tx) => {
-        const rows = await tx.query<StrategySearchHit>(
-          `select ${selectList(STRATEGY_FIELDS, selected)}, s.score::float8 as "score"
-           from public.search_strategies(${args.join(', ')}) s
-           join ${TABLE} t on t.id = s.id
-           order by s.score desc, t.created_at desc, t.id desc`,
-          p.params,
-        );
-        return rows.map((row) => ({ ...row, score: Number(row.score) }));
-      });
-    }
-    const q = where.param(query);
-    const pattern = where.param(`%${escapeLike(query)}%`);
-    where.add(
-      `(t.name ilike ${pattern} or t.description ilike ${pattern}${
-        options.fuzzy === true ? ` or t.name operator(extensions.%) ${q}` : ''
-      })`,
-    );
-    const limitParam = where.param(limit);
-    return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<StrategySearchHit>(
-        `select ${selectList(STRATEGY_FIELDS, selected)},
-           greatest(extensions.word_similarity(${q}, t.name), 0.5 * extensions.word_similarity(${q}, t.description))::float8 as "score"
-         from ${TABLE} t ${where.toSql()}
-         order by "score" desc, t.created_at desc, t.id desc
-         limit ${limitParam}`,
-        where.params,
-      );
-      return rows.map((row) => ({ ...row, score: Number(row.score) }));
+      ],
     });
   }
 
