@@ -318,10 +318,21 @@ async function openDatabase(reset: boolean): Promise<{ db: Database; note: strin
       );
     }
     const ping = await db.ping();
-    if (!ping.ok) {
+    // Nothing listening, or no answer in time: the database may be starting (`supabase start`,
+    // a restart), so serve anyway, as deployed functions do (reads answer 503 db_unavailable
+    // until it answers), and say so once. Anything else (wrong password, no such database) is
+    // a mistake to fix before starting.
+    const unreachable = /^Database unavailable \((connect|timeout|connection-lost)\b/;
+    if (!ping.ok && unreachable.test(ping.reason ?? '')) {
+      console.error(
+        `dev server: cannot reach the database at ${variable}=${redactUrl(url)} yet ` +
+          `(${ping.reason}); serving anyway: database reads answer 503 until it answers. ` +
+          `Check the host and port, or unset ${variable} to use the embedded database.`,
+      );
+    } else if (!ping.ok) {
       await db.close().catch(() => {});
       failStart(
-        `cannot reach the database at ${variable}=${redactUrl(url)}: ${ping.reason}. ` +
+        `cannot use the database at ${variable}=${redactUrl(url)}: ${ping.reason}. ` +
           `Check the host, port, user and password, or unset ${variable} to use the embedded database.`,
       );
     }

@@ -9,16 +9,24 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const needed = [
-  ...['deno', 'supabase'].map((bin) => join(root, 'node_modules', '.bin', bin)),
-  // The edge runtime's Deno (npm alias of an older `deno`), for the test suite.
-  join(root, 'node_modules', 'deno-edge', 'deno'),
-];
-if (needed.every((path) => existsSync(path))) process.exit(0);
+const needed = ['deno', 'supabase'].map((bin) => join(root, 'node_modules', '.bin', bin));
+if (!needed.every((path) => existsSync(path))) {
+  console.log('[setup] installing the pinned toolchain (deno, supabase CLI) with npm install ...');
+  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
 
-console.log('[setup] installing the pinned toolchain (deno, supabase CLI) with npm install ...');
-const result = spawnSync('npm', ['install', '--no-audit', '--no-fund'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+// The edge runtime's Deno, for the test suite: its own folder (tools/edge-deno, with its own
+// lockfile), because a second `deno` package in the root would take over node_modules/.bin/deno.
+const edge = join(root, 'tools', 'edge-deno');
+if (!existsSync(join(edge, 'node_modules', 'deno', 'deno'))) {
+  console.log("[setup] installing the edge runtime's Deno (tools/edge-deno) with npm install ...");
+  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund'], {
+    cwd: edge,
+    stdio: 'inherit',
+  });
+  process.exit(result.status ?? 1);
+}

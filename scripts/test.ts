@@ -7,7 +7,7 @@
  *    cluster, each on a free loopback port; applies the bootstrap SQL and the migrations with the
  *    real Supabase CLI, and checks they were applied.
  * 3. Runs `deno check`, `deno lint`, `deno fmt --check`, then under the edge runtime's Deno
- *    (npm `deno-edge`) a type check of every function and the health and robots smoke tests,
+ *    (`tools/edge-deno`) a type check of every function and the health and robots smoke tests,
  *    then every test under `tests/`, passing the servers as `TEST_*` variables.
  * 4. Stops every server it started, also on failure or Ctrl-C, and prints, alone on its last
  *    line, `N passed, N failed` (each static check counts as one test).
@@ -18,6 +18,7 @@
  * @module
  */
 import { ensureRedisInstalled, startRedisServer } from './services/redis.ts';
+import { ensureChromiumInstalled } from './services/chromium.ts';
 import { startRedisBridge } from './redis-bridge.ts';
 import { applyMigrations, ensurePostgresReady, startPostgres } from './services/postgres.ts';
 
@@ -69,9 +70,10 @@ async function run(
 
 /**
  * The Deno that Supabase's edge runtime embeds (2.1.4 in edge-runtime v1.78.1, the image the
- * pinned CLI names), installed as the npm alias `deno-edge`.
+ * pinned CLI names), installed in `tools/edge-deno` (its own package and lockfile, so the root's
+ * `node_modules/.bin/deno` stays the project's Deno).
  */
-const edgeDeno = `${root}node_modules/deno-edge/deno`;
+const edgeDeno = `${root}tools/edge-deno/node_modules/deno/deno`;
 
 /**
  * Under the edge runtime's Deno: type-checks every function with its own import map (one
@@ -135,6 +137,7 @@ async function main(counts: Counts): Promise<void> {
   const testArgs = Deno.args.filter((arg) => arg !== '--no-static' && arg !== '--');
   await ensureRedisInstalled();
   await ensurePostgresReady();
+  await ensureChromiumInstalled();
 
   const redis = await startRedisServer();
   started.push({ name: 'redis-server', stop: redis.stop });

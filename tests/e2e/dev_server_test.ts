@@ -197,17 +197,39 @@ Deno.test('dev server: a port in use is one line naming the port and PORT=..., e
   }
 });
 
-Deno.test('dev server: an unreachable SUPABASE_DB_URL says what failed and what to change', async () => {
+Deno.test('dev server: an unreachable SUPABASE_DB_URL says so in one line and serves 503s until it answers', async () => {
   const port = closedPort();
-  const { code, stderr } = await failedStart({
+  const server = await startDevServer({
     SUPABASE_DB_URL: `postgresql://postgres:hunter2@127.0.0.1:${port}/postgres`,
   });
+  try {
+    const stderr = server.stderr;
+    assertOneLine(stderr);
+    assert.match(stderr, /cannot reach the database at SUPABASE_DB_URL=/);
+    assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.doesNotMatch(stderr, /hunter2/, 'the password is never printed');
+    assert.match(stderr, /unset SUPABASE_DB_URL to use the embedded database/);
+    const read = await fetch(`${server.base}/robots/public`);
+    assert.equal(read.status, 503);
+    assert.ok(read.headers.get('retry-after'));
+    const body = await read.json();
+    assert.equal(body.error.code, 'db_unavailable');
+    assert.doesNotMatch(JSON.stringify(body), /hunter2|127\.0\.0\.1/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test('dev server: a SUPABASE_DB_URL with a wrong password is one line, exit 1', async () => {
+  const { databaseUrl } = await import('../support/services.ts');
+  const url = new URL(databaseUrl());
+  url.password = 'hunter2-wrong';
+  url.username = 'qf_no_such_role';
+  const { code, stderr } = await failedStart({ SUPABASE_DB_URL: url.toString() });
   assert.equal(code, 1);
   assertOneLine(stderr);
-  assert.match(stderr, /cannot reach the database at SUPABASE_DB_URL=/);
-  assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.match(stderr, /cannot use the database at SUPABASE_DB_URL=/);
   assert.doesNotMatch(stderr, /hunter2/, 'the password is never printed');
-  assert.match(stderr, /unset SUPABASE_DB_URL to use the embedded database/);
 });
 
 Deno.test('dev server: wrong Upstash credentials say what failed and what to change', async () => {

@@ -1,6 +1,6 @@
 /**
  * One robots read, small enough to run under the edge runtime's older Deno too (`npm test` runs
- * this file and `tests/unit/health_test.ts` with the `deno-edge` binary): the robots app on a
+ * this file and `tests/unit/health_test.ts` with `tools/edge-deno`'s Deno 2.1.4): the robots app on a
  * seeded PGlite with a memory-store optimizer, read anonymously and as the owner.
  */
 import assert from 'node:assert/strict';

@@ -46,6 +46,9 @@ export async function discoverRoutes(): Promise<Route[]> {
   const routes = JSON.parse(text) as Route[];
   const seen = new Set<string>();
   return routes.filter((r) => {
+    // The optimizer's dashboard page and its static assets (HTML, JS, CSS; query strings ignored)
+    // are not JSON API routes: tests/integration/dashboard_test.ts covers them.
+    if (r.fn === 'optimizer' && r.path.startsWith('/optimizer/dashboard')) return false;
     const key = `${r.method} ${r.path}`;
     if (seen.has(key)) return false;
     seen.add(key);

@@ -223,8 +223,9 @@ Deno.test('rules: pool, throttle and retry tuning appear only on their evidence'
   };
   const raise = find(evaluateRules(observation(throttled(0)), context()), 'throttle-limit');
   assert.ok(raise);
-  assert.equal(raise.changes[0].from, 100);
-  assert.equal(raise.changes[0].to, 150);
+  const base = config.resilience.throttleLimit;
+  assert.equal(raise.changes[0].from, base);
+  assert.equal(raise.changes[0].to, base * 1.5);
   assert.equal(
     find(evaluateRules(observation(throttled(20)), context()), 'throttle-limit'),
     undefined,

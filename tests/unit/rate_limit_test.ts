@@ -231,11 +231,12 @@ Deno.test('rate limit: disabled means no limit and no headers', async () => {
   }
 });
 
-Deno.test('rate limit: README and docs/security.md document every QF_RATELIMIT_* variable', async () => {
-  const readme = await Deno.readTextFile(new URL('../../README.md', import.meta.url));
+Deno.test('rate limit: README or docs/configuration.md, and docs/security.md, document every QF_RATELIMIT_* variable', async () => {
+  const readme = await Deno.readTextFile(new URL('../../README.md', import.meta.url)) +
+    await Deno.readTextFile(new URL('../../docs/configuration.md', import.meta.url));
   const security = await Deno.readTextFile(new URL('../../docs/security.md', import.meta.url));
   for (const { env } of rateLimitEnvBindings) {
-    assert.ok(readme.includes(`\`${env}\``), `${env} is not in README.md`);
+    assert.ok(readme.includes(`\`${env}\``), `${env} is not in README.md or docs/configuration.md`);
     assert.ok(security.includes(`\`${env}\``), `${env} is not in docs/security.md`);
   }
 });

@@ -52,6 +52,13 @@ import {
   type Recommendation,
 } from './rules.ts';
 import { type AppliedSettings, AppliedSettingsReader, clamp, SettingsStore } from './settings.ts';
+import {
+  type Series,
+  SERIES_METRICS,
+  SERIES_RANGES,
+  seriesOf,
+  type SeriesRange,
+} from './series.ts';
 
 /** One change the manager applied. */
 export interface AppliedChange {
@@ -162,6 +169,25 @@ function setIn(settings: AppliedSettings, path: string, value: unknown): Applied
     next[head] = { ...next[head], [path.slice(dot + 1)]: value as number };
   }
   return next;
+}
+
+/** Why a recommendation cannot be applied. */
+export class RecommendationError extends Error {
+  /** `not_found`: no current recommendation has the id; `advice_only`: it changes nothing. */
+  readonly code: 'not_found' | 'advice_only';
+  readonly id: string;
+  constructor(code: 'not_found' | 'advice_only', id: string) {
+    super(
+      code === 'not_found'
+        ? `No current recommendation has the id ${JSON.stringify(id.slice(0, 200))}`
+        : `Recommendation ${
+          JSON.stringify(id.slice(0, 200))
+        } is advice only: it has no setting to apply`,
+    );
+    this.name = 'RecommendationError';
+    this.code = code;
+    this.id = id;
+  }
 }
 
 /**
@@ -356,7 +382,7 @@ export class BackendOptimizationManager {
   async #run(
     client: unknown,
     trigger: string,
-    choose: (candidates: CandidateChange[]) => {
+    choose: (candidates: CandidateChange[], recommendations: Recommendation[]) => {
       chosen: CandidateChange[];
       stoppedBecause: OptimizationResult['stoppedBecause'];
     },
@@ -396,7 +422,7 @@ export class BackendOptimizationManager {
     }
     const recommendations = evaluateRules(observation, this.#ruleContext(settings, client ?? db));
     this.#lastRecommendations = recommendations;
-    const { chosen, stoppedBecause } = choose(candidateChanges(recommendations));
+    const { chosen, stoppedBecause } = choose(candidateChanges(recommendations), recommendations);
 
     // Apply: one write of the settings document, every value clamped to its bounds.
     const applied: AppliedChange[] = [];
@@ -687,6 +713,71 @@ export class BackendOptimizationManager {
       hotKeys: f.hotKeys.slice(0, 20),
       postgres: durable,
     };
+  }
+
+  /**
+   * Applies the changes of one recommendation (re-evaluated now, bounded as a run's are) and
+   * records it as an optimize run with trigger `trigger` and `details.recommendationId`. Throws
+   * {@link RecommendationError} when no current recommendation has that id (`not_found`) or
+   * it changes nothing (`advice_only`: index statements belong in a migration).
+   *
+   * @example
+   * ```ts
+   * const result = await manager.applyRecommendation('cache-ttl:pub:robots:list', db);
+   * result.optimizationsApplied; // the recommendation's changes
+   * ```
+   */
+  async applyRecommendation(
+    id: string,
+    client?: unknown,
+    options: { trigger?: string } = {},
+  ): Promise<OptimizationResult> {
+    const current = (await this.recommendations(client)).find((r) => r.id === id);
+    if (!current) throw new RecommendationError('not_found', id);
+    if (current.changes.length === 0) throw new RecommendationError('advice_only', id);
+    return await this.#run(
+      client,
+      options.trigger ?? `apply:${id}`.slice(0, 100),
+      (_candidates, recommendations) => ({
+        chosen: recommendations.find((r) => r.id === id)?.changes ?? [],
+        stoppedBecause: undefined,
+      }),
+      { recommendationId: id, title: current.title },
+    );
+  }
+
+  /**
+   * Time series of the edge, cache and resilience figures over `range` (1 h in 1 min steps,
+   * 24 h in 15 min steps): the store's recent minutes, the older ones from
+   * `optimization_metrics` (only the metrics the series needs).
+   *
+   * @example
+   * ```ts
+   * const { points } = await backendOptimizationManager.metricsSeries('24h');
+   * ```
+   */
+  async metricsSeries(range: SeriesRange): Promise<Series> {
+    await this.optimizer.metrics.flushTo(this.#store, { prefix: this.#metricsPrefix })
+      .catch(() => {});
+    const now = this.#now();
+    const recent = await readSharedBuckets(this.#store, {
+      now: () => now,
+      windowMs: STORE_WINDOW_MS,
+      prefix: this.#metricsPrefix,
+    });
+    const firstRecent = now - (now % BUCKET_MS) -
+      Math.floor(STORE_WINDOW_MS / BUCKET_MS) * BUCKET_MS;
+    const database = await this.#database().catch(() => undefined);
+    const older = database
+      ? await bucketsFromPostgres(
+        database,
+        now - SERIES_RANGES[range].rangeMs,
+        firstRecent,
+        this.#scope,
+        SERIES_METRICS,
+      ).catch(() => [])
+      : [];
+    return seriesOf([...older, ...recent], range, now);
   }
 
   /** Recent runs. */

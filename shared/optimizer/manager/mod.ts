@@ -22,6 +22,7 @@ export * from './rules.ts';
 export * from './alerts.ts';
 export * from './records.ts';
 export * from './warmup.ts';
+export * from './series.ts';
 export { recordCacheAccess } from './access.ts';
 
 /**

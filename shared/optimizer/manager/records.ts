@@ -192,6 +192,8 @@ export async function bucketsFromPostgres(
   fromMs: number,
   beforeMs: number,
   scope = 'global',
+  /** Only these metric rows (`counter:<name>`, `histogram:<name>`); all when absent. */
+  metrics?: readonly string[],
 ): Promise<SharedBucket[]> {
   if (beforeMs <= fromMs) return [];
   const rows = await db.query<{
@@ -207,8 +209,14 @@ export async function bucketsFromPostgres(
             min, max, histogram::text as histogram
        from public.optimization_metrics
       where scope = $3 and bucket_start >= $1::text::timestamptz
-        and bucket_start < $2::text::timestamptz`,
-    [new Date(fromMs).toISOString(), new Date(beforeMs).toISOString(), scope],
+        and bucket_start < $2::text::timestamptz
+        and ($4::text = '' or metric = any(string_to_array($4::text, ',')))`,
+    [
+      new Date(fromMs).toISOString(),
+      new Date(beforeMs).toISOString(),
+      scope,
+      (metrics ?? []).join(','),
+    ],
   );
   const byStart = new Map<number, SharedBucket>();
   for (const row of rows) {

@@ -10,13 +10,17 @@
  * | `GET /optimizer/recommendations` | the rules' recommendations, nothing applied |
  * | `GET /optimizer/metrics?window=1m\|15m\|1h` | per-area figures of one window, store and Postgres |
  * | `GET /optimizer/runs?limit=&kind=` | recent runs |
+ * | `GET /optimizer/series?range=1h\|24h` | time series for the dashboard's charts |
+ * | `GET /optimizer/health` | store and database round trips, functions at the last warm-up |
+ * | `POST /optimizer/recommendations/:id/apply` | applies one recommendation, recorded as a run |
+ * | `GET /optimizer/dashboard` | the operator dashboard (public page; its data needs a key), see docs/dashboard.md |
  *
  * @module
  */
 import { z } from 'zod';
 import type { Context } from 'hono';
 import { createFunctionApp } from '@shared/http/app.ts';
-import { authenticate, type AuthVariables } from '@shared/http/auth.ts';
+import type { AuthVariables } from '@shared/http/auth.ts';
 import { ApiError } from '@shared/http/errors.ts';
 import type { BaseVariables } from '@shared/http/app.ts';
 import { getDatabase } from '@shared/db/mod.ts';
@@ -25,9 +29,18 @@ import type { EnvReader } from '@shared/store/mod.ts';
 import {
   type BackendOptimizationManager,
   backendOptimizationManager,
+  RecommendationError,
+  SERIES_RANGES,
+  type SeriesRange,
   type WindowName,
   WINDOWS,
 } from '@shared/optimizer/manager/mod.ts';
+import {
+  DASHBOARD_ASSETS,
+  dashboardHeaders,
+  dashboardHealth,
+  operatorAuthenticate,
+} from './dashboard/mod.ts';
 
 type Env = { Variables: BaseVariables & AuthVariables };
 
@@ -104,7 +117,13 @@ export function createOptimizerApp(deps: OptimizerAppDeps) {
     c.header('cache-control', 'no-store');
     await next();
   });
-  app.use('*', authenticate({ serviceOnly: true, env: deps.env }) as never);
+  // The dashboard page and its assets are public (they hold no data); every other route is
+  // service-only, also through the dashboard's `x-operator-key` (dashboard/auth.ts).
+  for (const [path, asset] of Object.entries(DASHBOARD_ASSETS)) {
+    app.get(path, (c) => c.body(asset.body, 200, dashboardHeaders(path, asset)));
+  }
+  app.get('/dashboard/', (c) => c.redirect('../dashboard', 301));
+  app.use('*', operatorAuthenticate({ env: deps.env }) as never);
 
   app.post('/run', async (c) => {
     const body = await jsonBody(c, runBody);
@@ -147,6 +166,49 @@ export function createOptimizerApp(deps: OptimizerAppDeps) {
       );
     }
     return c.json(await manager.metricsWindow(window as WindowName));
+  });
+
+  app.get('/series', async (c) => {
+    const range = c.req.query('range') ?? '1h';
+    if (!(range in SERIES_RANGES)) {
+      throw new ApiError(
+        400,
+        'invalid_range',
+        `'range' must be one of ${Object.keys(SERIES_RANGES).join(', ')}: received ${
+          JSON.stringify(range.slice(0, 20))
+        }`,
+      );
+    }
+    return c.json(await manager.metricsSeries(range as SeriesRange));
+  });
+
+  app.get('/health', async (c) => {
+    const health = await dashboardHealth(manager, deps.database);
+    return c.json(health, health.backends.every((b) => b.ok) ? 200 : 503);
+  });
+
+  app.post('/recommendations/:id/apply', async (c) => {
+    const id = c.req.param('id');
+    if (id.length === 0 || id.length > 200) {
+      throw new ApiError(400, 'invalid_id', "'id' must be 1 to 200 characters");
+    }
+    const body = await jsonBody(c, runBody);
+    const db = await deps.database();
+    try {
+      const result = await manager.applyRecommendation(id, db, {
+        trigger: triggerOf(c, body.trigger ?? `apply:${id}`.slice(0, 100)),
+      });
+      return c.json(result, result.success ? 200 : 503);
+    } catch (error) {
+      if (error instanceof RecommendationError) {
+        throw new ApiError(
+          error.code === 'not_found' ? 404 : 409,
+          error.code === 'not_found' ? 'recommendation_not_found' : 'recommendation_advice_only',
+          error.message,
+        );
+      }
+      throw error;
+    }
   });
 
   app.get('/runs', async (c) => {
