@@ -11,6 +11,9 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Command, Redis } from 'ioredis';
+import { timingSafeEqual } from '../shared/runtime/timing_safe_equal.ts';
+
+const encoder = new TextEncoder();
 
 /** Token used when `UPSTASH_REDIS_REST_TOKEN` is unset (local development only). */
 export const DEFAULT_LOCAL_TOKEN = 'local-dev-upstash-token';
@@ -371,13 +374,8 @@ function authorized(request: Request, url: URL, token: string): boolean {
   const header = request.headers.get('authorization') ?? '';
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
   const given = match?.[1] ?? url.searchParams.get('_token') ?? '';
-  return given.length === token.length && timingSafeEqual(given, token);
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+  return given.length === token.length &&
+    timingSafeEqual(encoder.encode(given), encoder.encode(token));
 }
 
 /** `/<cmd>/<arg>/...`, with a POST body appended as the last argument and `?k=v` after it. */

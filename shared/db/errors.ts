@@ -1,7 +1,6 @@
 /**
- * Typed errors of the data layer. The HTTP layer maps {@link DbValidationError} to 400,
- * {@link DbNotFoundError} to 404 and {@link DbUnavailableError} (a `CircuitOpenError`) to 503 with
- * `Retry-After`.
+ * Typed errors of the data layer: they carry domain facts (field, table, kind), never an HTTP
+ * status. `shared/http/errors.ts` is the one place that maps them to statuses.
  *
  * @module
  */
@@ -18,8 +17,6 @@ import { CircuitOpenError } from '../optimizer/resilience/errors.ts';
 export class DbValidationError extends Error {
   /** Stable code for API responses. */
   readonly code = 'validation_error';
-  /** HTTP status the API should answer with. */
-  readonly status = 400;
   /** Which input was invalid (`fields`, `limit`, `cursor`, `filters.strategy_type`...). */
   readonly field: string;
   /** What was received. */
@@ -43,7 +40,6 @@ export class DbValidationError extends Error {
  */
 export class DbNotFoundError extends Error {
   readonly code = 'not_found';
-  readonly status = 404;
   constructor(readonly table: string, readonly id: string) {
     super(`${table} ${id} not found`);
     this.name = 'DbNotFoundError';

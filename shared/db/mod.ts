@@ -11,9 +11,25 @@
  */
 import { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.ts';
 import type { Database } from './types.ts';
+import { type EnvReader, processEnv } from '../runtime/env.ts';
 
-export * from './types.ts';
-export * from './errors.ts';
+export {
+  type Database,
+  type DatabaseBackend,
+  type JwtClaims,
+  type PingResult,
+  type Row,
+  type SqlExecutor,
+  USER_ROLES,
+} from './types.ts';
+export {
+  DbNotFoundError,
+  DbUnavailableError,
+  type DbUnavailableKind,
+  DbValidationError,
+  isDbUnavailableError,
+  isDbValidationError,
+} from './errors.ts';
 export { claimsStatement, isUuid } from './claims.ts';
 export {
   createPostgresDatabase,
@@ -24,22 +40,67 @@ export {
 // SUPABASE_DB_URL and never pay for it. Import `./pglite.ts` directly for the embedded database.
 export type { EmbeddedDatabaseOptions } from './pglite.ts';
 export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
-export * from './robots/mod.ts';
-export * from './strategies.ts';
-export * from './pagination.ts';
-export * from './caller.ts';
+export {
+  type DeletedRobot,
+  type Robot,
+  ROBOT_FIELDS,
+  type RobotCreate,
+  robotCreateSchema,
+  type RobotFilters,
+  type RobotListOptions,
+  type RobotSearchHit,
+  type RobotSearchOptions,
+  RobotsRepository,
+  type RobotsRepositoryOptions,
+  type RobotUpdate,
+  robotUpdateSchema,
+  robotWhere,
+  STRATEGY_TYPES,
+  type StrategyType,
+  type UpsertResult,
+  type WriteHooks,
+} from './robots/mod.ts';
+export {
+  type DependentRobot,
+  StrategiesRepository,
+  type StrategiesRepositoryOptions,
+  type Strategy,
+  STRATEGY_FIELDS,
+  type StrategyCreate,
+  strategyCreateSchema,
+  type StrategyFilters,
+  type StrategyListOptions,
+  type StrategySearchHit,
+  type StrategySearchOptions,
+  type StrategyUpdate,
+  strategyUpdateSchema,
+  type StrategyVisibility,
+  strategyWhere,
+  type StrategyWrite,
+} from './strategies.ts';
+export {
+  type CursorPosition,
+  decodeCursor,
+  DEFAULT_PAGE_LIMIT,
+  encodeCursor,
+  estimateRows,
+  type FieldMap,
+  isoTimestamp,
+  keysetPage,
+  type KeysetQuery,
+  MAX_PAGE_LIMIT,
+  type Page,
+  type PageOptions,
+  parseLimit,
+  selectFields,
+  selectList,
+  type TotalMode,
+  validatePage,
+  WhereBuilder,
+} from './pagination.ts';
+export { escapeLike, type ListingFilter, type ListingFilters, listingWhere } from './filters.ts';
+export { type Caller, runAs, SERVICE_CALLER, userCaller } from './caller.ts';
 export { parseInput, parseTimestamp, requireUuid } from './validate.ts';
-
-/** Reads a variable from the runtime's environment (Deno or Node-like), if any. */
-function env(name: string): string | undefined {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
-  try {
-    return g.Deno?.env?.get(name) ?? g.process?.env?.[name];
-  } catch {
-    return undefined;
-  }
-}
 
 /** Environment variables of the Postgres driver's bounds (docs/database.md). */
 export const DATABASE_ENV_VARIABLES = ['QF_DB_CONNECT_TIMEOUT_MS', 'QF_DB_STATEMENT_TIMEOUT_MS'];
@@ -64,7 +125,7 @@ function positiveMs(read: (name: string) => string | undefined, name: string): n
  * ```
  */
 export function postgresOptionsFromEnv(
-  read: (name: string) => string | undefined = env,
+  read: EnvReader = processEnv,
 ): PostgresDatabaseOptions {
   const options: PostgresDatabaseOptions = {};
   const connect = positiveMs(read, 'QF_DB_CONNECT_TIMEOUT_MS');
@@ -85,7 +146,7 @@ export function postgresOptionsFromEnv(
  * ```
  */
 export async function databaseFromEnv(
-  read: (name: string) => string | undefined = env,
+  read: EnvReader = processEnv,
 ): Promise<Database> {
   const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
   if (url) return createPostgresDatabase(url, postgresOptionsFromEnv(read));

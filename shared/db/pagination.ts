@@ -8,7 +8,7 @@
 import { DbValidationError } from './errors.ts';
 import { isUuid } from './claims.ts';
 import type { SqlExecutor } from './types.ts';
-import { chooseCountStrategy } from '../optimizer/query-plan/strategy.ts';
+import { chooseCountStrategy } from './query_strategy.ts';
 
 /** Default page size. */
 export const DEFAULT_PAGE_LIMIT = 20;

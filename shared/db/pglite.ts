@@ -10,7 +10,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { userTransaction } from './claims.ts';
 import { loadSchemaSql, type SchemaSql } from './schema_files.ts';
-import type { Database, PingResult, Row, SqlExecutor } from './types.ts';
+import { type Database, type PingResult, pingResult, type Row, type SqlExecutor } from './types.ts';
+import { timeProbe } from '../runtime/ping.ts';
 
 /** What {@link createEmbeddedDatabase} did to the data folder at start. */
 export interface EmbeddedStartReport {
@@ -168,17 +169,7 @@ export function wrapPglite(pg: PGlite): Database {
     transaction,
     asUser: userTransaction(transaction),
     async ping(): Promise<PingResult> {
-      const started = performance.now();
-      try {
-        await pg.query('select 1');
-        return { ok: true, latencyMs: performance.now() - started };
-      } catch (error) {
-        return {
-          ok: false,
-          latencyMs: performance.now() - started,
-          reason: error instanceof Error ? error.message : String(error),
-        };
-      }
+      return pingResult(await timeProbe(() => pg.query('select 1')));
     },
     async close(): Promise<void> {
       if (!pg.closed) await pg.close();

@@ -19,7 +19,8 @@
 import pg from 'pg';
 import { userTransaction } from './claims.ts';
 import { DbUnavailableError, type DbUnavailableKind } from './errors.ts';
-import type { Database, PingResult, Row, SqlExecutor } from './types.ts';
+import { type Database, type PingResult, pingResult, type Row, type SqlExecutor } from './types.ts';
+import { timeProbe } from '../runtime/ping.ts';
 
 /** Options of {@link createPostgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -298,28 +299,12 @@ export function createPostgresDatabase(
     transaction,
     asUser: userTransaction(transaction),
     async ping(timeoutMs = 2000): Promise<PingResult> {
-      const started = performance.now();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await Promise.race([
-          query('select 1'),
-          new Promise((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Error(`ping timed out after ${timeoutMs} ms`)),
-              timeoutMs,
-            );
-          }),
-        ]);
-        return { ok: true, latencyMs: performance.now() - started };
-      } catch (error) {
-        return {
-          ok: false,
-          latencyMs: performance.now() - started,
-          reason: error instanceof Error ? error.message : String(error),
-        };
-      } finally {
-        clearTimeout(timer);
-      }
+      return pingResult(
+        await timeProbe(() => query('select 1'), {
+          timeoutMs,
+          timeoutMessage: (ms) => `ping timed out after ${ms} ms`,
+        }),
+      );
     },
     async close(): Promise<void> {
       await pool.end();

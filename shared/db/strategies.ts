@@ -11,6 +11,8 @@ import { findById } from './by_id.ts';
 import { z } from 'zod';
 import { type Caller, runAs } from './caller.ts';
 import { DbValidationError } from './errors.ts';
+import { listingWhere } from './filters.ts';
+import { searchText, trigramSearch } from './search.ts';
 import {
   type FieldMap,
   isoTimestamp,
@@ -162,56 +164,9 @@ const TABLE = 'public.strategies';
 const WRITE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
 const VISIBILITY = 't.id, t.user_id, t.is_public, t.strategy_type';
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-/** Validated filters as SQL conditions over alias `t`. */
+/** Validated filters as SQL conditions over alias `t` (the shared {@link listingWhere}). */
 export function strategyWhere(filters: StrategyFilters = {}): WhereBuilder {
-  if (filters === null || typeof filters !== 'object') {
-    throw new DbValidationError(
-      'filters',
-      `must be an object: received ${JSON.stringify(filters)}`,
-      filters,
-    );
-  }
-  const allowed = ['ownerId', 'isPublic', 'strategyType'];
-  const unknown = Object.keys(filters).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) {
-    throw new DbValidationError(
-      'filters',
-      `has unknown filter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
-      unknown,
-    );
-  }
-  const where = new WhereBuilder();
-  if (filters.ownerId !== undefined) {
-    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
-  }
-  if (filters.isPublic !== undefined) {
-    if (typeof filters.isPublic !== 'boolean') {
-      throw new DbValidationError(
-        'filters.isPublic',
-        `must be a boolean: received ${JSON.stringify(filters.isPublic)}`,
-        filters.isPublic,
-      );
-    }
-    // A literal: the planner must see `is_public` to use the partial index.
-    where.add(filters.isPublic ? 't.is_public' : 'not t.is_public');
-  }
-  if (filters.strategyType !== undefined) {
-    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-      throw new DbValidationError(
-        'filters.strategyType',
-        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-          JSON.stringify(filters.strategyType)
-        }`,
-        filters.strategyType,
-      );
-    }
-    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-  }
-  return where;
+  return listingWhere(filters, ['ownerId', 'isPublic', 'strategyType']);
 }
 
 /**
@@ -266,57 +221,25 @@ export class StrategiesRepository {
    * migration) and the result is joined under their RLS again; the service queries directly.
    */
   async search(caller: Caller, options: StrategySearchOptions): Promise<StrategySearchHit[]> {
-    const query = typeof options.query === 'string' ? options.query.trim() : options.query;
-    if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
-      throw new DbValidationError(
-        'query',
-        `must be a string of 2 to 100 characters: received ${JSON.stringify(options.query)}`,
-        options.query,
-      );
-    }
+    const text = searchText(options.query);
     const limit = parseLimit(options.limit);
     const selected = selectFields(STRATEGY_FIELDS, options.fields);
     const filters = options.filters ?? {};
     const where = strategyWhere(filters);
-    if (caller.kind === 'user') {
-      const p = new WhereBuilder();
-      const args = [
-        p.param(query),
-        p.param(limit),
+    return await trigramSearch<StrategySearchHit>(this.#db, caller, {
+      table: TABLE,
+      fields: STRATEGY_FIELDS,
+      selected,
+      text,
+      limit,
+      fuzzy: options.fuzzy === true,
+      where,
+      userFunction: 'public.search_strategies',
+      userFilterArgs: (p) => [
         `${p.param(filters.ownerId ?? null)}::uuid`,
         `${p.param(filters.isPublic ?? null)}::boolean`,
         `${p.param(filters.strategyType ?? null)}::text`,
-        `${p.param(options.fuzzy === true)}::boolean`,
-      ];
-      return await runAs(this.#db, caller, async (tx) => {
-        const rows = await tx.query<StrategySearchHit>(
-          `select ${selectList(STRATEGY_FIELDS, selected)}, s.score::float8 as "score"
-           from public.search_strategies(${args.join(', ')}) s
-           join ${TABLE} t on t.id = s.id
-           order by s.score desc, t.created_at desc, t.id desc`,
-          p.params,
-        );
-        return rows.map((row) => ({ ...row, score: Number(row.score) }));
-      });
-    }
-    const q = where.param(query);
-    const pattern = where.param(`%${escapeLike(query)}%`);
-    where.add(
-      `(t.name ilike ${pattern} or t.description ilike ${pattern}${
-        options.fuzzy === true ? ` or t.name operator(extensions.%) ${q}` : ''
-      })`,
-    );
-    const limitParam = where.param(limit);
-    return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<StrategySearchHit>(
-        `select ${selectList(STRATEGY_FIELDS, selected)},
-           greatest(extensions.word_similarity(${q}, t.name), 0.5 * extensions.word_similarity(${q}, t.description))::float8 as "score"
-         from ${TABLE} t ${where.toSql()}
-         order by "score" desc, t.created_at desc, t.id desc
-         limit ${limitParam}`,
-        where.params,
-      );
-      return rows.map((row) => ({ ...row, score: Number(row.score) }));
+      ],
     });
   }
 

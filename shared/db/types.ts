@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { TimedProbe } from '../runtime/ping.ts';
 
 /** Which implementation answers. */
 export type DatabaseBackend = 'pglite' | 'postgres';
@@ -42,6 +43,13 @@ export interface PingResult {
   latencyMs: number;
   /** Why it failed, when it did. */
   reason?: string;
+}
+
+/** A {@link PingResult} from a timed probe (shared/runtime/ping.ts). */
+export function pingResult(probe: TimedProbe): PingResult {
+  return probe.ok
+    ? { ok: true, latencyMs: probe.latencyMs }
+    : { ok: false, latencyMs: probe.latencyMs, reason: probe.error };
 }
 
 /**

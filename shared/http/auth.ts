@@ -15,8 +15,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { sign } from 'hono/utils/jwt/jwt';
-import type { EnvReader } from '../store/mod.ts';
-import { processEnv } from '../store/mod.ts';
+import { type EnvReader, processEnv } from '../runtime/env.ts';
 import { ApiError } from './errors.ts';
 import { LOCAL_JWT_SECRET, readAuthConfig } from './auth/keys.ts';
 import { AUTH_MODES, type AuthContext, type AuthMode, resolveCaller } from './auth/modes.ts';

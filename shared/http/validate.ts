@@ -10,6 +10,14 @@ import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
 import { validator } from 'hono/validator';
 import { z } from 'zod';
 import { canonicalUuid, safeString } from '../db/validate.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  type FieldMap,
+  MAX_PAGE_LIMIT,
+  selectFields,
+} from '../db/pagination.ts';
+import { STRATEGY_TYPES } from '../db/robots/schema.ts';
 import { ApiError } from './errors.ts';
 
 /**
@@ -242,3 +250,51 @@ export const idParams: z.ZodObject<{ id: typeof canonicalUuid }> = z.object({ id
 
 /** A search text: trimmed, 2..100 characters, no NUL or lone surrogate. */
 export const searchText: z.ZodString = safeString(100).trim().min(2);
+
+/**
+ * The query schemas of a listing resource (robots, strategies), over its field whitelist:
+ * `list` (`limit`, `cursor`, `fields`, `strategy_type`, `total`), `search` (`q`, `limit`,
+ * `fields`, `strategy_type`) and `detail` (`fields`). Unknown parameters and fields are refused;
+ * a cursor is re-encoded after decoding, so any spelling of one position is one cache key.
+ *
+ * @example
+ * ```ts
+ * const { list } = listingQuerySchemas(ROBOT_FIELDS);
+ * app.get('/', validQuery(list), (c) => c.json(c.req.valid('query')));
+ * ```
+ */
+export function listingQuerySchemas(fields: FieldMap) {
+  const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
+    try {
+      selectFields(fields, value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^'fields' /, '') });
+    }
+  });
+  const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_PAGE_LIMIT));
+  const cursorParam = z.string().max(500).transform((value, ctx) => {
+    try {
+      return encodeCursor(decodeCursor(value));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+      return z.NEVER;
+    }
+  });
+  return {
+    list: z.object({
+      limit: limitParam.optional(),
+      cursor: cursorParam.optional(),
+      fields: fieldsParam.optional(),
+      strategy_type: z.enum(STRATEGY_TYPES).optional(),
+      total: z.enum(['exact', 'estimated', 'none']).optional(),
+    }).strict(),
+    search: z.object({
+      q: searchText,
+      limit: limitParam.optional(),
+      fields: fieldsParam.optional(),
+      strategy_type: z.enum(STRATEGY_TYPES).optional(),
+    }).strict(),
+    detail: z.object({ fields: fieldsParam.optional() }).strict(),
+  };
+}

@@ -7,8 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import type { EnvReader } from '../store/mod.ts';
-import { processEnv } from '../store/mod.ts';
+import { type EnvReader, processEnv } from '../runtime/env.ts';
 import { ConfigError, type EnvBinding, readEnvBindings } from './env.ts';
 import {
   cacheEnvBindings,

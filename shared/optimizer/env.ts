@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EnvReader } from '../store/mod.ts';
+import type { EnvReader } from '../runtime/env.ts';
 
 /** How one environment variable sets one option. */
 export interface EnvBinding {

@@ -8,22 +8,24 @@
 import { MemoryStore } from './memory.ts';
 import { UpstashStore } from './upstash.ts';
 import type { KeyValueStore } from './types.ts';
+import { type EnvReader, processEnv } from '../runtime/env.ts';
 
-export * from './types.ts';
+export {
+  type KeyValueStore,
+  type MemoryScriptContext,
+  type ScoredMember,
+  type SetOptions,
+  type StoreBackend,
+  type StoreCommand,
+  type StoreScript,
+  StoreUnavailableError,
+  type ZRangeOptions,
+} from './types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 export { UpstashStore, type UpstashStoreOptions } from './upstash.ts';
 
-/** Reads an environment variable; `undefined` where there is no environment (or no access). */
-export type EnvReader = (name: string) => string | undefined;
-
-/** The process environment, read safely (`Deno.env` may be denied). */
-export const processEnv: EnvReader = (name) => {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-};
+// Compatibility: the environment reader lives in shared/runtime/env.ts.
+export { type EnvReader, processEnv } from '../runtime/env.ts';
 
 /**
  * Builds the store the environment names.

@@ -20,6 +20,7 @@ import { CircuitOpenError } from '../../shared/optimizer/resilience/errors.ts';
 import { classifyError, signalsOverload } from '../../shared/optimizer/resilience/classify.ts';
 import { RetryPolicy } from '../../shared/optimizer/resilience/retry.ts';
 import { Metrics } from '../../shared/optimizer/metrics.ts';
+import { toApiError } from '../../shared/http/errors.ts';
 import { databaseUrl } from '../support/services.ts';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,7 +92,7 @@ Deno.test('db fault: nothing listening is a DbUnavailableError (connect), a 503 
     assert.ok(error instanceof DbUnavailableError, String(error));
     assert.equal(error.kind, 'connect');
     assert.ok(error instanceof CircuitOpenError); // 503 + Retry-After at the HTTP layer
-    assert.equal(error.status, 503);
+    assert.equal(toApiError(error).status, 503);
     assert.equal(error.retryAfterMs, 1000);
     assert.equal(error.code, 'db_unavailable');
     assert.deepEqual(classifyError(error), { transient: true, reason: 'db-unavailable' });

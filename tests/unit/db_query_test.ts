@@ -11,9 +11,11 @@ import {
   robotWhere,
   selectFields,
 } from '../../shared/db/mod.ts';
+import { toApiError } from '../../shared/http/errors.ts';
 
 const isValidation = (field: string) => (error: unknown) =>
-  error instanceof DbValidationError && error.field === field && error.status === 400;
+  error instanceof DbValidationError && error.field === field &&
+  toApiError(error).status === 400;
 
 Deno.test('cursor: round-trips microsecond timestamps and ids as opaque base64url', () => {
   const position = { createdAt: '2026-03-04T05:06:07.123456Z', id: crypto.randomUUID() };

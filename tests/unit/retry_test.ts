@@ -304,3 +304,20 @@ Deno.test('RetryPolicy: invalid config says what it received', () => {
     /'maxRetryAttempts' must be an integer >= 1: received 0/,
   );
 });
+
+Deno.test('domain errors carry domain facts, no HTTP status; the classifier reads their kind', async () => {
+  const { DbNotFoundError, DbValidationError } = await import('../../shared/db/errors.ts');
+  const { BulkheadRejectedError, CircuitOpenError, ThrottledError } = await import(
+    '../../shared/optimizer/resilience/mod.ts'
+  );
+  const errors = [
+    new DbValidationError('limit', 'must be 1..100', 0),
+    new DbNotFoundError('robots', 'r1'),
+    new CircuitOpenError('db', 1000, 'open'),
+    new ThrottledError('db', 'rate-limit', 1000, 10),
+    new BulkheadRejectedError('db', 'queue-full', 2),
+  ];
+  for (const error of errors) assert.equal('status' in error, false, error.name);
+  assert.deepEqual(classifyError(errors[0]), { transient: false, reason: 'validation' });
+  assert.deepEqual(classifyError(errors[1]), { transient: false, reason: 'not-found' });
+});

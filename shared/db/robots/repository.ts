@@ -8,6 +8,8 @@
 import { findById } from '../by_id.ts';
 import { type Caller, runAs } from '../caller.ts';
 import { DbValidationError } from '../errors.ts';
+import { listingWhere } from '../filters.ts';
+import { searchText, trigramSearch } from '../search.ts';
 import {
   keysetPage,
   type Page,
@@ -28,7 +30,6 @@ import {
   robotCreateSchema,
   type RobotUpdate,
   robotUpdateSchema,
-  STRATEGY_TYPES,
   type StrategyType,
 } from './schema.ts';
 
@@ -119,10 +120,6 @@ const WRITE_COLUMNS = [
   'is_public',
 ] as const;
 
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 /** What a delete's `afterWrite` hook receives: the row as it was, to know which reads it staled. */
 export interface DeletedRobot {
   id: string;
@@ -204,26 +201,21 @@ export class RobotsRepository {
    * `public.search_robots` (see its migration for why), the service queries directly.
    */
   async search(caller: Caller, options: RobotSearchOptions): Promise<RobotSearchHit[]> {
-    const query = typeof options.query === 'string' ? options.query.trim() : options.query;
-    if (typeof query !== 'string' || query.length < 2 || query.length > 100) {
-      throw new DbValidationError(
-        'query',
-        `must be a string of 2 to 100 characters: received ${JSON.stringify(options.query)}`,
-        options.query,
-      );
-    }
+    const text = searchText(options.query);
     const limit = parseLimit(options.limit);
     const selected = selectFields(ROBOT_FIELDS, options.fields);
     const filters = options.filters ?? {};
     const where = robotWhere(filters);
-    if (caller.kind === 'user') {
-      // Users: public.search_robots finds and ranks ids with the trigram indexes (ilike and % are
-      // not leakproof, so under RLS a plain query could not use them); the join below runs
-      // under the caller's RLS again.
-      const p = new WhereBuilder();
-      const args = [
-        p.param(query),
-        p.param(limit),
+    return await trigramSearch<RobotSearchHit>(this.#db, caller, {
+      table: TABLE,
+      fields: ROBOT_FIELDS,
+      selected,
+      text,
+      limit,
+      fuzzy: options.fuzzy === true,
+      where,
+      userFunction: 'public.search_robots',
+      userFilterArgs: (p) => [
         `${p.param(filters.ownerId ?? null)}::uuid`,
         `${p.param(filters.isPublic ?? null)}::boolean`,
         `${p.param(filters.strategyType ?? null)}::text`,
@@ -242,38 +234,7 @@ export class RobotsRepository {
               : parseTimestamp('filters.createdBefore', filters.createdBefore),
           )
         }::text::timestamptz`,
-        `${p.param(options.fuzzy === true)}::boolean`,
-      ];
-      return await runAs(this.#db, caller, async (tx) => {
-        const rows = await tx.query<RobotSearchHit>(
-          `select ${selectList(ROBOT_FIELDS, selected)}, s.score::float8 as "score"
-           from public.search_robots(${args.join(', ')}) s
-           join ${TABLE} t on t.id = s.id
-           order by s.score desc, t.created_at desc, t.id desc`,
-          p.params,
-        );
-        return rows.map((row) => ({ ...row, score: Number(row.score) }));
-      });
-    }
-    // Service: no RLS, so the same conditions use the trigram indexes directly.
-    const q = where.param(query);
-    const pattern = where.param(`%${escapeLike(query)}%`);
-    where.add(
-      `(t.name ilike ${pattern} or t.description ilike ${pattern}${
-        options.fuzzy === true ? ` or t.name operator(extensions.%) ${q}` : ''
-      })`,
-    );
-    const limitParam = where.param(limit);
-    return await runAs(this.#db, caller, async (tx) => {
-      const rows = await tx.query<RobotSearchHit>(
-        `select ${selectList(ROBOT_FIELDS, selected)},
-           greatest(extensions.word_similarity(${q}, t.name), 0.5 * extensions.word_similarity(${q}, t.description))::float8 as "score"
-         from ${TABLE} t ${where.toSql()}
-         order by "score" desc, t.created_at desc, t.id desc
-         limit ${limitParam}`,
-        where.params,
-      );
-      return rows.map((row) => ({ ...row, score: Number(row.score) }));
+      ],
     });
   }
 
@@ -510,76 +471,17 @@ async function upsertRows(
   );
 }
 
-/** Validated filters as SQL conditions over alias `t`. */
+/** The filters robot listings allow, in the order error messages list them. */
+const ROBOT_FILTERS = [
+  'ownerId',
+  'isPublic',
+  'strategyType',
+  'strategyId',
+  'createdAfter',
+  'createdBefore',
+] as const;
+
+/** Validated filters as SQL conditions over alias `t` (the shared {@link listingWhere}). */
 export function robotWhere(filters: RobotFilters = {}): WhereBuilder {
-  if (filters === null || typeof filters !== 'object') {
-    throw new DbValidationError(
-      'filters',
-      `must be an object: received ${JSON.stringify(filters)}`,
-      filters,
-    );
-  }
-  const allowed = [
-    'ownerId',
-    'isPublic',
-    'strategyType',
-    'strategyId',
-    'createdAfter',
-    'createdBefore',
-  ];
-  const unknown = Object.keys(filters).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) {
-    throw new DbValidationError(
-      'filters',
-      `has unknown filter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
-      unknown,
-    );
-  }
-  const where = new WhereBuilder();
-  if (filters.ownerId !== undefined) {
-    where.add(`t.user_id = ${where.param(requireUuid('filters.ownerId', filters.ownerId))}::uuid`);
-  }
-  if (filters.isPublic !== undefined) {
-    if (typeof filters.isPublic !== 'boolean') {
-      throw new DbValidationError(
-        'filters.isPublic',
-        `must be a boolean: received ${JSON.stringify(filters.isPublic)}`,
-        filters.isPublic,
-      );
-    }
-    // A literal, not a parameter: the planner must see `is_public` to use the partial index.
-    where.add(filters.isPublic ? 't.is_public' : 'not t.is_public');
-  }
-  if (filters.strategyType !== undefined) {
-    if (!(STRATEGY_TYPES as readonly string[]).includes(filters.strategyType)) {
-      throw new DbValidationError(
-        'filters.strategyType',
-        `must be one of ${STRATEGY_TYPES.join(', ')}: received ${
-          JSON.stringify(filters.strategyType)
-        }`,
-        filters.strategyType,
-      );
-    }
-    where.add(`t.strategy_type = ${where.param(filters.strategyType)}`);
-  }
-  if (filters.strategyId !== undefined) {
-    where.add(
-      `t.strategy_id = ${where.param(requireUuid('filters.strategyId', filters.strategyId))}::uuid`,
-    );
-  }
-  if (filters.createdAfter !== undefined) {
-    where.add(
-      `t.created_at >= ${
-        where.param(parseTimestamp('filters.createdAfter', filters.createdAfter))
-      }::text::timestamptz`,
-    );
-  }
-  if (filters.createdBefore !== undefined) {
-    where.add(
-      `t.created_at < ${
-        where.param(parseTimestamp('filters.createdBefore', filters.createdBefore))
-      }::text::timestamptz`,
-    );
-  }
-  return where;
+  return listingWhere(filters, ROBOT_FILTERS);
 }

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import type { EnvReader } from '../../store/mod.ts';
+import type { EnvReader } from '../../runtime/env.ts';
+import { timingSafeEqual } from '../../runtime/timing_safe_equal.ts';
 
 /** The Supabase CLI's local JWT secret: the legacy HS256 default on a local machine. */
 export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
@@ -78,21 +79,6 @@ export interface AuthConfig {
 }
 
 const encoder = new TextEncoder();
-
-/**
- * Compares two byte strings in time that does not depend on where they differ (only on the
- * length of the presented value, which is public: key formats have fixed lengths).
- *
- * @example
- * ```ts
- * timingSafeEqual(encode('a'), encode('a')); // true
- * ```
- */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ (b[i % (b.length || 1)] ?? 0);
-  return diff === 0;
-}
 
 /**
  * The name of the configured key equal to `presented` (all keys compared, constant time), or

@@ -14,7 +14,8 @@
  * @module
  */
 import { ApiError } from '../errors.ts';
-import { type AuthConfig, matchKey, timingSafeEqual } from './keys.ts';
+import { type AuthConfig, matchKey } from './keys.ts';
+import { timingSafeEqual } from '../../runtime/timing_safe_equal.ts';
 import { JwtError } from './jwt.ts';
 import type { TokenVerifier } from './verifier.ts';
 

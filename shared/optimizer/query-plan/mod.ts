@@ -11,11 +11,63 @@
  *
  * @module
  */
-export * from './options.ts';
-export * from './conditions.ts';
-export * from './plan.ts';
-export * from './stats.ts';
-export * from './advice.ts';
-export * from './strategy.ts';
-export * from './normalize.ts';
-export * from './optimizer.ts';
+export { queryPlanEnvBindings, type QueryPlanOptions, queryPlanOptionsSchema } from './options.ts';
+export {
+  type ConditionColumn,
+  type ConditionKind,
+  parseConditionColumns,
+  parseSortKey,
+  type SortKeyColumn,
+  splitTopLevel,
+  stripOuterParens,
+} from './conditions.ts';
+export {
+  type ExplainOutput,
+  normalizeExplain,
+  type PlanNode,
+  type PlanSummary,
+  type ScanKind,
+  type ScanSummary,
+  summarizePlan,
+} from './plan.ts';
+export {
+  type ExistingIndex,
+  hasPgStatStatements,
+  type QueryFn,
+  readIndexes,
+  readStatementStats,
+  readTableStats,
+  type StatementStats,
+  type TableStats,
+} from './stats.ts';
+export {
+  type AdviceEvidence,
+  adviseIndexes,
+  type AdviseInput,
+  type IndexAdvice,
+  quoteIdent,
+  type SkippedAdvice,
+} from './advice.ts';
+// The count and pagination choices live with their main user, the data layer.
+export {
+  chooseCountStrategy,
+  choosePaginationStrategy,
+  type CountStrategy,
+  type CountStrategyChoice,
+  type CountStrategyInput,
+  improvementPercent,
+  type PaginationStrategy,
+  type PaginationStrategyChoice,
+  type PaginationStrategyInput,
+} from '../../db/query_strategy.ts';
+export { normalizeSql } from './normalize.ts';
+export {
+  type AnalyzeOptions,
+  type CountPlan,
+  type PaginationPlan,
+  type PlanComparison,
+  type QueryPlanAnalysis,
+  QueryPlanOptimizer,
+  type QueryPlanOptimizerInit,
+  type SeqScanFinding,
+} from './optimizer.ts';

@@ -31,7 +31,7 @@ import {
   improvementPercent,
   type PaginationStrategyChoice,
   type PaginationStrategyInput,
-} from './strategy.ts';
+} from '../../db/query_strategy.ts';
 
 /** A sequential scan on a relation of at least `seqScanRowThreshold` rows. */
 export interface SeqScanFinding {

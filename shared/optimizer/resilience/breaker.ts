@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { KeyedRegistry } from './registry.ts';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { runInBackground } from '../../runtime/background.ts';
 import type { KeyValueStore } from '../../store/types.ts';
@@ -459,7 +460,9 @@ export async function readOpenBreakers(
 export class CircuitBreakerRegistry {
   readonly #config: { resilience?: Partial<ResilienceOptions> };
   readonly #deps: BreakerDeps;
-  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #breakers = new KeyedRegistry(
+    (resourceKey) => new CircuitBreaker(resourceKey, this.#config, this.#deps),
+  );
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: BreakerDeps = {}) {
     this.#config = { resilience: parseResilienceOptions(config.resilience ?? {}) };
@@ -468,12 +471,7 @@ export class CircuitBreakerRegistry {
 
   /** The breaker of `resourceKey`, created on first use. */
   get(resourceKey: string): CircuitBreaker {
-    let breaker = this.#breakers.get(resourceKey);
-    if (!breaker) {
-      breaker = new CircuitBreaker(resourceKey, this.#config, this.#deps);
-      this.#breakers.set(resourceKey, breaker);
-    }
-    return breaker;
+    return this.#breakers.get(resourceKey);
   }
 
   /** Runs `operation` through the breaker of `resourceKey`. */
@@ -488,7 +486,7 @@ export class CircuitBreakerRegistry {
   /** Every breaker's local state, for the status endpoint. */
   states(): Record<string, BreakerState> {
     const out: Record<string, BreakerState> = {};
-    for (const [key, breaker] of this.#breakers) out[key] = breaker.state;
+    for (const [key, breaker] of this.#breakers.entries()) out[key] = breaker.state;
     return out;
   }
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { KeyedRegistry } from './registry.ts';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { BulkheadRejectedError } from './errors.ts';
@@ -248,7 +249,9 @@ export class Bulkhead {
 export class BulkheadRegistry {
   readonly #config: { resilience?: Partial<ResilienceOptions> };
   readonly #deps: BulkheadDeps;
-  readonly #bulkheads = new Map<string, Bulkhead>();
+  readonly #bulkheads = new KeyedRegistry(
+    (resourceKey) => new Bulkhead(resourceKey, this.#config, this.#deps),
+  );
 
   constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: BulkheadDeps = {}) {
     this.#config = { resilience: parseResilienceOptions(config.resilience ?? {}) };
@@ -257,12 +260,7 @@ export class BulkheadRegistry {
 
   /** The bulkhead of `resourceKey`. */
   get(resourceKey: string): Bulkhead {
-    let bulkhead = this.#bulkheads.get(resourceKey);
-    if (!bulkhead) {
-      bulkhead = new Bulkhead(resourceKey, this.#config, this.#deps);
-      this.#bulkheads.set(resourceKey, bulkhead);
-    }
-    return bulkhead;
+    return this.#bulkheads.get(resourceKey);
   }
 
   /** Runs `operation` in the bulkhead of `resourceKey`. */
@@ -273,7 +271,7 @@ export class BulkheadRegistry {
   /** Slots in use and queued per resource, for the status endpoint. */
   utilization(): Record<string, { inUse: number; queued: number; maxConcurrent: number }> {
     const out: Record<string, { inUse: number; queued: number; maxConcurrent: number }> = {};
-    for (const [key, b] of this.#bulkheads) {
+    for (const [key, b] of this.#bulkheads.entries()) {
       out[key] = { inUse: b.inUse, queued: b.queued, maxConcurrent: b.maxConcurrent };
     }
     return out;

@@ -126,6 +126,9 @@ export function classifyError(error: unknown): Classification {
   ) {
     return { transient: false, reason: name };
   }
+  // The data layer's answers about the caller's input: permanent, whatever status HTTP gives them.
+  if (name === 'DbValidationError') return { transient: false, reason: 'validation' };
+  if (name === 'DbNotFoundError') return { transient: false, reason: 'not-found' };
   const code = typeof bag.code === 'string' ? bag.code : '';
   if (code && CONNECTION_CODES.has(code)) return { transient: true, reason: 'connection' };
   if (code && SQLSTATE.test(code)) {

@@ -54,7 +54,8 @@ export class RetryExhaustedError extends Error {
 
 /**
  * Thrown when a circuit breaker is open (or its half-open probe is taken by another caller):
- * the call failed fast without touching the resource. Map it to 503 with `Retry-After`.
+ * the call failed fast without touching the resource. The HTTP layer
+ * (`shared/http/errors.ts`) owns its status.
  *
  * @example
  * ```ts
@@ -63,8 +64,6 @@ export class RetryExhaustedError extends Error {
  */
 export class CircuitOpenError extends Error {
   override name = 'CircuitOpenError';
-  /** The 503 the HTTP layer answers with. */
-  readonly status = 503;
   constructor(
     /** The breaker's resource key. */
     readonly resourceKey: string,
@@ -92,7 +91,7 @@ export type ThrottleReason = 'rate-limit' | 'concurrency-limit' | 'aborted';
 
 /**
  * Thrown when adaptive throttling rejects a request after waiting at most its bounded delay.
- * Map it to 429 with `Retry-After`.
+ * The HTTP layer (`shared/http/errors.ts`) owns its status.
  *
  * @example
  * ```ts
@@ -101,8 +100,6 @@ export type ThrottleReason = 'rate-limit' | 'concurrency-limit' | 'aborted';
  */
 export class ThrottledError extends Error {
   override name = 'ThrottledError';
-  /** The 429 the HTTP layer answers with. */
-  readonly status = 429;
   constructor(
     readonly resourceKey: string,
     /** Which limit was hit. */
@@ -120,7 +117,7 @@ export class ThrottledError extends Error {
 
 /**
  * Thrown when a bulkhead has no free slot: its queue is full, or the wait timed out.
- * Map it to 503.
+ * The HTTP layer (`shared/http/errors.ts`) owns its status.
  *
  * @example
  * ```ts
@@ -129,7 +126,6 @@ export class ThrottledError extends Error {
  */
 export class BulkheadRejectedError extends Error {
   override name = 'BulkheadRejectedError';
-  readonly status = 503;
   constructor(
     readonly resourceKey: string,
     readonly reason: 'queue-full' | 'queue-timeout',

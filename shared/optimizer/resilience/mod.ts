@@ -21,7 +21,15 @@
  *
  * @module
  */
-export * from './errors.ts';
+export {
+  type AttemptRecord,
+  BulkheadRejectedError,
+  CircuitOpenError,
+  RetryExhaustedError,
+  type RetryStopReason,
+  ThrottledError,
+  type ThrottleReason,
+} from './errors.ts';
 export {
   type Classification,
   classifyError,

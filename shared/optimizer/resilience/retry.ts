@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { KeyedRegistry } from './registry.ts';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { RetryBudget } from './budget.ts';
 import { type Classification, classifyError, resultError } from './classify.ts';
@@ -164,7 +165,15 @@ export class RetryPolicy {
   readonly #metrics: Metrics;
   readonly #clock: Clock;
   readonly #random: RandomSource;
-  readonly #budgets = new Map<string, RetryBudget>();
+  readonly #budgets = new KeyedRegistry(
+    () =>
+      new RetryBudget({
+        ratio: this.#options.retryBudgetRatio,
+        minPerSecond: this.#options.retryBudgetMinPerSecond,
+        windowMs: this.#options.retryBudgetWindowMs,
+      }),
+    10_000,
+  );
 
   constructor(config: RetryConfig, deps: RetryDeps = {}) {
     const { maxRetryAttempts, retryBackoffBase } = config;
@@ -195,17 +204,7 @@ export class RetryPolicy {
 
   /** The retry budget of a resource (created on first use). */
   budget(resourceKey: string): RetryBudget {
-    let budget = this.#budgets.get(resourceKey);
-    if (!budget) {
-      if (this.#budgets.size >= 10_000) this.#budgets.clear();
-      budget = new RetryBudget({
-        ratio: this.#options.retryBudgetRatio,
-        minPerSecond: this.#options.retryBudgetMinPerSecond,
-        windowMs: this.#options.retryBudgetWindowMs,
-      });
-      this.#budgets.set(resourceKey, budget);
-    }
-    return budget;
+    return this.#budgets.get(resourceKey);
   }
 
   /**

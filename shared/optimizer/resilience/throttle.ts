@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { KeyedRegistry } from './registry.ts';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import type { KeyValueStore } from '../../store/types.ts';
 import type { Redis } from '@upstash/redis';
@@ -139,7 +140,16 @@ export class AdaptiveThrottle {
   readonly #clock: Clock;
   readonly #window: RateWindow;
   readonly #own: MemoryRateWindow;
-  readonly #resources = new Map<string, ResourceLimits>();
+  readonly #resources = new KeyedRegistry(
+    (key) =>
+      new ResourceLimits(
+        key,
+        this.#settings ? this.configuredLimit(key) : this.#o.throttleLimit,
+        this.#o.throttleMaxConcurrent,
+        this.#clock.now(),
+      ),
+    10_000,
+  );
   readonly #settings: (() => ResourceSettings | undefined) | undefined;
   readonly #bounds: [number, number];
 
@@ -198,18 +208,7 @@ export class AdaptiveThrottle {
   }
 
   #resource(key: string): ResourceLimits {
-    let r = this.#resources.get(key);
-    if (!r) {
-      if (this.#resources.size >= 10_000) this.#resources.clear();
-      r = new ResourceLimits(
-        key,
-        this.#settings ? this.configuredLimit(key) : this.#o.throttleLimit,
-        this.#o.throttleMaxConcurrent,
-        this.#clock.now(),
-      );
-      this.#resources.set(key, r);
-    }
-    return r;
+    return this.#resources.get(key);
   }
 
   /** The current adaptive limits of `resourceKey`. */

@@ -10,6 +10,8 @@
  */
 import { createFunctionApp } from '@shared/http/app.ts';
 import { instanceInfo } from '@shared/runtime/instance.ts';
+import { processEnv } from '@shared/runtime/env.ts';
+import { timeProbe } from '@shared/runtime/ping.ts';
 import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
 import { getDatabase } from '@shared/db/mod.ts';
 import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker.ts';
@@ -78,50 +80,23 @@ async function runCheck(
   fallbackName: string,
   timeoutMs: number,
 ): Promise<CheckResult> {
-  const started = performance.now();
   let backend = fallbackName;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
-    });
-    await Promise.race([
-      (async () => {
-        const target = await create();
-        backend = target.backend;
-        await target.ping();
-      })(),
-      timeout,
-    ]);
-    return { backend, ok: true, latencyMs: round(performance.now() - started) };
-  } catch (error) {
-    return {
-      backend,
-      ok: false,
-      latencyMs: round(performance.now() - started),
-      error: error instanceof Error ? error.message : String(error),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const { ok, latencyMs, error } = await timeProbe(async () => {
+    const target = await create();
+    backend = target.backend;
+    await target.ping();
+  }, { timeoutMs });
+  return { backend, ok, latencyMs: round(latencyMs), ...(ok ? {} : { error }) };
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 function storeName(): string {
-  try {
-    return Deno.env.get('UPSTASH_REDIS_REST_URL') ? 'upstash' : 'memory';
-  } catch {
-    return 'memory';
-  }
+  return processEnv('UPSTASH_REDIS_REST_URL') ? 'upstash' : 'memory';
 }
 
 function dbName(): string {
-  try {
-    return Deno.env.get('SUPABASE_DB_URL') || Deno.env.get('DATABASE_URL') ? 'postgres' : 'pglite';
-  } catch {
-    return 'pglite';
-  }
+  return processEnv('SUPABASE_DB_URL') || processEnv('DATABASE_URL') ? 'postgres' : 'pglite';
 }
 
 /**
@@ -157,12 +132,8 @@ export function createHealthApp(deps: HealthDependencies) {
 }
 
 function breakerKeyPrefix(): string {
-  try {
-    const configured = Deno.env.get('QF_BREAKER_KEY_PREFIX');
-    if (configured) return configured;
-  } catch {
-    // no env access: the default
-  }
+  const configured = processEnv('QF_BREAKER_KEY_PREFIX');
+  if (configured) return configured;
   return resilienceOptionsSchema.parse({}).breakerKeyPrefix;
 }
 

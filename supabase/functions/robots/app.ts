@@ -37,24 +37,19 @@ import { optimizedResource } from '@shared/http/optimized.ts';
 import {
   idParams,
   issuesMessage,
-  searchText,
+  listingQuerySchemas,
   validJson,
   validParams,
   validQuery,
 } from '@shared/http/validate.ts';
 import {
   type Database,
-  decodeCursor,
-  encodeCursor,
   getDatabase,
-  MAX_PAGE_LIMIT,
   type Robot,
   ROBOT_FIELDS,
   robotCreateSchema,
   RobotsRepository,
   robotUpdateSchema,
-  selectFields,
-  STRATEGY_TYPES,
   type WriteHooks,
 } from '@shared/db/mod.ts';
 import type { DeletedRobot } from '@shared/db/robots/repository.ts';
@@ -73,7 +68,15 @@ import {
   strategyDependencies,
 } from './keys.ts';
 
-export * from './keys.ts';
+export {
+  loadPublicRobots,
+  MAX_STRATEGY_DEPENDENCIES,
+  prewarmableRobotKeys,
+  publicRobotsListKey,
+  registerRobotLoaders,
+  type RobotListQuery,
+  strategyDependencies,
+} from './keys.ts';
 
 /** Most listing keys whose dependencies an isolate remembers (oldest forgotten first). */
 const MAX_REMEMBERED_LISTINGS = 1000;
@@ -118,43 +121,11 @@ export const robotTag = (id: string): string => scopedTag('public', `robot:${id}
 // ---------------------------------------------------------------------------------------------
 // Input schemas: unknown parameters and fields are rejected, never ignored.
 
-const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
-  try {
-    selectFields(ROBOT_FIELDS, value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^'fields' /, '') });
-  }
-});
-
-const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(Number)
-  .pipe(z.number().int().min(1).max(MAX_PAGE_LIMIT));
-
-// Re-encoded after decoding: any spelling of one position (e.g. an uppercase id) is one key.
-const cursorParam = z.string().max(500).transform((value, ctx) => {
-  try {
-    return encodeCursor(decodeCursor(value));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-    return z.NEVER;
-  }
-});
-
-const listQuerySchema = z.object({
-  limit: limitParam.optional(),
-  cursor: cursorParam.optional(),
-  fields: fieldsParam.optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-  total: z.enum(['exact', 'estimated', 'none']).optional(),
-}).strict();
-
-const searchQuerySchema = z.object({
-  q: searchText,
-  limit: limitParam.optional(),
-  fields: fieldsParam.optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-}).strict();
-
-const detailQuerySchema = z.object({ fields: fieldsParam.optional() }).strict();
+const {
+  list: listQuerySchema,
+  search: searchQuerySchema,
+  detail: detailQuerySchema,
+} = listingQuerySchemas(ROBOT_FIELDS);
 
 /** Body of `POST /robots`: the owner is the caller, the id is the database's. */
 export const createBodySchema = robotCreateSchema.omit({ id: true, user_id: true }).strict();

@@ -19,7 +19,6 @@
  * @module
  */
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
 import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
 import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
@@ -27,17 +26,18 @@ import { callerOf, requireUser, writesNeedUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
 import { jsonResponse } from '@shared/http/json_response.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
-import { idParams, searchText, validJson, validParams, validQuery } from '@shared/http/validate.ts';
+import {
+  idParams,
+  listingQuerySchemas,
+  validJson,
+  validParams,
+  validQuery,
+} from '@shared/http/validate.ts';
 import {
   type Database,
-  decodeCursor,
-  encodeCursor,
   getDatabase,
-  MAX_PAGE_LIMIT,
-  selectFields,
   StrategiesRepository,
   STRATEGY_FIELDS,
-  STRATEGY_TYPES,
   strategyCreateSchema,
   strategyUpdateSchema,
   type StrategyWrite,
@@ -60,7 +60,26 @@ import {
   userStrategiesTag,
 } from './keys.ts';
 
-export * from './keys.ts';
+export {
+  loadPublicStrategies,
+  loadPublicStrategy,
+  prewarmableKeysOf,
+  PUBLIC_ROBOTS_TAG,
+  PUBLIC_STRATEGIES_TAG,
+  publicStrategiesListKey,
+  publicStrategiesSearchKey,
+  publicStrategyKey,
+  registerStrategyLoaders,
+  robotTag,
+  STRATEGIES_RESOURCE_KEY,
+  type StrategyDetailQuery,
+  type StrategyListQuery,
+  strategyTag,
+  strategyWriteTags,
+  userRobotsTag,
+  userStrategiesKey,
+  userStrategiesTag,
+} from './keys.ts';
 
 /** What the strategies app runs on; tests pass their own. */
 export interface StrategiesDependencies {
@@ -84,43 +103,11 @@ type StrategiesEnv = FunctionEnv & { Variables: AuthVariables };
 // ---------------------------------------------------------------------------------------------
 // Input schemas: the same rules as robots'. Unknown parameters and fields are refused.
 
-const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
-  try {
-    selectFields(STRATEGY_FIELDS, value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^'fields' /, '') });
-  }
-});
-
-const limitParam = z.string().regex(/^\d+$/, 'must be an integer').transform(Number)
-  .pipe(z.number().int().min(1).max(MAX_PAGE_LIMIT));
-
-// Re-encoded after decoding: any spelling of one position (e.g. an uppercase id) is one key.
-const cursorParam = z.string().max(500).transform((value, ctx) => {
-  try {
-    return encodeCursor(decodeCursor(value));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-    return z.NEVER;
-  }
-});
-
-const listQuerySchema = z.object({
-  limit: limitParam.optional(),
-  cursor: cursorParam.optional(),
-  fields: fieldsParam.optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-  total: z.enum(['exact', 'estimated', 'none']).optional(),
-}).strict();
-
-const searchQuerySchema = z.object({
-  q: searchText,
-  limit: limitParam.optional(),
-  fields: fieldsParam.optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-}).strict();
-
-const detailQuerySchema = z.object({ fields: fieldsParam.optional() }).strict();
+const {
+  list: listQuerySchema,
+  search: searchQuerySchema,
+  detail: detailQuerySchema,
+} = listingQuerySchemas(STRATEGY_FIELDS);
 
 /** Body of `POST /strategies`: the owner is the caller, the id is the database's. */
 export const createBodySchema = strategyCreateSchema.omit({ id: true, user_id: true }).strict();

@@ -20,8 +20,7 @@ import { createFunctionApp } from '@shared/http/app.ts';
 import type { BaseVariables } from '@shared/http/app.ts';
 import { authenticate, type AuthVariables } from '@shared/http/auth.ts';
 import { ApiError } from '@shared/http/errors.ts';
-import { processEnv } from '@shared/store/mod.ts';
-import type { EnvReader } from '@shared/store/mod.ts';
+import { type EnvReader, processEnv } from '@shared/runtime/env.ts';
 import {
   type BackendOptimizationManager,
   backendOptimizationManager,

@@ -1,7 +1,9 @@
 /**
  * The two choices the data layer makes per request, as pure functions: count exactly or
  * estimate, page by offset or by keyset. Each returns the choice, a `reason`, and the estimated
- * improvement over the other option (the "query plan improvement" metric).
+ * improvement over the other option (the "query plan improvement" metric). It lives in the
+ * data layer, its main user (`pagination.ts`); the query-plan optimizer imports it from here and
+ * re-exports it.
  *
  * @module
  */
