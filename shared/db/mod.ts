@@ -36,9 +36,9 @@ export {
   type PostgresDatabaseOptions,
   unavailableKind,
 } from './postgres.ts';
-// PGlite (a few MB of WebAssembly) is loaded only when used: deployed functions run on
-// SUPABASE_DB_URL and never pay for it. Import `./pglite.ts` directly for the embedded database.
-export type { EmbeddedDatabaseOptions } from './pglite.ts';
+// PGlite (about 26 MB with its WebAssembly) stays out of the functions' module graph: deployed
+// functions run on SUPABASE_DB_URL, and the dev server and tests import `./pglite.ts` directly and
+// hand the embedded database over with `setDatabase`.
 export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
 export {
   type DeletedRobot,
@@ -136,13 +136,14 @@ export function postgresOptionsFromEnv(
 }
 
 /**
- * The database the environment asks for: node-postgres on `SUPABASE_DB_URL` / `DATABASE_URL`,
- * else an embedded PGlite with migrations and seed applied.
+ * The database the environment asks for: node-postgres on `SUPABASE_DB_URL` / `DATABASE_URL`.
+ * Without either it fails with what to set (the embedded database is the dev server's, given to
+ * the functions with `setDatabase`, never loaded from here).
  *
  * @example
  * ```ts
  * const db = await databaseFromEnv();
- * console.log(db.backend); // 'postgres' | 'pglite'
+ * console.log(db.backend); // 'postgres'
  * ```
  */
 export async function databaseFromEnv(
@@ -150,8 +151,10 @@ export async function databaseFromEnv(
 ): Promise<Database> {
   const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
   if (url) return createPostgresDatabase(url, postgresOptionsFromEnv(read));
-  const { createEmbeddedDatabase } = await import('./pglite.ts');
-  return await createEmbeddedDatabase();
+  throw new Error(
+    'SUPABASE_DB_URL is not set: Supabase sets it for deployed functions; locally `npm start` ' +
+      'serves the functions on its embedded database',
+  );
 }
 
 let shared: Promise<Database> | undefined;

@@ -81,6 +81,10 @@ Deno.test('claims: role and sub set locally like PostgREST; bad claims rejected'
   assert.throws(() => claimsStatement({}), isValidation('claims.sub'));
 });
 
+Deno.test('databaseFromEnv: without a database URL it says what to set (no embedded fallback in deployed code)', async () => {
+  await assert.rejects(() => databaseFromEnv(() => undefined), /SUPABASE_DB_URL is not set/);
+});
+
 Deno.test('databaseFromEnv: SUPABASE_DB_URL, then DATABASE_URL, selects postgres.js (lazy)', async () => {
   const env: Record<string, string> = { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db' };
   const db = await databaseFromEnv((name) => env[name]);

@@ -56,3 +56,24 @@ Deno.test('functions: each function type-checks with only its own import map', a
     );
   }
 });
+
+Deno.test('functions: no dev-only module (PGlite, the local auth server) is in a deployed graph', async () => {
+  for (const name of await functionNames()) {
+    const dir = new URL(`${name}/`, functionsDir);
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
+      cwd: dir.pathname,
+      env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
+      stdout: 'piped',
+      stderr: 'piped',
+    }).output();
+    assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+    const graph = JSON.parse(new TextDecoder().decode(result.stdout));
+    const specifiers: string[] = [
+      ...graph.modules.map((m: { specifier: string }) => m.specifier),
+      ...Object.keys(graph.npmPackages ?? {}),
+    ];
+    const devOnly = specifiers.filter((s) => /pglite|scripts\/|bcryptjs|playwright/.test(s));
+    assert.deepEqual(devOnly, [], `${name} would deploy dev-only modules`);
+  }
+});
