@@ -146,14 +146,14 @@ export function postgresOptionsFromEnv(
  * console.log(db.backend); // 'postgres'
  * ```
  */
-export async function databaseFromEnv(
-  read: EnvReader = processEnv,
-): Promise<Database> {
+export function databaseFromEnv(read: EnvReader = processEnv): Promise<Database> {
   const url = read('SUPABASE_DB_URL') || read('DATABASE_URL');
-  if (url) return createPostgresDatabase(url, postgresOptionsFromEnv(read));
-  throw new Error(
-    'SUPABASE_DB_URL is not set: Supabase sets it for deployed functions; locally `npm start` ' +
-      'serves the functions on its embedded database',
+  if (url) return Promise.resolve(createPostgresDatabase(url, postgresOptionsFromEnv(read)));
+  return Promise.reject(
+    new Error(
+      'SUPABASE_DB_URL is not set: Supabase sets it for deployed functions; locally `npm start` ' +
+        'serves the functions on its embedded database',
+    ),
   );
 }
 
