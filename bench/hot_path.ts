@@ -46,9 +46,12 @@ async function serveBare(port: number, bodyFile: string): Promise<void> {
   Deno.serve({ hostname: '127.0.0.1', port, onListen: () => {} }, app.fetch);
 }
 
-async function serveRobots(port: number): Promise<void> {
-  const { configureLocalAuth } = await import('../scripts/dev-server.ts');
-  await configureLocalAuth();
+/** The robots app; `localAuth` trusts the local signing key as the dev server does. */
+async function serveRobots(port: number, localAuth = true): Promise<void> {
+  if (localAuth) {
+    const { configureLocalAuth } = await import('../scripts/dev-server.ts');
+    await configureLocalAuth();
+  }
   const { setDatabase } = await import('../shared/db/mod.ts');
   if (!Deno.env.get('SUPABASE_DB_URL')) {
     const { createEmbeddedDatabase } = await import('../shared/db/pglite.ts');
@@ -232,7 +235,7 @@ async function throughput(quick: boolean, profileCase?: string) {
   // Servers: robots app alone, dev server, bare Hono (with the body the robots app answers).
   const robotsPort = freePort();
   const profDir = profileCase ? `${tmp}/prof` : undefined;
-  const robotsFlags = profDir && profileCase?.startsWith('robots')
+  const robotsFlags = profDir && (profileCase === 'all' || profileCase?.startsWith('robots'))
     ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
     : [];
   const robots = spawnServer(
@@ -242,7 +245,7 @@ async function throughput(quick: boolean, profileCase?: string) {
     robotsFlags,
   );
   const gatewayPort = freePort();
-  const gatewayFlags = profDir && profileCase?.startsWith('gateway')
+  const gatewayFlags = profDir && (profileCase === 'all' || profileCase?.startsWith('gateway'))
     ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
     : [];
   const gateway = spawnServer(
@@ -368,7 +371,8 @@ async function coldStart(runs: number) {
     const kinds: Record<string, { args: (port: number) => string[]; path: string }> = {
       bare: { args: (p) => [self, '--serve-bare', String(p), bodyFile], path: '/health' },
       health: { args: (p) => [self, '--serve-health', String(p)], path: '/health' },
-      robots: { args: (p) => [self, '--serve-robots', String(p)], path: PUBLIC_PATH },
+      // As deployed: no local auth set-up, only the function's own imports.
+      robots: { args: (p) => [self, '--serve-robots-cold', String(p)], path: PUBLIC_PATH },
     };
     const times: Record<string, number[]> = { bare: [], health: [], robots: [] };
     for (let i = 0; i < runs; i++) {
@@ -438,6 +442,7 @@ if (import.meta.main) {
   if (mode?.startsWith('--serve-')) exitOnSignal();
   if (mode === '--serve-bare') await serveBare(Number(Deno.args[1]), Deno.args[2]);
   else if (mode === '--serve-robots') await serveRobots(Number(Deno.args[1]));
+  else if (mode === '--serve-robots-cold') await serveRobots(Number(Deno.args[1]), false);
   else if (mode === '--serve-health') await serveHealth(Number(Deno.args[1]));
   else await main();
 }
