@@ -7,6 +7,7 @@
  * @module
  */
 import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { validator } from 'hono/validator';
 import { z } from 'zod';
 import { canonicalUuid, safeString } from '../db/validate.ts';
@@ -297,4 +298,21 @@ export function listingQuerySchemas(fields: FieldMap) {
     }).strict(),
     detail: z.object({ fields: fieldsParam.optional() }).strict(),
   };
+}
+
+/**
+ * A request body limit answering a JSON 413 `payload_too_large` beyond `maxBytes`.
+ *
+ * @example
+ * ```ts
+ * app.use('*', bodyLimitOf(65_536));
+ * ```
+ */
+export function bodyLimitOf(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError(413, 'payload_too_large', 'Request body is too large');
+    },
+  });
 }

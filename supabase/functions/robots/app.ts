@@ -24,7 +24,6 @@
  * @module
  */
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
 import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
@@ -35,6 +34,7 @@ import { conditionalJson, jsonResponse } from '@shared/http/json_response.ts';
 import { runInBackground } from '@shared/runtime/background.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
 import {
+  bodyLimitOf,
   idParams,
   issuesMessage,
   listingQuerySchemas,
@@ -267,16 +267,9 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   // Per caller (user id, else client address): one caller's flood never starves another.
   app.use('*', rateLimitByCaller(deps.rateLimit) as never);
   app.use('*', writesNeedUser as never);
-  const limitTo = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', 'Request body is too large');
-      },
-    });
-  const bodyLimitDefault = limitTo(deps.maxBodyBytes ?? 65_536);
+  const bodyLimitDefault = bodyLimitOf(deps.maxBodyBytes ?? 65_536);
   // A batch carries up to 100 robots: its own, larger bound.
-  const bodyLimitBatch = limitTo(deps.maxBatchBodyBytes ?? 1_048_576);
+  const bodyLimitBatch = bodyLimitOf(deps.maxBatchBodyBytes ?? 1_048_576);
   app.use(
     '*',
     (c, next) =>

@@ -18,7 +18,6 @@
  *
  * @module
  */
-import { bodyLimit } from 'hono/body-limit';
 import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
 import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
 import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
@@ -27,6 +26,7 @@ import { ApiError } from '@shared/http/errors.ts';
 import { jsonResponse } from '@shared/http/json_response.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
 import {
+  bodyLimitOf,
   idParams,
   listingQuerySchemas,
   validJson,
@@ -177,15 +177,7 @@ export function createStrategiesApp(deps: StrategiesDependencies = {}) {
   // Per caller (user id, else client address): one caller's flood never starves another.
   app.use('*', rateLimitByCaller(deps.rateLimit) as never);
   app.use('*', writesNeedUser as never);
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.maxBodyBytes ?? 65_536,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', 'Request body is too large');
-      },
-    }),
-  );
+  app.use('*', bodyLimitOf(deps.maxBodyBytes ?? 65_536) as never);
 
   // Own strategies.
   app.get('/', validQuery(listQuerySchema), (c) => {
