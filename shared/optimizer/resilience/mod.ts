@@ -53,14 +53,16 @@ export { RetryBudget, type RetryBudgetOptions } from './budget.ts';
 export {
   type BreakerCallOptions,
   type BreakerDeps,
-  breakerIndexKey,
   type BreakerState,
   CircuitBreaker,
-  CircuitBreakerRegistry,
+} from './breaker.ts';
+export { CircuitBreakerRegistry } from './breaker_registry.ts';
+export {
+  breakerIndexKey,
   type OpenBreaker,
   readOpenBreakers,
   type SharedBreakerState,
-} from './breaker.ts';
+} from './breaker_state.ts';
 export {
   AdaptiveThrottle,
   type ThrottleAdmission,
