@@ -63,14 +63,12 @@ export {
   readOpenBreakers,
   type SharedBreakerState,
 } from './breaker_state.ts';
+export { AdaptiveThrottle, type ThrottleDeps, throttlingRate } from './throttle.ts';
 export {
-  AdaptiveThrottle,
   type ThrottleAdmission,
-  type ThrottleDeps,
   type ThrottleLimitsSnapshot,
   type ThrottlePermit,
-  throttlingRate,
-} from './throttle.ts';
+} from './throttle_limits.ts';
 export {
   MemoryRateWindow,
   type RateDecision,
