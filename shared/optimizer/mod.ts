@@ -16,15 +16,14 @@ import { createAdvancedBackendOptimizer } from './advanced.ts';
 import type { AdvancedBackendOptimizer } from './advanced.ts';
 import { AppliedSettingsReader } from './manager/settings.ts';
 
-export {
-  AdvancedBackendOptimizer,
-  type AdvancedBackendOptimizerOptions,
-  createAdvancedBackendOptimizer,
-  type OptimizedOperationOptions,
-  type OptimizedResult,
-  type OptimizerMetrics,
-  type SettingsOverrides,
-} from './advanced.ts';
+export { AdvancedBackendOptimizer, createAdvancedBackendOptimizer } from './advanced.ts';
+export type {
+  AdvancedBackendOptimizerOptions,
+  OptimizedOperationOptions,
+  OptimizedResult,
+  OptimizerMetrics,
+  SettingsOverrides,
+} from './advanced/types.ts';
 export {
   ConfigError,
   type OptimizationConfig,
