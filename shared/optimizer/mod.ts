@@ -17,12 +17,12 @@ import type { AdvancedBackendOptimizer } from './advanced.ts';
 import { AppliedSettingsReader } from './manager/settings.ts';
 
 export { AdvancedBackendOptimizer, createAdvancedBackendOptimizer } from './advanced.ts';
-export type {
-  AdvancedBackendOptimizerOptions,
-  OptimizedOperationOptions,
-  OptimizedResult,
-  OptimizerMetrics,
-  SettingsOverrides,
+export {
+  type AdvancedBackendOptimizerOptions,
+  type OptimizedOperationOptions,
+  type OptimizedResult,
+  type OptimizerMetrics,
+  type SettingsOverrides,
 } from './advanced/types.ts';
 export {
   ConfigError,
