@@ -218,6 +218,59 @@ Deno.test('cache: a copy re-checked just before the missed invalidation lands is
   }
 });
 
+Deno.test('cache: a Redis read sent while an invalidation was pending and answered after its retry confirmed does not serve the old record (own write)', async () => {
+  const clock = new Clock();
+  const inner = memoryStore(clock);
+  let held: { release: () => void } | undefined;
+  let holdNextRead = false;
+  // The writer's store: `holdNextRead` runs the next read script at once but delays its answer.
+  const store = instrumented(
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'runScript' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const result = await value.apply(target, args);
+          if (holdNextRead && (args[0] as { name: string }).name === 'cache-read-entry') {
+            holdNextRead = false;
+            await new Promise<void>((resolve) => (held = { release: resolve }));
+          }
+          return result;
+        };
+      },
+    }),
+  );
+  const writer = makeCache(store, clock, quiet, 'writer');
+  const other = makeCache(inner, clock, quiet, 'other');
+  try {
+    await other.cache.execute('robot:1', origin('old'), undefined, tags);
+    await settleBackground();
+
+    store.mode = 'fail';
+    assert.equal(await writer.cache.invalidateTags(['t:robot']), false); // pending
+    store.mode = 'ok';
+    clock.advance(1_001); // past the store-down back-off (storeRetryAfterMs)
+
+    holdNextRead = true;
+    const reading = writer.cache.execute('robot:1', origin('new'), undefined, tags);
+    for (let i = 0; i < 1_000 && held === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.ok(held, 'the read reached the store');
+    // The read ran before the invalidation reached the store; its retry is confirmed first.
+    assert.equal(await writer.cache.retryPendingInvalidations(), 0);
+    held.release();
+    assert.equal((await reading).value, 'new', 'the writer served the version before its write');
+    assert.equal(
+      (await writer.cache.execute('robot:1', origin('x'), undefined, tags)).value,
+      'new',
+    );
+  } finally {
+    await writer.cache.close();
+    await other.cache.close();
+  }
+});
+
 Deno.test('cache: the background loop retries a pending invalidation until the store answers', async () => {
   const clock = new Clock();
   const store = instrumented(memoryStore(clock));

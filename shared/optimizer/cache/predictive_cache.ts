@@ -94,7 +94,10 @@ export class PredictiveCache {
     });
     const c = config.cache;
     this.#core = core;
-    this.#remote = new RemoteTier(core, (key, tags) => this.#invalidations.isPending(key, tags));
+    this.#remote = new RemoteTier(core, {
+      isPending: (key, tags) => this.#invalidations.isPending(key, tags),
+      snapshot: () => this.#invalidations.snapshot(),
+    });
     this.#invalidations = new Invalidations(core, this.#remote);
     const leases = new Leases(core, this.#remote);
     const loads = new OriginLoads(core, this.#remote, leases, this.#invalidations);
