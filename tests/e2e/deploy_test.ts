@@ -26,7 +26,7 @@ import {
 
 const root = new URL('../../', import.meta.url).pathname;
 const functionsDir = `${root}supabase/functions/`;
-const cli = `${root}node_modules/.bin/supabase`;
+const cli = `${root}node_modules/.bin/supabase`; // runs in a copy (deployableCopy)
 
 /** Supabase's limit for a function bundled server-side (Management API, `--use-api`). */
 const SERVER_SIDE_BUNDLE_LIMIT_BYTES = 5 * 1024 * 1024;
@@ -94,6 +94,26 @@ async function bundledSize(name: string, outDir: string): Promise<{ raw: number;
   return { raw: bytes.byteLength, gzip: (await new Response(gzip).arrayBuffer()).byteLength };
 }
 
+async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    if (entry.isDirectory) await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
+    else if (entry.isFile) await Deno.copyFile(`${from}/${entry.name}`, `${to}/${entry.name}`);
+  }
+}
+
+/**
+ * A copy of what a deploy reads (supabase/config.toml, supabase/functions/, shared/), so the CLI
+ * cannot touch the checkout: it records the project it deployed to in supabase/.temp/, and a
+ * later `supabase functions deploy` there would take that as the linked project.
+ */
+async function deployableCopy(into: string): Promise<void> {
+  await Deno.mkdir(`${into}/supabase`, { recursive: true });
+  await Deno.copyFile(`${root}supabase/config.toml`, `${into}/supabase/config.toml`);
+  await copyTree(`${root}supabase/functions`, `${into}/supabase/functions`);
+  await copyTree(`${root}shared`, `${into}/shared`);
+}
+
 function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KB`;
 }
@@ -112,14 +132,21 @@ Deno.test('deploy: the pinned Supabase CLI uploads each function graph and nothi
     await Deno.remove(bundleDir, { recursive: true });
   }
 
+  const outsideCopy = [...graphs.values()].flat().filter((module) =>
+    !module.startsWith('supabase/functions/') && !module.startsWith('shared/')
+  );
+  assert.deepEqual(outsideCopy, [], 'graph modules outside supabase/functions/ and shared/');
+
   const api = startManagementApi();
   const trap = startEgressTrap();
   const home = await Deno.makeTempDir({ prefix: 'qf-deploy-home-' });
+  const workdir = `${home}/project`;
   let output = '';
   let code = -1;
   try {
     // A CLI profile: a YAML file with the API's URL (name, api_url, dashboard_url and
     // project_host are required); SUPABASE_PROFILE takes its path.
+    await deployableCopy(workdir);
     const profile = `${home}/management-api-stand-in.yaml`;
     await Deno.writeTextFile(
       profile,
@@ -133,7 +160,7 @@ Deno.test('deploy: the pinned Supabase CLI uploads each function graph and nothi
     );
     const result = await new Deno.Command(cli, {
       args: ['functions', 'deploy', '--use-api', `--remote=${api.projectRef}`, '--yes'],
-      cwd: root,
+      cwd: workdir,
       clearEnv: true,
       env: {
         PATH: Deno.env.get('PATH') ?? '/usr/bin:/bin',
