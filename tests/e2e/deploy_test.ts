@@ -210,6 +210,9 @@ Deno.test('deploy: the pinned Supabase CLI uploads each function graph and nothi
     bySlug.set(deploy.slug, deploy);
   }
   assert.deepEqual([...bySlug.keys()].sort(), names);
+  // Several functions: each is uploaded to be bundled only, then all go live in one bulk update.
+  assert.ok(api.deploys.every((deploy) => deploy.bundleOnly), api.requests.join('\n'));
+  assert.deepEqual(api.bulkUpdates.map((slugs) => [...slugs].sort()), [names]);
 
   const sizes: string[] = [];
   for (const name of names) {

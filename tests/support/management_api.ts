@@ -9,7 +9,6 @@
  * | route | answer |
  * |---|---|
  * | `GET /v1/projects/{ref}` | the project, `ACTIVE_HEALTHY` |
- * | `GET /v1/projects/{ref}/functions` | the functions deployed so far |
  * | `POST /v1/projects/{ref}/functions/deploy?slug=<name>[&bundleOnly=true]` | 201; the multipart upload is recorded |
  * | `PUT /v1/projects/{ref}/functions` | 200; the bulk update (several functions go live at once) is recorded |
  *
@@ -47,6 +46,8 @@ export interface ReceivedDeploy {
   gzipBytes: number;
   /** The request's `content-encoding` header, if the CLI ever compresses the upload itself. */
   contentEncoding: string | null;
+  /** `bundleOnly=true`: uploaded and bundled, made live later by a bulk update. */
+  bundleOnly: boolean;
 }
 
 /** A running stand-in. */
@@ -64,6 +65,8 @@ export interface ManagementApiStandIn {
    * with `bundleOnly=true`, then makes them live in one `PUT /v1/projects/{ref}/functions`.
    */
   bulkUpdates: string[][];
+  /** `METHOD /path?query` of every request, in order. */
+  requests: string[];
   /** `METHOD /path?query (why)` of every request it did not expect. */
   unexpected: string[];
   /** Stops the server (awaits its shutdown). */
@@ -96,9 +99,9 @@ function json(body: unknown, status = 200): Response {
 }
 
 /** `FunctionResponse` of the Management API for a deployed function. */
-function functionResponse(deploy: ReceivedDeploy, version: number, now: number) {
+function functionResponse(deploy: ReceivedDeploy, id: string, version: number, now: number) {
   return {
-    id: `00000000-0000-4000-8000-${String(version).padStart(12, '0')}`,
+    id,
     slug: deploy.slug,
     name: deploy.metadata.name ?? deploy.slug,
     status: 'ACTIVE',
@@ -114,7 +117,11 @@ function functionResponse(deploy: ReceivedDeploy, version: number, now: number) 
   };
 }
 
-async function receiveDeploy(request: Request, slug: string): Promise<ReceivedDeploy | string> {
+async function receiveDeploy(
+  request: Request,
+  slug: string,
+  bundleOnly: boolean,
+): Promise<ReceivedDeploy | string> {
   const body = new Uint8Array(await request.arrayBuffer());
   const form = await new Response(body, {
     headers: { 'content-type': request.headers.get('content-type') ?? '' },
@@ -135,6 +142,7 @@ async function receiveDeploy(request: Request, slug: string): Promise<ReceivedDe
     bodyBytes: body.byteLength,
     gzipBytes: await gzipSize(body),
     contentEncoding: request.headers.get('content-encoding'),
+    bundleOnly,
   };
 }
 
@@ -155,13 +163,15 @@ export function startManagementApi(options: ManagementApiOptions = {}): Manageme
   const accessToken = options.accessToken ?? randomAccessToken();
   const deploys: ReceivedDeploy[] = [];
   const bulkUpdates: string[][] = [];
+  const requests: string[] = [];
   const unexpected: string[] = [];
-  const deployed = new Map<string, { deploy: ReceivedDeploy; version: number }>();
+  const deployed = new Map<string, { deploy: ReceivedDeploy; id: string; version: number }>();
   const project = `/v1/projects/${projectRef}`;
 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     const route = `${request.method} ${url.pathname}${url.search}`;
+    requests.push(route);
     if (request.headers.get('authorization') !== `Bearer ${accessToken}`) {
       unexpected.push(`${route} (no or wrong access token)`);
       return json({ message: 'Unauthorized' }, 401);
@@ -185,24 +195,23 @@ export function startManagementApi(options: ManagementApiOptions = {}): Manageme
         },
       });
     }
-    if (request.method === 'GET' && url.pathname === `${project}/functions`) {
-      return json([...deployed.values()].map((f) => functionResponse(f.deploy, f.version, now)));
-    }
     if (request.method === 'POST' && url.pathname === `${project}/functions/deploy`) {
       const slug = url.searchParams.get('slug') ?? '';
       if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(slug)) {
         unexpected.push(`${route} (slug ${JSON.stringify(slug)})`);
         return json({ message: 'Invalid slug' }, 400);
       }
-      const received = await receiveDeploy(request, slug);
+      const bundleOnly = url.searchParams.get('bundleOnly') === 'true';
+      const received = await receiveDeploy(request, slug, bundleOnly);
       if (typeof received === 'string') {
         unexpected.push(`${route} (${received})`);
         return json({ message: received }, 400);
       }
       deploys.push(received);
+      const id = deployed.get(slug)?.id ?? crypto.randomUUID();
       const version = (deployed.get(slug)?.version ?? 0) + 1;
-      deployed.set(slug, { deploy: received, version });
-      return json(functionResponse(received, version, now), 201);
+      deployed.set(slug, { deploy: received, id, version });
+      return json(functionResponse(received, id, version, now), 201);
     }
     if (request.method === 'PUT' && url.pathname === `${project}/functions`) {
       const body = await request.json().catch(() => undefined);
@@ -216,8 +225,8 @@ export function startManagementApi(options: ManagementApiOptions = {}): Manageme
       bulkUpdates.push(slugs as string[]);
       return json({
         functions: (slugs as string[]).map((slug) => {
-          const { deploy, version } = deployed.get(slug)!;
-          return functionResponse(deploy, version, now);
+          const { deploy, id, version } = deployed.get(slug)!;
+          return functionResponse(deploy, id, version, now);
         }),
       });
     }
@@ -232,6 +241,7 @@ export function startManagementApi(options: ManagementApiOptions = {}): Manageme
     accessToken,
     deploys,
     bulkUpdates,
+    requests,
     unexpected,
     close: () => server.shutdown(),
   };
