@@ -25,7 +25,6 @@ import { getStore } from '../store/mod.ts';
 import { runInBackground } from '../runtime/background.ts';
 import {
   type OptimizationConfig,
-  optimizationConfigFromEnv,
   type OptimizationConfigInput,
   parseOptimizationConfig,
 } from './config.ts';
@@ -389,21 +388,4 @@ export class AdvancedBackendOptimizer {
     this.#nextFlushAt = now + this.#flushIntervalMs;
     runInBackground(() => this.metrics.flushTo(this.store), 'metrics flush');
   }
-}
-
-/**
- * Builds an optimizer configured from the environment (`QF_*` variables), with overrides.
- *
- * @example
- * ```ts
- * const optimizer = createAdvancedBackendOptimizer({ config: { enableAdaptiveThrottling: false } });
- * ```
- */
-export function createAdvancedBackendOptimizer(
-  options: AdvancedBackendOptimizerOptions = {},
-): AdvancedBackendOptimizer {
-  return new AdvancedBackendOptimizer({
-    ...options,
-    config: optimizationConfigFromEnv(undefined, options.config as OptimizationConfigInput),
-  });
 }
