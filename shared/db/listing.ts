@@ -32,7 +32,7 @@ import { findById } from './by_id.ts';
 import { DbValidationError } from './errors.ts';
 import { searchText, trigramSearch } from './search.ts';
 import type { Database } from './types.ts';
-import { parseInput, parseTimestamp } from './validate.ts';
+import { parseInput, parseTimestamp, requireUuid } from './validate.ts';
 import type { z } from 'zod';
 
 /** One listing table, as {@link listingPage} and {@link listingSearch} read it. */
@@ -229,33 +229,44 @@ export class ListingRepository<Row, Filters extends ListingFilters = ListingFilt
   }
 }
 
+/** What an update of a listing table may set: {@link updateAssignments}'s first argument. */
+export interface UpdateSpec {
+  /** The patch's schema: its fields are the columns an update may set, in order. */
+  schema: z.ZodObject;
+  /** The name errors give the patch (`robot`, `strategy`). */
+  what: string;
+  /** The column sent as JSON text and cast to `jsonb`. */
+  jsonColumn: string;
+}
+
 /** What {@link updateAssignments} returns. */
 export interface UpdateAssignments {
   /** `column = $n` for each field the patch sets (`$1` is the row's id). */
   sets: string[];
-  /** The parameters: the id, then each set value. */
+  /** The parameters: the canonical id, then each set value. */
   params: unknown[];
 }
 
 /**
- * The `set` list of an update of row `id`: `patch` validated by `schema` (errors name `what`),
- * one assignment per field it sets, in the schema's order; `jsonColumn` is sent as JSON text
- * and cast to `jsonb`. A patch that sets nothing is a {@link DbValidationError} listing the
- * fields it may set.
+ * The `set` list of an update of row `id` (a uuid, else a {@link DbValidationError}): `patch`
+ * validated by `spec.schema` (errors name `spec.what`), one assignment per field it sets, in the
+ * schema's order. A patch that sets nothing is a {@link DbValidationError} listing the fields it
+ * may set.
  *
  * @example
  * ```ts
- * const { sets, params } = updateAssignments(robotUpdateSchema, patch, 'robot', id, 'strategy_params');
+ * const spec = { schema: robotUpdateSchema, what: 'robot', jsonColumn: 'strategy_params' };
+ * const { sets, params } = updateAssignments(spec, id, patch);
  * await tx.query(`update public.robots t set ${sets.join(', ')} where t.id = $1`, params);
  * ```
  */
 export function updateAssignments(
-  schema: z.ZodObject,
-  patch: unknown,
-  what: string,
+  spec: UpdateSpec,
   id: string,
-  jsonColumn: string,
+  patch: unknown,
 ): UpdateAssignments {
+  const canonicalId = requireUuid('id', id);
+  const { schema, what, jsonColumn } = spec;
   const data = parseInput(schema, patch, what) as Record<string, unknown>;
   const writable = Object.keys(schema.shape);
   const columns = writable.filter((column) => data[column] !== undefined);
@@ -266,7 +277,7 @@ export function updateAssignments(
       patch,
     );
   }
-  const where = new WhereBuilder([id]);
+  const where = new WhereBuilder([canonicalId]);
   const sets = columns.map((column) =>
     column === jsonColumn
       ? `${column} = ${where.param(JSON.stringify(data[column]))}::text::jsonb`

@@ -15,6 +15,7 @@ import {
   type ListingTable,
   listingTableWhere,
   updateAssignments,
+  type UpdateSpec,
 } from '../listing.ts';
 import { selectFields, selectList, WhereBuilder } from '../pagination.ts';
 import type { WriteHooks } from '../hooks.ts';
@@ -71,6 +72,12 @@ export interface UpsertResult {
   ids: string[];
 }
 
+/** What an update may set. */
+const ROBOT_UPDATE: UpdateSpec = {
+  schema: robotUpdateSchema,
+  what: 'robot',
+  jsonColumn: 'strategy_params',
+};
 const TABLE = 'public.robots';
 const MAX_UPSERT_CHUNK = 1000;
 
@@ -218,14 +225,7 @@ export class RobotsRepository extends ListingRepository<Robot, RobotFilters> {
     patch: RobotUpdate,
     hooks: WriteHooks<Robot> = {},
   ): Promise<Robot | null> {
-    id = requireUuid('id', id);
-    const { sets, params } = updateAssignments(
-      robotUpdateSchema,
-      patch,
-      'robot',
-      id,
-      'strategy_params',
-    );
+    const { sets, params } = updateAssignments(ROBOT_UPDATE, id, patch);
     return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Robot>(
         `update ${TABLE} t set ${sets.join(', ')} where t.id = $1

@@ -19,6 +19,7 @@ import {
   type ListingTable,
   listingTableWhere,
   updateAssignments,
+  type UpdateSpec,
 } from '../listing.ts';
 import { selectList, WhereBuilder } from '../pagination.ts';
 import type { Database } from '../types.ts';
@@ -82,6 +83,12 @@ export interface StrategiesRepositoryOptions {
   maxDependentRobots?: number;
 }
 
+/** What an update may set. */
+const STRATEGY_UPDATE: UpdateSpec = {
+  schema: strategyUpdateSchema,
+  what: 'strategy',
+  jsonColumn: 'parameters',
+};
 const TABLE = 'public.strategies';
 const VISIBILITY = 't.id, t.user_id, t.is_public, t.strategy_type';
 
@@ -176,14 +183,7 @@ export class StrategiesRepository extends ListingRepository<Strategy, StrategyFi
     patch: StrategyUpdate,
     hooks: WriteHooks<StrategyWrite> = {},
   ): Promise<Strategy | null> {
-    id = requireUuid('id', id);
-    const { sets, params } = updateAssignments(
-      strategyUpdateSchema,
-      patch,
-      'strategy',
-      id,
-      'parameters',
-    );
+    const { sets, params } = updateAssignments(STRATEGY_UPDATE, id, patch);
     return await runAs(this.#db, caller, async (tx) => {
       // The old row, locked, in the same statement: what was public before the change.
       const rows = await tx.query<Strategy & { __was_public: boolean; __was_type: string }>(
