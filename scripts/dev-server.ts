@@ -97,6 +97,43 @@ function gatewayError(
   });
 }
 
+const FUNCTIONS_PATH = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
+
+/**
+ * The function's URL for a gateway URL: `http://h/functions/v1/robots/x?q` becomes
+ * `{ name: 'robots', url: 'http://h/robots/x?q' }`; `null` when the path is not under
+ * `/functions/v1/<name>`, `undefined` when it is no URL. A plain path is sliced as a string (no
+ * URL object per request); one with dots, percent escapes or backslashes is normalized by `URL`
+ * first, as before.
+ */
+export function forwardedUrl(url: string): { name: string; url: string } | null | undefined {
+  const scheme = url.indexOf('://');
+  const pathStart = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
+  const queryStart = url.indexOf('?', pathStart);
+  const pathEnd = queryStart < 0 ? url.length : queryStart;
+  let origin: string;
+  let pathname: string;
+  let search: string;
+  if (pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd))) {
+    origin = url.slice(0, pathStart);
+    pathname = url.slice(pathStart, pathEnd);
+    search = url.slice(pathEnd);
+  } else {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return undefined;
+    }
+    origin = parsed.origin;
+    pathname = parsed.pathname;
+    search = parsed.search;
+  }
+  const match = FUNCTIONS_PATH.exec(pathname);
+  if (!match) return null;
+  return { name: match[1], url: `${origin}/${match[1]}${match[2] ?? ''}${search}` };
+}
+
 /**
  * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`. Every
  * answer it makes itself is JSON with an `x-request-id` (passed on to the function too): 404 for
@@ -123,14 +160,11 @@ export function createGateway(functions: FunctionApp[]): Deno.ServeHandler {
         { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' },
       );
     }
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
+    const target = forwardedUrl(request.url);
+    if (target === undefined) {
       return gatewayError(requestId, 400, 'bad_request', 'The request URL cannot be parsed');
     }
-    const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
-    if (!match) {
+    if (target === null) {
       return gatewayError(
         requestId,
         404,
@@ -138,7 +172,7 @@ export function createGateway(functions: FunctionApp[]): Deno.ServeHandler {
         `No route for this path: functions are served at /functions/v1/<name> (${names()})`,
       );
     }
-    const app = byName.get(match[1]);
+    const app = byName.get(target.name);
     if (!app) {
       return gatewayError(
         requestId,
@@ -147,25 +181,21 @@ export function createGateway(functions: FunctionApp[]): Deno.ServeHandler {
         `No function of that name. Functions here: ${names()}`,
       );
     }
-    url.pathname = `/${match[1]}${match[2] ?? ''}`;
     let forwarded: Request;
     try {
-      const headers = new Headers(request.headers);
-      headers.set('x-request-id', requestId);
-      forwarded = new Request(url, {
-        method: request.method,
-        headers,
-        body: request.body,
-        signal: request.signal,
-        redirect: 'manual',
-      });
+      // One copy of the request (headers, body stream, signal) under the function's URL; the id
+      // header is only written when the caller did not send a usable one.
+      forwarded = new Request(target.url, request);
+      if (request.headers.get('x-request-id') !== requestId) {
+        forwarded.headers.set('x-request-id', requestId);
+      }
     } catch {
       return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
     }
     try {
       return await app.fetch(forwarded, { remoteAddr: info.remoteAddr });
     } catch (error) {
-      console.error(`[quantforge] gateway: ${match[1]} threw (request ${requestId}):`, error);
+      console.error(`[quantforge] gateway: ${target.name} threw (request ${requestId}):`, error);
       return gatewayError(requestId, 500, 'internal_error', 'Internal error');
     }
   };
