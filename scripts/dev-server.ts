@@ -223,6 +223,9 @@ export async function configureLocalAuth(): Promise<{ keys: unknown[] }> {
   if (unset('SUPABASE_JWKS', 'SUPABASE_JWKS_URL', 'SUPABASE_URL')) {
     Deno.env.set('SUPABASE_JWKS', JSON.stringify(jwks));
   }
+  // The functions read the auth variables once per isolate: forget any earlier read.
+  const { resetAuthConfig } = await import('../shared/http/auth/keys.ts');
+  resetAuthConfig();
   return jwks;
 }
 
