@@ -2,11 +2,13 @@
  * Top self-time entries of a V8 `.cpuprofile` (from `deno run --cpu-prof`), and with
  * `--inclusive` the top inclusive entries (a function's own time plus its callees', counted once
  * per sample even when it recurses). `--focus=<regex>` keeps the inclusive rows whose function or
- * file matches.
+ * file matches. `--under=<regex>` counts only the samples whose stack holds a matching frame
+ * (e.g. `--under=nativeDispatch`), and `--skip=<regex>` leaves out the samples whose stack holds
+ * one (e.g. `--skip='pglite|wasm|compile'`: without the embedded database's start).
  *
  * ```sh
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/cpuprofile_top.ts <file> [top=25] \
- *   [--inclusive] [--focus=<regex>]
+ *   [--inclusive] [--focus=<regex>] [--under=<regex>] [--skip=<regex>]
  * ```
  *
  * @module
@@ -82,13 +84,54 @@ export function topInclusive(profile: Profile): [string, number][] {
   return [...inclusive.entries()].sort((a, b) => b[1] - a[1]);
 }
 
+/**
+ * The profile with only the samples whose stack holds a frame matching `keep` (when given) and
+ * none matching `drop` (when given); the others count as idle.
+ *
+ * @example
+ * ```ts
+ * const requests = filterSamples(profile, undefined, /pglite|wasm/); // without PGlite's start
+ * ```
+ */
+export function filterSamples(profile: Profile, keep?: RegExp, drop?: RegExp): Profile {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const decided = new Map<number, boolean>();
+  const kept = (id: number): boolean => {
+    const known = decided.get(id);
+    if (known !== undefined) return known;
+    const keys: string[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      keys.push(keyOf(byId.get(at)!));
+    }
+    const result = (!keep || keys.some((k) => keep.test(k))) &&
+      (!drop || !keys.some((k) => drop.test(k)));
+    decided.set(id, result);
+    return result;
+  };
+  const idle = profile.nodes.find((n) => n.callFrame.functionName === '(idle)')?.id ??
+    profile.nodes[0].id;
+  return { ...profile, samples: profile.samples.map((id) => (kept(id) ? id : idle)) };
+}
+
 if (import.meta.main) {
   const positional = Deno.args.filter((a) => !a.startsWith('--'));
-  const profile = JSON.parse(await Deno.readTextFile(positional[0])) as Profile;
+  const option = (name: string) => {
+    const value = Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    return value ? new RegExp(value) : undefined;
+  };
+  const under = option('under');
+  const skip = option('skip');
+  const loaded = JSON.parse(await Deno.readTextFile(positional[0])) as Profile;
+  const profile = under || skip ? filterSamples(loaded, under, skip) : loaded;
   const top = Number(positional[1] ?? 25);
   const focus = Deno.args.find((a) => a.startsWith('--focus='))?.slice('--focus='.length);
   const { total, rows } = topSelf(profile);
-  const idle = (k: string) => k.startsWith('(idle)');
+  const idle = (k: string) =>
+    k.startsWith('(idle)') || (!!(under || skip) && k.startsWith('(root)'));
   const busy = rows.filter(([k]) => !idle(k)).reduce((a, [, v]) => a + v, 0);
   console.log(`total ${(total / 1e6).toFixed(1)} s, busy (not idle) ${(busy / 1e6).toFixed(1)} s`);
   const table = (title: string, list: [string, number][]) => {
