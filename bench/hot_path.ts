@@ -37,7 +37,7 @@ const self = new URL(import.meta.url).pathname;
 const MODES = {
   quick: {
     hit: { rounds: 2, seconds: 2, warmupSeconds: 1 },
-    miss: { rows: 100_000, rounds: 2, seconds: 2 },
+    miss: { rows: 50_000, rounds: 2, seconds: 2 },
     coldRuns: 2,
     devRuns: 1,
   },

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   let db: Database;
   let dbNote = '';
   if (embedded) {
-    const { setDatabase } = await import('../shared/db/mod.ts');
+    const { setDatabase } = await import('../shared/db/isolate.ts');
     db = startingDatabase(embeddedReady.promise);
     setDatabase(db);
   } else ({ db, note: dbNote } = await openDatabase(reset));
