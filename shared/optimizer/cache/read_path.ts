@@ -91,7 +91,7 @@ export class ReadPath {
       core.metrics.increment('cache.miss.memory');
       // One round trip: the value, and when it is absent or past its stale window (a foreground
       // load follows) the lease and the generations of the entry's tags, read before the load.
-      const read = await this.#remote.read(key, now, 'due', options?.tags);
+      const read = await this.#remote.read(key, now, 'due', options?.tags, options?.companion);
       if (read === FAILED) {
         storeReachable = false;
         candidate = memoryEntry; // degraded: serve what memory has
