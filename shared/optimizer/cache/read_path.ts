@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type CacheCore, FAILED } from './core.ts';
+import { type CacheCore, FAILED, type Failed } from './core.ts';
 import type { CacheEntry } from './memory_tier.ts';
 import type { RemoteTier, StoreRead } from './remote_tier.ts';
 import type { Leases } from './leases.ts';
@@ -54,6 +54,8 @@ export class ReadPath {
   #leases: Leases;
   #loads: OriginLoads;
   #ahead: Prewarming;
+  /** Keys whose memory copy is being re-checked against Redis now (one re-check at a time). */
+  #rechecking = new Set<string>();
 
   constructor(
     core: CacheCore,
@@ -85,13 +87,22 @@ export class ReadPath {
     const recentlyChecked = memoryEntry !== undefined &&
       now - memoryEntry.checkedAt <= core.options.memoryStalenessMs;
     let prefetched: StoreRead | undefined;
-    if (recentlyChecked) {
+    // A fresh copy past the staleness bound is re-checked by one read at a time: the others
+    // serve it meanwhile (at most one re-check per key per window, whatever the concurrency).
+    const recheck = memoryEntry !== undefined && now < memoryEntry.freshUntil;
+    if (recentlyChecked || (recheck && this.#rechecking.has(key))) {
       candidate = memoryEntry;
     } else {
       core.metrics.increment('cache.miss.memory');
       // One round trip: the value, and when it is absent or past its stale window (a foreground
       // load follows) the lease and the generations of the entry's tags, read before the load.
-      const read = await this.#remote.read(key, now, 'due', options?.tags, options?.companion);
+      if (recheck) this.#rechecking.add(key);
+      let read: StoreRead | Failed;
+      try {
+        read = await this.#remote.read(key, now, 'due', options?.tags, options?.companion);
+      } finally {
+        if (recheck) this.#rechecking.delete(key);
+      }
       if (read === FAILED) {
         storeReachable = false;
         candidate = memoryEntry; // degraded: serve what memory has
