@@ -45,7 +45,7 @@ if (!url || !token) {
   token = bridge.token;
   cleanups.push(() => bridge.close(), () => redis.stop());
 }
-const counter = await startCountingBridge({ url, token });
+const counter = startCountingBridge({ url, token });
 cleanups.unshift(() => counter.close());
 
 const run = crypto.randomUUID().slice(0, 8);

@@ -34,16 +34,16 @@ export interface CountingBridge {
  *
  * @example
  * ```ts
- * const counter = await startCountingBridge(upstashBridge());
+ * const counter = startCountingBridge(upstashBridge());
  * const store = new UpstashStore({ url: counter.url, token: counter.token });
  * await store.get('k');
  * counter.counts.requests; // 1
  * await counter.close();
  * ```
  */
-export async function startCountingBridge(
+export function startCountingBridge(
   target: { url: string; token: string },
-): Promise<CountingBridge> {
+): CountingBridge {
   const counts: BridgeCounts = { requests: 0, commands: 0, names: [] };
   const base = target.url.replace(/\/$/, '');
   const server = Deno.serve(
