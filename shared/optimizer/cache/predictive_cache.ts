@@ -97,7 +97,12 @@ export class PredictiveCache {
     this.#remote = new RemoteTier(core, (key, tags) => this.#invalidations.isPending(key, tags));
     this.#invalidations = new Invalidations(core, this.#remote);
     const leases = new Leases(core, this.#remote);
-    const loads = new OriginLoads(core, this.#remote, leases, this.#invalidations);
+    const loads = new OriginLoads({
+      core,
+      remote: this.#remote,
+      leases,
+      invalidations: this.#invalidations,
+    });
     this.#predictor = new Predictor(
       c.predictionWindowMs,
       c.predictionThreshold,
