@@ -134,3 +134,33 @@ Deno.test('store requests: 50 concurrent reads past the staleness bound make one
     await counter.close();
   }
 });
+
+Deno.test('store requests: reads joining a re-check never get a copy another isolate invalidated', async () => {
+  const counter = startCountingBridge(upstashBridge());
+  const run = crypto.randomUUID();
+  let now = Date.now();
+  const base = defaultPredictiveCacheConfig();
+  const config = {
+    ...base,
+    cache: { ...base.cache, memoryStalenessMs: 2_000, popularityFlushMs: 3_600_000 },
+  };
+  const store = () => new UpstashStore({ url: counter.url, token: counter.token, timeoutMs: 2000 });
+  const a = new PredictiveCache({ store: store(), metrics: new Metrics(), now: () => now, config });
+  const b = new PredictiveCache({ store: store(), metrics: new Metrics(), now: () => now, config });
+  const key = `pub:ri:${run}`;
+  let origin = 0;
+  const load = () => Promise.resolve({ n: ++origin });
+  try {
+    await a.execute(key, load);
+    await settleBackground();
+    assert.equal(await b.invalidate(key), true);
+    now += 2_001;
+    const results = await Promise.all(Array.from({ length: 50 }, () => a.execute(key, load)));
+    for (const result of results) assert.deepEqual(result.value, { n: 2 });
+    assert.equal(origin, 2);
+  } finally {
+    await a.close();
+    await b.close();
+    await counter.close();
+  }
+});
