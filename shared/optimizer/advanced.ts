@@ -37,9 +37,8 @@ import {
 import { type Metrics, metrics as sharedMetrics } from './metrics.ts';
 import {
   type CacheResult,
-  CompanionRateWindow,
   type ExecuteOptions,
-  type LoadCompanion,
+  LoadCompanions,
   PredictiveCache,
 } from './cache/mod.ts';
 import type { Loader } from './cache/loaders.ts';
@@ -61,11 +60,8 @@ import {
   type RetryCallOptions,
   RetryPolicy,
   retrySuccessRate,
-  type SharedBreakerState,
   signalsOverload,
   throttlingRate,
-  UpstashRateWindow,
-  type UpstashRateWindowOptions,
 } from './resilience/mod.ts';
 
 /** Options of {@link AdvancedBackendOptimizer.executeOptimizedOperation}, the spec's names first. */
@@ -193,9 +189,8 @@ export class AdvancedBackendOptimizer {
   #flushIntervalMs: number;
   #nextFlushAt: number;
   #settings: SettingsOverrides | undefined;
-  /** On Upstash: the throttle's shared window, taking rate tokens counted in cache reads. */
-  #rateWindow: CompanionRateWindow | undefined;
-  #companions = new Map<string, LoadCompanion>();
+  /** What rides in the cache read before an origin call (issue 11: cold miss in 2 requests). */
+  #companions: LoadCompanions;
 
   constructor(options: AdvancedBackendOptimizerOptions = {}) {
     this.config = parseOptimizationConfig(options.config as OptimizationConfigInput);
@@ -213,25 +208,14 @@ export class AdvancedBackendOptimizer {
     // The throttle and the pools read the settings in force on every admission (useSettings
     // may replace them later).
     const settings = () => this.#settings;
-    const redis = (this.store as { redis?: UpstashRateWindowOptions['redis'] }).redis;
-    if (this.store.backend === 'upstash' && redis) {
-      const r = this.config.resilience;
-      this.#rateWindow = new CompanionRateWindow(
-        new UpstashRateWindow({
-          redis,
-          windowMs: r.throttleWindowMs,
-          timeoutMs: r.throttleStoreTimeoutMs,
-          prefix: r.throttleKeyPrefix,
-          metrics: this.metrics,
-        }),
-        r.throttleWindowMs,
-      );
-    }
-    this.throttle = new AdaptiveThrottle(this.config, {
+    this.#companions = new LoadCompanions({
       ...deps,
-      settings,
-      rateWindow: this.#rateWindow,
+      config: this.config,
+      breakers: () => this.breakers,
+      limitOf: (resourceKey) => this.throttle.configuredLimit(resourceKey),
     });
+    const rateWindow = this.#companions.rateWindow;
+    this.throttle = new AdaptiveThrottle(this.config, { ...deps, settings, rateWindow });
     this.pools = new BulkheadRegistry(this.config, { metrics: this.metrics, settings });
     this.dedup = new Deduplicator({ metrics: this.metrics });
     this.#flushIntervalMs = options.metricsFlushIntervalMs ?? 10_000;
@@ -411,7 +395,7 @@ export class AdvancedBackendOptimizer {
         const result = await this.cache.execute(options.cacheKey, origin, options.dependencies, {
           tags: options.tags,
           ttlMs: this.#settings?.ttlFor(options.cacheKey) ?? options.ttlMs,
-          companion: this.#companion(resourceKey),
+          companion: this.#companions.for(resourceKey),
         });
         const { value: cachedValue, ...meta } = result;
         cacheMeta = meta;
@@ -436,46 +420,6 @@ export class AdvancedBackendOptimizer {
     const durationMs = performance.now() - started;
     this.metrics.observe('optimizer.operation.ms', durationMs);
     return { value, cache: cacheMeta, throttle: admission, originCalled, durationMs };
-  }
-
-  /**
-   * What rides in the cache read that precedes an origin call of `resourceKey` (Upstash only):
-   * the breaker's shared state (applied as a refresh) and the throttle's rate token (handed to
-   * the shared window), so a cold miss costs one read and one write. One object per resource.
-   */
-  #companion(resourceKey: string): LoadCompanion | undefined {
-    const window = this.#rateWindow;
-    if (window === undefined) return undefined;
-    let companion = this.#companions.get(resourceKey);
-    if (companion !== undefined) return companion;
-    const breakers = this.breakers;
-    const throttle = this.throttle;
-    const config = this.config;
-    companion = {
-      readKeys: [breakers.get(resourceKey).sharedKey],
-      get rateWindow() {
-        if (!config.enableAdaptiveThrottling) return undefined;
-        return {
-          prefix: config.resilience.throttleKeyPrefix,
-          identifier: resourceKey,
-          limit: throttle.configuredLimit(resourceKey),
-          windowMs: config.resilience.throttleWindowMs,
-        };
-      },
-      onRead(values, rate) {
-        let shared: SharedBreakerState | null = null;
-        try {
-          shared = values[0] === null ? null : JSON.parse(values[0]);
-        } catch {
-          // Not a breaker state: ignored, the breaker reads it itself.
-        }
-        breakers.get(resourceKey).applyShared(shared, { refreshed: true });
-        if (rate !== undefined) window.keep(resourceKey, rate);
-      },
-    };
-    if (this.#companions.size >= 10_000) this.#companions.clear();
-    this.#companions.set(resourceKey, companion);
-    return companion;
   }
 
   /**

@@ -3,6 +3,7 @@
  * and handed to the throttle's shared rate window, so that a cold miss costs the store one read
  * and one write instead of a third request for the window.
  *
+ * {@link LoadCompanions} makes, per resource, what rides in the read (`ExecuteOptions.companion`).
  * {@link CompanionRateWindow} sits in front of the throttle's shared window: the next admission
  * asked for a resource takes a decision the cache's read already counted, if one is waiting and
  * is not older than the window; otherwise it asks the shared window as before. The counters are
@@ -11,7 +12,12 @@
  *
  * @module
  */
-import type { CompanionRate } from './types.ts';
+import type { KeyValueStore } from '../../store/types.ts';
+import type { OptimizationConfig } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
+import type { SharedBreakerState } from '../resilience/breaker.ts';
+import { UpstashRateWindow, type UpstashRateWindowOptions } from '../resilience/rate_window.ts';
+import type { CompanionRate, LoadCompanion } from './types.ts';
 
 /** A rate decision as the throttle's windows give it (`resilience/rate_window.ts`). */
 export interface CompanionRateDecision {
@@ -89,5 +95,97 @@ export class CompanionRateWindow implements SharedRateWindow {
       }
     }
     return this.#inner.limit(identifier, limit);
+  }
+}
+
+/** The breaker side of {@link LoadCompanions} (`CircuitBreakerRegistry`). */
+export interface CompanionBreakers {
+  get(resourceKey: string): {
+    readonly sharedKey: string;
+    applyShared(state: SharedBreakerState | null, options?: { refreshed?: boolean }): void;
+  };
+}
+
+/** What {@link LoadCompanions} needs from the optimizer. */
+export interface LoadCompanionsDeps {
+  store: KeyValueStore;
+  config: Pick<OptimizationConfig, 'enableAdaptiveThrottling' | 'resilience'>;
+  metrics: Metrics;
+  /** The breakers (read when a companion is first made for a resource). */
+  breakers: () => CompanionBreakers;
+  /** The throttle's configured limit of a resource in force (`AdaptiveThrottle.configuredLimit`). */
+  limitOf: (resourceKey: string) => number;
+}
+
+/**
+ * The companions of one optimizer: per resource, what rides in the cache read before an origin
+ * call (the breaker's shared state and the throttle's rate token), and the throttle's shared
+ * window that takes those tokens. On Upstash only; on the memory store the windows are in memory
+ * and there is nothing to save.
+ *
+ * @example
+ * ```ts
+ * const companions = new LoadCompanions({ store, config, metrics,
+ *   breakers: () => breakers, limitOf: (key) => throttle.configuredLimit(key) });
+ * const throttle = new AdaptiveThrottle(config, { store, rateWindow: companions.rateWindow });
+ * await cache.execute(key, load, [], { companion: companions.for('robots_db') });
+ * ```
+ */
+export class LoadCompanions {
+  /** The throttle's shared window on Upstash (`rateWindow` of its deps), else `undefined`. */
+  readonly rateWindow: CompanionRateWindow | undefined;
+  readonly #deps: LoadCompanionsDeps;
+  readonly #byResource = new Map<string, LoadCompanion>();
+
+  constructor(deps: LoadCompanionsDeps) {
+    this.#deps = deps;
+    const redis = (deps.store as { redis?: UpstashRateWindowOptions['redis'] }).redis;
+    if (deps.store.backend === 'upstash' && redis) {
+      const r = deps.config.resilience;
+      this.rateWindow = new CompanionRateWindow(
+        new UpstashRateWindow({
+          redis,
+          windowMs: r.throttleWindowMs,
+          timeoutMs: r.throttleStoreTimeoutMs,
+          prefix: r.throttleKeyPrefix,
+          metrics: deps.metrics,
+        }),
+        r.throttleWindowMs,
+      );
+    }
+  }
+
+  /** The companion of `resourceKey`'s origin calls (one object per resource), or `undefined`. */
+  for(resourceKey: string): LoadCompanion | undefined {
+    const window = this.rateWindow;
+    if (window === undefined) return undefined;
+    let companion = this.#byResource.get(resourceKey);
+    if (companion !== undefined) return companion;
+    const { config, breakers, limitOf } = this.#deps;
+    companion = {
+      readKeys: [breakers().get(resourceKey).sharedKey],
+      get rateWindow() {
+        if (!config.enableAdaptiveThrottling) return undefined;
+        return {
+          prefix: config.resilience.throttleKeyPrefix,
+          identifier: resourceKey,
+          limit: limitOf(resourceKey),
+          windowMs: config.resilience.throttleWindowMs,
+        };
+      },
+      onRead(values, rate) {
+        let shared: SharedBreakerState | null = null;
+        try {
+          shared = values[0] === null ? null : JSON.parse(values[0]);
+        } catch {
+          // Not a breaker state: ignored (the breaker reads its key itself next time).
+        }
+        breakers().get(resourceKey).applyShared(shared, { refreshed: true });
+        if (rate !== undefined) window.keep(resourceKey, rate);
+      },
+    };
+    if (this.#byResource.size >= 10_000) this.#byResource.clear();
+    this.#byResource.set(resourceKey, companion);
+    return companion;
   }
 }
