@@ -13,9 +13,9 @@
  * @module
  */
 import type { KeyValueStore } from '../../store/types.ts';
-import type { OptimizationConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SharedBreakerState } from '../resilience/breaker.ts';
+import type { ResilienceOptions } from '../resilience/options.ts';
 import { UpstashRateWindow, type UpstashRateWindowOptions } from '../resilience/rate_window.ts';
 import type { CompanionRate, LoadCompanion } from './types.ts';
 
@@ -109,7 +109,14 @@ export interface CompanionBreakers {
 /** What {@link LoadCompanions} needs from the optimizer. */
 export interface LoadCompanionsDeps {
   store: KeyValueStore;
-  config: Pick<OptimizationConfig, 'enableAdaptiveThrottling' | 'resilience'>;
+  /** The optimizer's configuration (an `OptimizationConfig` fits). */
+  config: {
+    enableAdaptiveThrottling: boolean;
+    resilience: Pick<
+      ResilienceOptions,
+      'throttleWindowMs' | 'throttleStoreTimeoutMs' | 'throttleKeyPrefix'
+    >;
+  };
   metrics: Metrics;
   /** The breakers (read when a companion is first made for a resource). */
   breakers: () => CompanionBreakers;
