@@ -27,6 +27,20 @@ function optimizer(counter: CountingBridge, config: Config['config'] = {}) {
   });
 }
 
+/** A cache on the counting proxy with the clock `now` (2 s staleness bound). */
+function cacheOn(counter: CountingBridge, now: () => number): PredictiveCache {
+  const base = defaultPredictiveCacheConfig();
+  return new PredictiveCache({
+    store: new UpstashStore({ url: counter.url, token: counter.token, timeoutMs: 2000 }),
+    metrics: new Metrics(),
+    now,
+    config: {
+      ...base,
+      cache: { ...base.cache, memoryStalenessMs: 2_000, popularityFlushMs: 3_600_000 },
+    },
+  });
+}
+
 /** Requests the proxy saw during `fn`, background work (write-back) included. */
 async function requestsOf(counter: CountingBridge, fn: () => Promise<unknown>) {
   await settleBackground();
@@ -101,16 +115,7 @@ Deno.test('store requests: 50 concurrent reads past the staleness bound make one
   const counter = startCountingBridge(upstashBridge());
   const run = crypto.randomUUID();
   let now = Date.now();
-  const base = defaultPredictiveCacheConfig();
-  const cache = new PredictiveCache({
-    store: new UpstashStore({ url: counter.url, token: counter.token, timeoutMs: 2000 }),
-    metrics: new Metrics(),
-    now: () => now,
-    config: {
-      ...base,
-      cache: { ...base.cache, memoryStalenessMs: 2_000, popularityFlushMs: 3_600_000 },
-    },
-  });
+  const cache = cacheOn(counter, () => now);
   const key = `pub:rc:${run}`;
   let origin = 0;
   const load = () => Promise.resolve({ n: ++origin });
@@ -139,14 +144,8 @@ Deno.test('store requests: reads joining a re-check never get a copy another iso
   const counter = startCountingBridge(upstashBridge());
   const run = crypto.randomUUID();
   let now = Date.now();
-  const base = defaultPredictiveCacheConfig();
-  const config = {
-    ...base,
-    cache: { ...base.cache, memoryStalenessMs: 2_000, popularityFlushMs: 3_600_000 },
-  };
-  const store = () => new UpstashStore({ url: counter.url, token: counter.token, timeoutMs: 2000 });
-  const a = new PredictiveCache({ store: store(), metrics: new Metrics(), now: () => now, config });
-  const b = new PredictiveCache({ store: store(), metrics: new Metrics(), now: () => now, config });
+  const a = cacheOn(counter, () => now);
+  const b = cacheOn(counter, () => now);
   const key = `pub:ri:${run}`;
   let origin = 0;
   const load = () => Promise.resolve({ n: ++origin });
