@@ -179,9 +179,9 @@ export class ReadPath {
     }
   }
 
-  /** Whether `entry` was checked against Redis within the staleness bound. */
+  /** Whether `entry` was checked against Redis within the re-check interval (`core.recheckMs`). */
   #checkedRecently(entry: CacheEntry, now: number): boolean {
-    return now - entry.checkedAt <= this.#core.options.memoryStalenessMs;
+    return now - entry.checkedAt <= this.#core.recheckMs;
   }
 
   #served<T>(
