@@ -29,7 +29,12 @@ import {
   parseOptimizationConfig,
 } from './config.ts';
 import { type Metrics, metrics as sharedMetrics } from './metrics.ts';
-import { type CacheResult, type ExecuteOptions, PredictiveCache } from './cache/mod.ts';
+import {
+  type CacheResult,
+  type ExecuteOptions,
+  LoadCompanions,
+  PredictiveCache,
+} from './cache/mod.ts';
 import type { Loader } from './cache/loaders.ts';
 import { recordCacheAccess } from './manager/access.ts';
 import {
@@ -87,6 +92,8 @@ export class AdvancedBackendOptimizer {
   #flushIntervalMs: number;
   #nextFlushAt: number;
   #settings: SettingsOverrides | undefined;
+  /** What rides in the cache read before an origin call (issue 11: cold miss in 2 requests). */
+  #companions: LoadCompanions;
 
   constructor(options: AdvancedBackendOptimizerOptions = {}) {
     this.config = parseOptimizationConfig(options.config as OptimizationConfigInput);
@@ -102,7 +109,14 @@ export class AdvancedBackendOptimizer {
     // The throttle and the pools read the settings in force on every admission (useSettings
     // may replace them later).
     const settings = () => this.#settings;
-    this.throttle = new AdaptiveThrottle(this.config, { ...deps, settings });
+    this.#companions = new LoadCompanions({
+      ...deps,
+      config: this.config,
+      breakers: () => this.breakers,
+      limitOf: (resourceKey) => this.throttle.configuredLimit(resourceKey),
+    });
+    const rateWindow = this.#companions.rateWindow;
+    this.throttle = new AdaptiveThrottle(this.config, { ...deps, settings, rateWindow });
     this.pools = new BulkheadRegistry(this.config, { metrics: this.metrics, settings });
     this.dedup = new Deduplicator({ metrics: this.metrics });
     this.#queryPlans = new QueryPlansByClient(this.config, this.metrics);
@@ -236,6 +250,7 @@ export class AdvancedBackendOptimizer {
         const result = await this.cache.execute(options.cacheKey, origin, options.dependencies, {
           tags: options.tags,
           ttlMs: this.#settings?.ttlFor(options.cacheKey) ?? options.ttlMs,
+          companion: this.#companions.for(resourceKey),
         });
         const { value: cachedValue, ...meta } = result;
         cacheMeta = meta;

@@ -349,9 +349,11 @@ export class CircuitBreaker {
 
   /**
    * Applies a shared state read elsewhere (e.g. piggy-backed on the cache's pipeline): a newer
-   * open state opens this breaker, a newer closed state closes it.
+   * open state opens this breaker, a newer closed state closes it. With `refreshed`, the read
+   * counts as this breaker's periodic refresh (it skips its own for `breakerStateCacheMs`).
    */
-  applyShared(shared: SharedBreakerState | null): void {
+  applyShared(shared: SharedBreakerState | null, options?: { refreshed?: boolean }): void {
+    if (options?.refreshed) this.#nextRefreshAt = this.#clock.now() + this.#o.breakerStateCacheMs;
     if (!shared || typeof shared !== 'object' || !(shared.at > this.#lastTransitionAt)) return;
     const now = this.#clock.now();
     if (shared.state === 'open' && (shared.until ?? 0) > now && this.#state !== 'open') {
