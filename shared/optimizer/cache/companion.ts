@@ -14,7 +14,7 @@
  */
 import type { KeyValueStore } from '../../store/types.ts';
 import type { Metrics } from '../metrics.ts';
-import type { SharedBreakerState } from '../resilience/breaker.ts';
+import type { SharedBreakerState } from '../resilience/breaker_state.ts';
 import type { ResilienceOptions } from '../resilience/options.ts';
 import { UpstashRateWindow, type UpstashRateWindowOptions } from '../resilience/rate_window.ts';
 import type { CompanionRate, LoadCompanion } from './types.ts';
