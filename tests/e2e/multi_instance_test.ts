@@ -174,6 +174,7 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
           path: number;
           startedAt: number;
           version: number;
+          cache: string | null;
         }[] = [];
         const problems: string[] = [];
         const versionOf = (status: number, text: string) =>
@@ -195,6 +196,7 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
               path: variant,
               startedAt,
               version: versionOf(answer.status, answer.text),
+              cache: answer.headers.get('x-cache'),
             });
           }
         });
@@ -214,7 +216,9 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
               const own = await counted(by, 'GET', `/robots/${robot.id}`, { token: anon });
               if (versionOf(own.status, own.text) !== version) {
                 problems.push(
-                  `instance ${by} read ${own.text.slice(0, 80)} after writing v${version}`,
+                  `instance ${by} read ${own.text.slice(0, 80)} (x-cache: ${
+                    own.headers.get('x-cache')
+                  }) after writing v${version}`,
                 );
               }
               await sleep(300);
@@ -251,7 +255,7 @@ Deno.test('several instances share one Redis and one Postgres', async (t) => {
                 ['by id', 'with fields', 'UPPER CASE id'][read.path]
               } on instance ${read.on}: v${read.version} ${
                 read.startedAt - latest.at
-              } ms after v${latest.version} was acknowledged by instance ${latest.by}`,
+              } ms after v${latest.version} was acknowledged by instance ${latest.by} (x-cache: ${read.cache})`,
             );
           }
         }

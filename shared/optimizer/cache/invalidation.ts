@@ -40,7 +40,10 @@ export class Invalidations {
   #remote: RemoteTier;
   /** Invalidations the store has not confirmed, oldest first. */
   #pending: PendingInvalidation[] = [];
-  /** Tags and keys of {@link #pending}, with how many pending invalidations name each. */
+  /**
+   * Tags and keys of the invalidations not yet confirmed: those of {@link #pending} and those
+   * whose first attempt is still in flight, with how many name each.
+   */
   #pendingTags = new Map<string, number>();
   #pendingKeys = new Map<string, number>();
   #retrying = false;
@@ -56,9 +59,13 @@ export class Invalidations {
     return this.#pending.length;
   }
 
-  /** Whether an invalidation of `key` or of one of `tags` waits for the store. */
+  /**
+   * Whether an invalidation of `key` or of one of `tags` is not confirmed yet: in flight or
+   * waiting for the store. (In flight counts: a read sent after the memory copies were dropped
+   * may reach the store before the invalidation does.)
+   */
   isPending(key: string, tags: readonly string[] | undefined): boolean {
-    if (this.#pending.length === 0) return false;
+    if (this.#pendingKeys.size === 0 && this.#pendingTags.size === 0) return false;
     if (this.#pendingKeys.has(key)) return true;
     return tags !== undefined && tags.some((tag) => this.#pendingTags.has(tag));
   }
@@ -68,7 +75,7 @@ export class Invalidations {
    * when none is pending: the common case costs nothing).
    */
   snapshot(): ((key: string, tags: readonly string[] | undefined) => boolean) | undefined {
-    if (this.#pending.length === 0) return undefined;
+    if (this.#pendingKeys.size === 0 && this.#pendingTags.size === 0) return undefined;
     const keys = new Set(this.#pendingKeys.keys());
     const tags = new Set(this.#pendingTags.keys());
     return (key, named) => keys.has(key) || (named !== undefined && named.some((t) => tags.has(t)));
@@ -83,12 +90,15 @@ export class Invalidations {
     // Synchronously, before any await: this isolate reads its own writes at once.
     this.#core.generation++;
     this.#dropLocal(pending);
+    this.#mark(pending);
     const ok = await this.#apply(pending, false);
     if (ok) {
+      this.#unmark(pending);
       this.#settled(pending);
       return true;
     }
     if (retry) this.#keepPending(pending);
+    else this.#unmark(pending);
     return false;
   }
 
@@ -167,14 +177,9 @@ export class Invalidations {
     return true;
   }
 
+  /** Keeps a marked invalidation the store did not confirm, for the retry loop. */
   #keepPending(pending: PendingInvalidation): void {
     this.#pending.push(pending);
-    for (const tag of pending.tags) {
-      this.#pendingTags.set(tag, (this.#pendingTags.get(tag) ?? 0) + 1);
-    }
-    for (const key of pending.keys) {
-      this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1);
-    }
     this.#core.metrics.increment('cache.invalidate.pending');
     this.#startRetrying();
   }
@@ -183,6 +188,19 @@ export class Invalidations {
     const i = this.#pending.indexOf(pending);
     if (i < 0) return;
     this.#pending.splice(i, 1);
+    this.#unmark(pending);
+  }
+
+  #mark(pending: PendingInvalidation): void {
+    for (const tag of pending.tags) {
+      this.#pendingTags.set(tag, (this.#pendingTags.get(tag) ?? 0) + 1);
+    }
+    for (const key of pending.keys) {
+      this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1);
+    }
+  }
+
+  #unmark(pending: PendingInvalidation): void {
     const lists = [[pending.tags, this.#pendingTags], [pending.keys, this.#pendingKeys]] as const;
     for (const [names, map] of lists) {
       for (const name of names) {
