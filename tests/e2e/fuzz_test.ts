@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { startDevServer } from '../support/dev_server.ts';
 import { databaseUrl, upstashBridge } from '../support/services.ts';
-import { discoverRoutes, type FuzzCase, generateFuzzCases } from '../support/fuzz.ts';
+import { type FuzzCase, generateFuzzCases } from '../support/fuzz.ts';
+import { discoverRoutes } from '../support/fuzz_routes.ts';
 import { anonKey, badTokens, SECRETS, userToken } from '../support/tokens.ts';
 import {
   type Answer,

@@ -11,7 +11,7 @@ import postgres from 'postgres';
 import { startDevServer } from '../support/dev_server.ts';
 import { databaseUrl, upstashBridge } from '../support/services.ts';
 import { anonKey, publishableKey, userToken } from '../support/tokens.ts';
-import { discoverRoutes } from '../support/fuzz.ts';
+import { discoverRoutes } from '../support/fuzz_routes.ts';
 import { type Answer, devServerEnv, insertRobots, mixedCase, send } from '../support/trust.ts';
 
 const run = crypto.randomUUID().slice(0, 8);
