@@ -41,8 +41,8 @@ export const strategyTag = (id: string): string =>
   scopedTag('public', `strategy:${requireUuid('id', id)}`);
 
 // The robots function's tags (supabase/functions/robots/app.ts), spelled here so that this
-// function does not load the robots app; tests/integration/strategies_robots_invalidation_test.ts checks
-// that both spell them alike.
+// function does not load the robots app;
+// tests/integration/strategies_robots_invalidation_test.ts checks that both spell them alike.
 /** Tag of every cached read holding `userId`'s robots. */
 export const userRobotsTag = (userId: string): string =>
   scopedTag({ userId: userId.toLowerCase() }, 'robots');
