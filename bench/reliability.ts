@@ -45,7 +45,10 @@ const { json } = benchArgs();
 const QUICK = isQuick();
 const ROUNDS = QUICK ? 1 : 2;
 /** Length unit of the fault script's phases, ms. */
-const UNIT_MS = QUICK ? 1_300 : 4_000;
+const UNIT_MS = Number(
+  Deno.args.find((a) => a.startsWith('--unit='))?.slice('--unit='.length) ??
+    (QUICK ? 1_300 : 4_000),
+);
 const RATE = 50; // reads per second, open loop
 const ANSWER_WITHIN_MS = 5_000;
 const FLAKY_FAILURE_RATIO = 0.3;
@@ -65,6 +68,8 @@ interface Sample {
   phase: string;
   ok: boolean;
   status: number | 'timeout' | 'thrown';
+  /** The answer's `x-cache` (200) or error `code` (4xx/5xx). */
+  detail?: string;
 }
 const samples: Record<Config, Sample[][]> = { on: [], off: [] };
 let ids: string[] = [];
@@ -89,6 +94,21 @@ try {
   }
 } finally {
   await cleanup();
+}
+
+/** `hit`, `miss`, `stale (stale-if-error)`, ... from an `x-cache` header. */
+function cacheOutcome(header: string): string {
+  const [status] = header.split(';');
+  const reason = /reason=([\w-]+)/.exec(header)?.[1];
+  return status === 'stale' && reason ? `stale (${reason})` : status;
+}
+
+function errorCode(body: string): string {
+  try {
+    return String((JSON.parse(body) as { error?: { code?: unknown } }).error?.code ?? 'no code');
+  } catch {
+    return 'not json';
+  }
 }
 
 /** The optimizer of one configuration, on a fresh namespace. */
@@ -151,11 +171,15 @@ async function runScript(config: Config, ns: string): Promise<Sample[]> {
     const at = phase;
     const p = (async () => {
       let timeout: ReturnType<typeof setTimeout> | undefined;
+      let detail: string | undefined;
       const outcome = await Promise.race([
         (async () => {
           try {
             const response = await app.request(path);
-            await response.arrayBuffer();
+            const text = await response.text();
+            detail = response.status === 200
+              ? cacheOutcome(response.headers.get('x-cache') ?? '')
+              : errorCode(text);
             return response.status;
           } catch {
             return 'thrown' as const;
@@ -166,7 +190,7 @@ async function runScript(config: Config, ns: string): Promise<Sample[]> {
         }),
       ]);
       clearTimeout(timeout);
-      out.push({ phase: at, ok: outcome === 200, status: outcome });
+      out.push({ phase: at, ok: outcome === 200, status: outcome, detail });
     })();
     inFlight.add(p);
     p.finally(() => inFlight.delete(p));
@@ -176,18 +200,8 @@ async function runScript(config: Config, ns: string): Promise<Sample[]> {
   const enter = (name: string) => (phase = name);
   try {
     await sleep(UNIT_MS);
-    enter('redis paused');
-    redis.pause();
-    await sleep(UNIT_MS);
-    redis.resume();
-    enter('after redis pause');
-    await sleep(UNIT_MS / 2);
-    enter('redis killed');
-    await redis.kill();
-    await sleep(UNIT_MS);
-    await redis.restartRedis();
-    enter('after redis restart');
-    await sleep(UNIT_MS / 2);
+    // Postgres first: each fault meets a warm cache and a recovered system (a Postgres outage
+    // right after Redis restarted empty is a compound fault; see the notes).
     enter('postgres down');
     await pg.stopFast();
     await sleep(UNIT_MS);
@@ -198,6 +212,18 @@ async function runScript(config: Config, ns: string): Promise<Sample[]> {
     flaky.failureRatio = FLAKY_FAILURE_RATIO;
     await sleep(UNIT_MS * 1.5);
     flaky.failureRatio = 0;
+    enter('after failing origin');
+    await sleep(UNIT_MS / 2);
+    enter('redis paused');
+    redis.pause();
+    await sleep(UNIT_MS);
+    redis.resume();
+    enter('after redis pause');
+    await sleep(UNIT_MS / 2);
+    enter('redis killed');
+    await redis.kill();
+    await sleep(UNIT_MS);
+    await redis.restartRedis();
     enter('recovered');
     await sleep(UNIT_MS / 2);
   } finally {
@@ -215,13 +241,13 @@ async function runScript(config: Config, ns: string): Promise<Sample[]> {
 // ---- figures ----------------------------------------------------------------------------------
 const PHASES = [
   'warm',
-  'redis paused',
-  'after redis pause',
-  'redis killed',
-  'after redis restart',
   'postgres down',
   'after postgres restart',
   'failing origin',
+  'after failing origin',
+  'redis paused',
+  'after redis pause',
+  'redis killed',
   'recovered',
 ];
 const share = (list: Sample[]) =>
@@ -268,6 +294,18 @@ const statuses = (c: Config) => {
   }
   return Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
 };
+/** Answers by phase and outcome (`200 hit`, `503 db_unavailable`, ...), over every round. */
+const breakdown = (c: Config) =>
+  PHASES.filter((phase) => !['warm', 'recovered'].includes(phase)).map((phase) => {
+    const counts: Record<string, number> = {};
+    for (const s of samples[c].flat().filter((s) => s.phase === phase)) {
+      const k = `${s.status} ${s.detail ?? ''}`.trim();
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+    return `${phase}: ${
+      Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} x${v}`).join(', ')
+    }`;
+  }).join('; ');
 const elapsedS = (performance.now() - started) / 1000;
 
 const section: BenchSection = {
@@ -281,11 +319,12 @@ const section: BenchSection = {
     `generated robots), ${RATE} reads/s open loop (70 % GET /robots/:id, Zipf over 500 public ids; ` +
     '30 % public listings), base TTL ' +
     `${TTL_MS} ms; the fault script (phase unit ${UNIT_MS} ms): ` +
-    'warm 1, Redis paused (SIGSTOP) 1, 0.5, Redis killed (SIGKILL) 1 then restarted empty, 0.5, ' +
-    'PostgreSQL fast shutdown 1 then started, 0.5, failing origin 1.5 (' +
+    'warm 1, PostgreSQL fast shutdown 1 then started, 0.5, failing origin 1.5 (' +
     `${FLAKY_FAILURE_RATIO * 100} % of database calls fail as PostgreSQL does when it is out of ` +
-    'connections: DbUnavailableError overloaded, transient), ' +
-    `recovered 0.5. Success: HTTP 200 within ${ANSWER_WITHIN_MS / 1000} s. Coordination on: ` +
+    'connections: DbUnavailableError overloaded, transient), 0.5, Redis paused (SIGSTOP) 1, 0.5, ' +
+    `Redis killed (SIGKILL) 1 then restarted empty, recovered 0.5. Success: HTTP 200 within ${
+      ANSWER_WITHIN_MS / 1000
+    } s. Coordination on: ` +
     'the defaults (breaker, intelligent retries, stale-if-error, adaptive throttle); off: ' +
     'enableIntelligentRetries false, enableAdaptiveThrottling false, staleIfErrorMs 0, breaker ' +
     `thresholds out of reach. ${ROUNDS} rounds, order alternating.`,
@@ -301,6 +340,8 @@ const section: BenchSection = {
   }],
   notes: [
     `Failed answers, coordination on: ${statuses('on')}; off: ${statuses('off')}.`,
+    `Answers by phase, coordination on: ${breakdown('on')}.`,
+    `Answers by phase, coordination off: ${breakdown('off')}.`,
     'The cache (memory and Redis tiers, stale-while-revalidate) is on in both configurations; ' +
     'what differs is only the coordination.',
     `Wall time of this section: ${elapsedS.toFixed(0)} s.`,
