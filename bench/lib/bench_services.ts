@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { startRedisBridge } from '../../scripts/redis-bridge.ts';
 import { startRedisServer } from '../../scripts/services/redis.ts';
 import { applyMigrations, startPostgres } from '../../scripts/services/postgres.ts';
 import { generateRobots } from '../../scripts/generate-robots.ts';
@@ -66,8 +65,8 @@ export async function benchServices(need: {
         const server = await startRedisServer();
         stops.push(() => server.stop());
         const token = `bench-${crypto.randomUUID()}`;
-        const bridge = await startRedisBridge({ redisUrl: server.url, token, poolSize: 16 });
-        stops.push(() => bridge.close());
+        const bridge = await spawnBridge(server.url, token);
+        stops.push(() => bridge.stop());
         out.redis = { redisUrl: server.url, restUrl: bridge.url, restToken: token, own: true };
       }
     }
@@ -88,6 +87,56 @@ export async function benchServices(need: {
     throw error;
   }
   return out;
+}
+
+/**
+ * Starts the Upstash REST bridge (scripts/redis-bridge.ts) as a child process, as the runner
+ * does: in the benchmark's own process it would share its event loop and inflate every store
+ * round trip measured.
+ */
+async function spawnBridge(
+  redisUrl: string,
+  token: string,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ['run', '-A', new URL('../../scripts/redis-bridge.ts', import.meta.url).pathname],
+    env: {
+      DENO_NO_PACKAGE_JSON: '1',
+      REDIS_URL: redisUrl,
+      UPSTASH_REDIS_REST_TOKEN: token,
+      UPSTASH_BRIDGE_PORT: '0',
+    },
+    stdout: 'piped',
+    stderr: 'inherit',
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill('SIGTERM');
+    } catch {
+      // already gone
+    }
+    await child.status;
+  };
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  const deadline = setTimeout(() => stop(), 30_000);
+  try {
+    while (!/UPSTASH_REDIS_REST_URL=(\S+)/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the bridge exited before it was ready: ${text}`);
+      text += value;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    clearTimeout(deadline);
+  }
+  // Keep draining its output so it never blocks on a full pipe.
+  (async () => {
+    while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }
+  })();
+  return { url: /UPSTASH_REDIS_REST_URL=(\S+)/.exec(text)![1], stop };
 }
 
 /** Whether the run is quick: `--quick` or `QF_BENCH_QUICK=1`. */
