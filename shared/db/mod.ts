@@ -1,11 +1,12 @@
 /**
- * Data access: one {@link Database} interface, node-postgres (`pg`) for real PostgreSQL/Supabase
- * and PGlite for the embedded default, plus the repositories built on it.
+ * Data access: one {@link Database} interface, node-postgres (`pg`) for real PostgreSQL/Supabase,
+ * plus the repositories built on it. The embedded PGlite database is the dev server's
+ * (scripts/pglite.ts), handed over with {@link setDatabase}.
  *
  * | env | backend |
  * |---|---|
  * | `SUPABASE_DB_URL` (else `DATABASE_URL`) | node-postgres on that URL (unnamed statements, max 3 connections, connect/statement timeouts) |
- * | neither | PGlite in memory, bootstrap + migrations + seed applied |
+ * | neither | an error naming `SUPABASE_DB_URL` (the dev server and tests set PGlite instead) |
  *
  * @module
  */
@@ -36,9 +37,9 @@ export {
   type PostgresDatabaseOptions,
   unavailableKind,
 } from './postgres.ts';
-// PGlite (about 26 MB with its WebAssembly) stays out of the functions' module graph: deployed
-// functions run on SUPABASE_DB_URL, and the dev server and tests import `./pglite.ts` directly and
-// hand the embedded database over with `setDatabase`.
+// PGlite (about 26 MB with its WebAssembly) stays out of the functions' module graph and out of
+// shared/ (the deploy uploads every file under shared/): deployed functions run on SUPABASE_DB_URL,
+// and the dev server and tests load scripts/pglite.ts and hand the database over with setDatabase.
 export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
 export {
   type DeletedRobot,
