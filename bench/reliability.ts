@@ -47,7 +47,7 @@ const ROUNDS = QUICK ? 1 : 2;
 /** Length unit of the fault script's phases, ms. */
 const UNIT_MS = Number(
   Deno.args.find((a) => a.startsWith('--unit='))?.slice('--unit='.length) ??
-    (QUICK ? 1_000 : 4_000),
+    (QUICK ? 800 : 4_000),
 );
 const RATE = 50; // reads per second, open loop
 const ANSWER_WITHIN_MS = 5_000;

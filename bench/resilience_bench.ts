@@ -100,8 +100,8 @@ import { classifyError } from '../shared/optimizer/resilience/mod.ts';
 
 const QUICK = Deno.env.get('QF_BENCH_QUICK') === '1';
 /** Fixed iteration counts, so the section keeps to its budget (30 s full, 15 s quick). */
-const fast = QUICK ? { n: 10_000, warmup: 1_000 } : { n: 20_000, warmup: 2_000 };
-const slow = QUICK ? { n: 30, warmup: 5 } : { n: 100, warmup: 10 };
+const fast = QUICK ? { n: 5_000, warmup: 500 } : { n: 20_000, warmup: 2_000 };
+const slow = QUICK ? { n: 20, warmup: 3 } : { n: 100, warmup: 10 };
 
 const transient = () => Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
 const permanent = () => Object.assign(new Error('invalid input'), { code: '22P02' });
