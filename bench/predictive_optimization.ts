@@ -379,6 +379,13 @@ const section: BenchSection = {
     },
   ],
   notes: [
+    ...(fasterBy.min < 0 && fasterBy.max > 0
+      ? [
+        `The per-round response-time ratios range from ${fasterBy.min.toFixed(0)} % to ` +
+        `${fasterBy.max.toFixed(0)} %: the machine's load dominates the latency of database ` +
+        'misses here; the hit rate and the database calls saved are the steadier figures.',
+      ]
+      : []),
     `Answers by x-cache, before: ${byCacheText('before')}.`,
     `Answers by x-cache, after: ${byCacheText('after')}.`,
     `Applied by the run: ${appliedText.join('; ') || 'nothing'}.`,
