@@ -28,6 +28,7 @@ export {
   LOCAL_PUBLISHABLE_KEY,
   LOCAL_SECRET_KEY,
   readAuthConfig,
+  resetAuthConfig,
 } from './auth/keys.ts';
 export { AUTH_MODES, type AuthContext, type AuthMode, type KeyType } from './auth/modes.ts';
 export { TokenVerifier, type TokenVerifierOptions } from './auth/verifier.ts';

@@ -15,13 +15,8 @@
  * 5. **Bulkhead** (resource pooling): each attempt holds one of the resource's slots.
  * 6. The **origin** (the operation), timed; every layer records its metrics.
  *
- * Issue #4 lists throttle and breaker before the cache. They sit behind it here because they
- * protect the resource, and a cache hit does not touch the resource: in front of the cache, every
- * hit would count as a success of the resource (an origin that is down behind a 90% hit rate never
- * reaches the breaker's failure ratio), an open breaker would refuse hits that need no origin,
- * cache-hit latencies would dilute the throttle's latency signal, and a memory-tier hit would
- * cost a Redis round trip for the rate window on Upstash. So a memory hit touches no network, a
- * Redis-tier hit costs one round trip, and the rate window meters the calls that reach the origin.
+ * Why throttle and breaker sit behind the cache, not in front as issue #4 lists them: see
+ * `advanced/layers.ts`.
  *
  * @module
  */
@@ -30,12 +25,16 @@ import { getStore } from '../store/mod.ts';
 import { runInBackground } from '../runtime/background.ts';
 import {
   type OptimizationConfig,
-  optimizationConfigFromEnv,
   type OptimizationConfigInput,
   parseOptimizationConfig,
 } from './config.ts';
 import { type Metrics, metrics as sharedMetrics } from './metrics.ts';
-import { type CacheResult, type ExecuteOptions, PredictiveCache } from './cache/mod.ts';
+import {
+  type CacheResult,
+  type ExecuteOptions,
+  LoadCompanions,
+  PredictiveCache,
+} from './cache/mod.ts';
 import type { Loader } from './cache/loaders.ts';
 import { recordCacheAccess } from './manager/access.ts';
 import {
@@ -49,110 +48,20 @@ import {
   AdaptiveThrottle,
   BulkheadRegistry,
   CircuitBreakerRegistry,
-  classifyError,
   Deduplicator,
-  resultError,
   type RetryCallOptions,
   RetryPolicy,
-  retrySuccessRate,
-  signalsOverload,
-  throttlingRate,
 } from './resilience/mod.ts';
-
-/** Options of {@link AdvancedBackendOptimizer.executeOptimizedOperation}, the spec's names first. */
-export interface OptimizedOperationOptions {
-  /** Cache key. Without it the result is not cached (writes, one-off reads). Include the caller's scope for user data (`userKey`). */
-  cacheKey?: string;
-  /** Table the operation reads, for query-plan analysis and metrics. */
-  table?: string;
-  /** Filters the operation applies, for query-plan analysis. */
-  filters?: Record<string, unknown>;
-  /** Throttle, breaker and pool key. @default table, else 'default' */
-  resourceKey?: string;
-  /** Keys to pre-warm in the background (declared prediction). */
-  dependencies?: string[];
-  /** Cache tags, for invalidation by tag. */
-  tags?: string[];
-  /** Base TTL of this entry (ms) before popularity adjusts it. @default config.predictiveCacheTTL */
-  ttlMs?: number;
-  /** Whether the operation may run twice (reads: yes). Non-idempotent ones are never retried. @default true */
-  idempotent?: boolean;
-  /** Stops waiting, retrying and the attempt in flight. */
-  signal?: AbortSignal;
-}
-
-/** What {@link AdvancedBackendOptimizer.executeOptimizedOperationDetailed} reports besides the value. */
-export interface OptimizedResult<T> {
-  value: T;
-  /** How the cache served it; `undefined` when the call was not cacheable. */
-  cache?: Omit<CacheResult<T>, 'value'>;
-  /** How the throttle admitted it. */
-  throttle: 'allowed' | 'delayed' | 'fail-open' | 'disabled';
-  /** Whether the origin ran for this call. */
-  originCalled: boolean;
-  /** Wall time of the whole call, ms. */
-  durationMs: number;
-}
-
-/** The spec's metrics, from this isolate's counters. Rates are 0..1. */
-export interface OptimizerMetrics {
-  predictiveCacheHitRate: number;
-  queryPlanImprovement: number;
-  resourceUtilization: number;
-  retrySuccessRate: number;
-  adaptiveThrottlingRate: number;
-  /** Origin time saved by the cache, as a share of the time all requests would have taken. */
-  totalOptimizationGain: number;
-  operations: number;
-  originCalls: number;
-}
-
-/** Constructor options of {@link AdvancedBackendOptimizer}. */
-export interface AdvancedBackendOptimizerOptions {
-  /** Configuration; missing options come from defaults (not the environment). */
-  config?: OptimizationConfigInput | OptimizationConfig;
-  /** The shared store. @default the isolate's store (`getStore()`) */
-  store?: KeyValueStore;
-  /** @default the isolate's shared metrics */
-  metrics?: Metrics;
-  /** How often metrics are flushed to the store in the background, ms (0: never). @default 10000 */
-  metricsFlushIntervalMs?: number;
-  /**
-   * Overrides the manager applied: TTL per key-prefix class, throttle limit and pool size per
-   * resource (each clamped by the throttle and the pools to their configured bounds).
-   * @default none
-   */
-  settings?: SettingsOverrides;
-}
-
-/** What the optimizer reads from the manager's applied settings (synchronous, no I/O). */
-export interface SettingsOverrides {
-  /** Base TTL (ms) for a cache key, overriding the call's and the configuration's. */
-  ttlFor(cacheKey: string): number | undefined;
-  /** Requests per window of a resource, replacing `resilience.throttleLimit` (clamped). */
-  throttleLimitFor?(resourceKey: string): number | undefined;
-  /** Slots of a resource's pool, replacing `resilience.poolMaxConcurrent` (clamped). */
-  poolSizeFor?(resourceKey: string): number | undefined;
-}
-
-interface SqlClient {
-  query(sql: string, params?: readonly unknown[]): Promise<Record<string, unknown>[]>;
-}
-
-function isSqlClient(client: unknown): client is SqlClient & object {
-  return typeof client === 'object' && client !== null &&
-    typeof (client as Partial<SqlClient>).query === 'function' &&
-    // supabase-js has no query(); postgres.js sql`` is a function, not this shape.
-    !('from' in client);
-}
-
-/** Carries a `{ data, error }` result whose error must not be cached, through the layers. */
-class ResultCarrier extends Error {
-  override name = 'ResultCarrier';
-  constructor(readonly result: unknown, readonly inner: unknown) {
-    super('operation returned an error result');
-  }
-}
+import { countsAgainstResource, ResultCarrier, throughLayers } from './advanced/layers.ts';
+import { QueryPlansByClient } from './advanced/query_plans.ts';
+import { optimizerMetricsOf } from './advanced/spec_metrics.ts';
+import type {
+  AdvancedBackendOptimizerOptions,
+  OptimizedOperationOptions,
+  OptimizedResult,
+  OptimizerMetrics,
+  SettingsOverrides,
+} from './advanced/types.ts';
 
 /**
  * The optimizer: one instance per isolate (clients and limiters are created once, outside
@@ -179,11 +88,12 @@ export class AdvancedBackendOptimizer {
   readonly throttle: AdaptiveThrottle;
   readonly pools: BulkheadRegistry;
   readonly dedup: Deduplicator;
-  /** One plan analyser per SQL client (the analyses and their cache belong to that database). */
-  #queryPlans = new WeakMap<object, QueryPlanOptimizer>();
+  #queryPlans: QueryPlansByClient;
   #flushIntervalMs: number;
   #nextFlushAt: number;
   #settings: SettingsOverrides | undefined;
+  /** What rides in the cache read before an origin call (issue 11: cold miss in 2 requests). */
+  #companions: LoadCompanions;
 
   constructor(options: AdvancedBackendOptimizerOptions = {}) {
     this.config = parseOptimizationConfig(options.config as OptimizationConfigInput);
@@ -194,16 +104,22 @@ export class AdvancedBackendOptimizer {
     this.retry = new RetryPolicy(this.config, { metrics: this.metrics });
     this.breakers = new CircuitBreakerRegistry(this.config, {
       ...deps,
-      // A `{ data, error }` result counts by its error, as a thrown one would.
-      isFailure: (error) =>
-        classifyError(error instanceof ResultCarrier ? error.inner : error).transient,
+      isFailure: countsAgainstResource,
     });
     // The throttle and the pools read the settings in force on every admission (useSettings
     // may replace them later).
     const settings = () => this.#settings;
-    this.throttle = new AdaptiveThrottle(this.config, { ...deps, settings });
+    this.#companions = new LoadCompanions({
+      ...deps,
+      config: this.config,
+      breakers: () => this.breakers,
+      limitOf: (resourceKey) => this.throttle.configuredLimit(resourceKey),
+    });
+    const rateWindow = this.#companions.rateWindow;
+    this.throttle = new AdaptiveThrottle(this.config, { ...deps, settings, rateWindow });
     this.pools = new BulkheadRegistry(this.config, { metrics: this.metrics, settings });
     this.dedup = new Deduplicator({ metrics: this.metrics });
+    this.#queryPlans = new QueryPlansByClient(this.config, this.metrics);
     this.#flushIntervalMs = options.metricsFlushIntervalMs ?? 10_000;
     this.#nextFlushAt = Date.now() + this.#flushIntervalMs;
     this.#settings = options.settings;
@@ -312,60 +228,13 @@ export class AdvancedBackendOptimizer {
     // Layers 2-6: throttle, breaker, retry, bulkhead, origin.
     const origin = async (): Promise<T> => {
       originCalled = true;
-      this.#inspectFilters(_client, options.table, options.filters);
-      // The last attempt's result, to hand back a `{ data, error }` result whose retries ran out.
-      let last: { value: T } | undefined;
-      const pooled = config.enableResourcePooling
-        ? () => this.pools.run(resourceKey, operation, options.signal)
-        : operation;
-      const attempt = async () => {
-        last = undefined;
-        const value = await pooled();
-        last = { value };
-        return value;
-      };
-      const retried = config.enableIntelligentRetries
-        ? () =>
-          this.retry.execute(attempt, {
-            resourceKey,
-            idempotent: options.idempotent ?? true,
-            signal: options.signal,
-          })
-        : attempt;
-      const guarded = async () => {
-        let value: T;
-        try {
-          value = await retried();
-        } catch (error) {
-          if (last && resultError(last.value) !== undefined) {
-            throw new ResultCarrier(last.value, resultError(last.value));
-          }
-          throw error;
-        }
-        const error = resultError(value);
-        // An error result must not be cached, and counts against the breaker.
-        if (error !== undefined) throw new ResultCarrier(value, error);
-        return value;
-      };
-      // An open breaker answers before the throttle: 503, not 429, and no token spent.
-      this.breakers.get(resourceKey).rejectIfOpen();
-      const permit = config.enableAdaptiveThrottling
-        ? await this.throttle.acquire(resourceKey, options.signal)
-        : undefined;
-      if (permit) admission = permit.admission;
-      const t0 = performance.now();
-      let failed = false;
-      try {
-        return await this.breakers.execute(resourceKey, guarded);
-      } catch (error) {
-        // Overload shrinks the adaptive limits; a resource that is down is the breaker's.
-        failed = signalsOverload(error instanceof ResultCarrier ? error.inner : error);
-        throw error;
-      } finally {
-        const originMs = performance.now() - t0;
-        this.metrics.observe('optimizer.origin.ms', originMs);
-        if (permit) this.throttle.release(permit, originMs, failed);
-      }
+      this.#queryPlans.inspectFilters(_client, options.table, options.filters);
+      return await throughLayers(this, operation, {
+        resourceKey,
+        idempotent: options.idempotent,
+        signal: options.signal,
+        onAdmitted: (a) => admission = a,
+      });
     };
 
     // Layer 1: cache with deduplication.
@@ -381,6 +250,7 @@ export class AdvancedBackendOptimizer {
         const result = await this.cache.execute(options.cacheKey, origin, options.dependencies, {
           tags: options.tags,
           ttlMs: this.#settings?.ttlFor(options.cacheKey) ?? options.ttlMs,
+          companion: this.#companions.for(resourceKey),
         });
         const { value: cachedValue, ...meta } = result;
         cacheMeta = meta;
@@ -418,18 +288,7 @@ export class AdvancedBackendOptimizer {
    * ```
    */
   queryPlanFor(client: unknown): QueryPlanOptimizer | undefined {
-    if (!isSqlClient(client)) return undefined;
-    let analyser = this.#queryPlans.get(client);
-    if (!analyser) {
-      analyser = new QueryPlanOptimizer({
-        query: (sql, params) => client.query(sql, params ?? []),
-        metrics: this.metrics,
-        enabled: this.config.enableQueryPlanOptimization,
-        options: this.config.queryPlan,
-      });
-      this.#queryPlans.set(client, analyser);
-    }
-    return analyser;
+    return this.#queryPlans.for(client);
   }
 
   /**
@@ -441,35 +300,7 @@ export class AdvancedBackendOptimizer {
    * ```
    */
   queryPlanAdvice(client: unknown): IndexAdvice[] {
-    return this.queryPlanFor(client)?.advice() ?? [];
-  }
-
-  /**
-   * The spec's "analyzes table structures and filters": on an origin call with a SQL client, the
-   * table and equality filters become `select * from <table> where <col> = $n`, analysed in the
-   * background at most once per `queryPlan.analysisCacheTtlMs` (index scan or sequential scan,
-   * advice for a hot filter that scans). Names that are not plain identifiers are skipped.
-   */
-  #inspectFilters(client: unknown, table?: string, filters?: Record<string, unknown>): void {
-    if (!table || !this.config.enableQueryPlanOptimization) return;
-    const analyser = this.queryPlanFor(client);
-    if (!analyser) return;
-    const identifier = /^[a-z_][a-z0-9_]*$/;
-    const [schema, name] = table.includes('.') ? table.split('.', 2) : ['public', table];
-    if (!identifier.test(schema) || !identifier.test(name)) return;
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    for (const [column, value] of Object.entries(filters ?? {})) {
-      // Paging knobs are not filters; only scalar equality filters on plain columns are.
-      if (!identifier.test(column) || ['limit', 'offset', 'cursor', 'order'].includes(column)) {
-        continue;
-      }
-      if (value === null || !['string', 'number', 'boolean'].includes(typeof value)) continue;
-      params.push(value);
-      conditions.push(`${column} = $${params.length}`);
-    }
-    const where = conditions.length ? ` where ${conditions.join(' and ')}` : '';
-    analyser.inspect(`select * from ${schema}.${name}${where} limit 100`, params);
+    return this.#queryPlans.advice(client);
   }
 
   /**
@@ -552,26 +383,7 @@ export class AdvancedBackendOptimizer {
    * ```
    */
   getMetrics(): OptimizerMetrics {
-    const m = this.metrics;
-    const stats = this.cache.stats();
-    const utilization = Object.values(this.pools.utilization());
-    const capacity = utilization.reduce((sum, u) => sum + u.maxConcurrent, 0);
-    const inUse = utilization.reduce((sum, u) => sum + u.inUse, 0);
-    const origin = m.histogram('optimizer.origin.ms');
-    const originCalls = origin?.count ?? 0;
-    const spent = origin?.sum ?? 0;
-    const saved = stats.originMsSaved;
-    const improvement = m.histogram('queryplan.improvement.percent');
-    return {
-      predictiveCacheHitRate: stats.hitRate,
-      queryPlanImprovement: improvement ? improvement.mean : 0,
-      resourceUtilization: capacity ? inUse / capacity : 0,
-      retrySuccessRate: retrySuccessRate(m),
-      adaptiveThrottlingRate: throttlingRate(m),
-      totalOptimizationGain: spent + saved > 0 ? saved / (spent + saved) : 0,
-      operations: m.counter('optimizer.operations'),
-      originCalls,
-    };
+    return optimizerMetricsOf(this.metrics, this.cache.stats(), this.pools.utilization());
   }
 
   /** Flushes metrics and access counts, waits for background work (shutdown, tests). */
@@ -591,21 +403,4 @@ export class AdvancedBackendOptimizer {
     this.#nextFlushAt = now + this.#flushIntervalMs;
     runInBackground(() => this.metrics.flushTo(this.store), 'metrics flush');
   }
-}
-
-/**
- * Builds an optimizer configured from the environment (`QF_*` variables), with overrides.
- *
- * @example
- * ```ts
- * const optimizer = createAdvancedBackendOptimizer({ config: { enableAdaptiveThrottling: false } });
- * ```
- */
-export function createAdvancedBackendOptimizer(
-  options: AdvancedBackendOptimizerOptions = {},
-): AdvancedBackendOptimizer {
-  return new AdvancedBackendOptimizer({
-    ...options,
-    config: optimizationConfigFromEnv(undefined, options.config as OptimizationConfigInput),
-  });
 }

@@ -12,19 +12,19 @@
  *
  * @module
  */
-import { createAdvancedBackendOptimizer } from './advanced.ts';
-import type { AdvancedBackendOptimizer } from './advanced.ts';
+import { AdvancedBackendOptimizer } from './advanced.ts';
+import type { AdvancedBackendOptimizerOptions } from './advanced/types.ts';
+import { optimizationConfigFromEnv, type OptimizationConfigInput } from './config.ts';
 import { AppliedSettingsReader } from './manager/settings.ts';
 
+export { AdvancedBackendOptimizer } from './advanced.ts';
 export {
-  AdvancedBackendOptimizer,
   type AdvancedBackendOptimizerOptions,
-  createAdvancedBackendOptimizer,
   type OptimizedOperationOptions,
   type OptimizedResult,
   type OptimizerMetrics,
   type SettingsOverrides,
-} from './advanced.ts';
+} from './advanced/types.ts';
 export {
   ConfigError,
   type OptimizationConfig,
@@ -161,6 +161,23 @@ export {
   UpstashRateWindow,
   type UpstashRateWindowOptions,
 } from './resilience/mod.ts';
+
+/**
+ * Builds an optimizer configured from the environment (`QF_*` variables), with overrides.
+ *
+ * @example
+ * ```ts
+ * const optimizer = createAdvancedBackendOptimizer({ config: { enableAdaptiveThrottling: false } });
+ * ```
+ */
+export function createAdvancedBackendOptimizer(
+  options: AdvancedBackendOptimizerOptions = {},
+): AdvancedBackendOptimizer {
+  return new AdvancedBackendOptimizer({
+    ...options,
+    config: optimizationConfigFromEnv(undefined, options.config as OptimizationConfigInput),
+  });
+}
 
 /**
  * The isolate's optimizer: configured from the `QF_*` environment variables, on the isolate's

@@ -13,9 +13,12 @@ import {
   type AuthOptions,
   type AuthVariables,
   LOCAL_JWT_SECRET,
+  readAuthConfig,
+  resetAuthConfig,
   signLocalJwt,
   TokenVerifier,
 } from '../../shared/http/auth.ts';
+import { processEnv } from '../../shared/runtime/env.ts';
 import { VerifiedTokenCache } from '../../shared/http/auth/cache.ts';
 import { base64UrlEncode } from '../../shared/http/auth/jwt.ts';
 import type { Jwk } from '../../shared/http/auth/keys.ts';
@@ -359,6 +362,56 @@ Deno.test('auth cache: one signature check per token until it expires; an expire
     assert.match(late.body.error.message, /expired/);
   } finally {
     nowMs = start;
+  }
+});
+
+Deno.test('auth cache: a cached valid token does not admit its tampered copies', async () => {
+  const verifier = new TokenVerifier({ now: clock });
+  const app = appFor({ auth: 'user' }, verifier);
+  const good = await userToken();
+  assert.equal((await call(app, { authorization: `Bearer ${good}` })).status, 200);
+  const [header, , signature] = good.split('.');
+  const forged = base64UrlEncode(JSON.stringify(userClaims({ sub: 'someone-else' })));
+  for (
+    const token of [
+      `${header}.${forged}.${signature}`,
+      `${good.slice(0, -4)}AAAA`,
+      `${good}x`,
+    ]
+  ) {
+    const res = await call(app, { authorization: `Bearer ${token}` });
+    assert.equal(res.status, 401, token);
+    assert.equal(res.body.error.code, 'invalid_jwt');
+  }
+  assert.equal((await call(app, { authorization: `Bearer ${good}` })).status, 200);
+  assert.equal(verifier.verifications, 1);
+});
+
+Deno.test('auth config: the process environment is read once per isolate until resetAuthConfig', () => {
+  const name = 'CRON_SECRET';
+  const before = Deno.env.get(name);
+  try {
+    Deno.env.set(name, 'first-cron-secret-value');
+    resetAuthConfig();
+    const first = readAuthConfig(processEnv);
+    assert.deepEqual(first.cronSecret, new TextEncoder().encode('first-cron-secret-value'));
+    Deno.env.set(name, 'second-cron-secret-value');
+    assert.equal(readAuthConfig(processEnv), first, 'no re-read on the next request');
+    resetAuthConfig();
+    assert.deepEqual(
+      readAuthConfig(processEnv).cronSecret,
+      new TextEncoder().encode('second-cron-secret-value'),
+    );
+    // A map reader (tests) is still read on every call.
+    let value = 'a-value';
+    const reader = (n: string) => (n === name ? value : undefined);
+    assert.deepEqual(readAuthConfig(reader).cronSecret, new TextEncoder().encode('a-value'));
+    value = 'b-value';
+    assert.deepEqual(readAuthConfig(reader).cronSecret, new TextEncoder().encode('b-value'));
+  } finally {
+    if (before === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, before);
+    resetAuthConfig();
   }
 });
 

@@ -77,3 +77,21 @@ Deno.test('functions: no dev-only module (PGlite, the local auth server) is in a
     assert.deepEqual(devOnly, [], `${name} would deploy dev-only modules`);
   }
 });
+
+Deno.test('functions: health loads no repository or schema it does not use (cold start, issue 11)', async () => {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
+    cwd: new URL('health/', functionsDir).pathname,
+    env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
+    stdout: 'piped',
+    stderr: 'piped',
+  }).output();
+  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(result.stdout));
+  const specifiers: string[] = graph.modules.map((m: { specifier: string }) => m.specifier);
+  const unused = specifiers.filter((s) =>
+    /shared\/db\/(robots\/|strategies\.ts|mod\.ts|pagination\.ts)|shared\/http\/(auth|validate)/
+      .test(s)
+  );
+  assert.deepEqual(unused, []);
+});

@@ -58,3 +58,28 @@ Deno.test('http CORS: preflight still answers 204 with allowed headers and metho
   assert.equal(res.headers.get('access-control-max-age'), '86400');
   assert.ok(res.headers.get('x-request-id'));
 });
+
+Deno.test('http timing and ids: handler metrics then total in Server-Timing; odd caller ids replaced', async () => {
+  const { setMetric } = await import('hono/timing');
+  const app = createFunctionApp('demo');
+  app.get('/metric', (c) => {
+    setMetric(c, 'optimizer', 1.25, 'hit memory');
+    return c.json({ ok: true });
+  });
+  const res = await app.request('/demo/metric', { headers: { 'x-request-id': 'trace-1=ok' } });
+  assert.match(
+    res.headers.get('server-timing')!,
+    /^optimizer;dur=1\.3;desc="hit memory",total;dur=[\d.]+;desc="Total Response Time"$/,
+  );
+  assert.equal(res.headers.get('timing-allow-origin'), '*');
+  assert.equal(res.headers.get('x-request-id'), 'trace-1=ok');
+  await res.body?.cancel();
+  for (const odd of ['has space', 'x'.repeat(256), 'semi;colon']) {
+    const other = await app.request('/demo/metric', { headers: { 'x-request-id': odd } });
+    assert.match(other.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/, odd);
+    await other.body?.cancel();
+  }
+  const raw = await app.request('/demo/missing');
+  assert.equal(raw.headers.get('timing-allow-origin'), '*');
+  await raw.body?.cancel();
+});

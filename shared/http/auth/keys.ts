@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { EnvReader } from '../../runtime/env.ts';
+import { type EnvReader, processEnv } from '../../runtime/env.ts';
 import { timingSafeEqual } from '../../runtime/timing_safe_equal.ts';
 
 /** The Supabase CLI's local JWT secret: the legacy HS256 default on a local machine. */
@@ -216,10 +216,16 @@ function build(values: (string | undefined)[]): AuthConfig {
 }
 
 const memo = new WeakMap<EnvReader, { fingerprint: string; config: AuthConfig }>();
+/** The process environment's configuration, read once per isolate (see {@link resetAuthConfig}). */
+let processConfig: AuthConfig | undefined;
 
 /**
- * Reads the auth configuration. Parsed once per distinct set of values per reader: the
- * per-request cost is reading the variables.
+ * Reads the auth configuration. From the process environment ({@link processEnv}) it is read and
+ * parsed once per isolate: Supabase fixes a function's secrets for the life of an isolate, and
+ * reading the eleven variables on every request was the top entry of the hot path's profile
+ * (docs/performance.md). Code that changes them at run time (the dev server's local auth, tests)
+ * calls {@link resetAuthConfig}. Other readers (tests pass maps) are read on every call and
+ * parsed once per distinct set of values.
  *
  * @example
  * ```ts
@@ -228,12 +234,32 @@ const memo = new WeakMap<EnvReader, { fingerprint: string; config: AuthConfig }>
  * ```
  */
 export function readAuthConfig(env: EnvReader): AuthConfig {
+  if (env === processEnv && processConfig) return processConfig;
   const values = AUTH_ENV_VARIABLES.map((name) => env(name));
   const fingerprint = values.map((v) => v ?? '\u0000').join('\u0001');
   const cached = memo.get(env);
-  if (cached?.fingerprint === fingerprint) return cached.config;
+  if (cached?.fingerprint === fingerprint) {
+    if (env === processEnv) processConfig = cached.config;
+    return cached.config;
+  }
   const config = build(values);
   for (const warning of config.warnings) console.warn(`auth configuration: ${warning}`);
   memo.set(env, { fingerprint, config });
+  if (env === processEnv) processConfig = config;
   return config;
+}
+
+/**
+ * Forgets the configuration read from the process environment, so the next request reads the
+ * variables again. For code that sets them after a request was served (the dev server's local
+ * auth set-up, tests).
+ *
+ * @example
+ * ```ts
+ * Deno.env.set('SUPABASE_SECRET_KEY', 'sb_secret_new');
+ * resetAuthConfig();
+ * ```
+ */
+export function resetAuthConfig(): void {
+  processConfig = undefined;
 }

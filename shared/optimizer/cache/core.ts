@@ -13,26 +13,12 @@ import { SingleFlight } from '../singleflight.ts';
 import { type CacheEntry, MemoryTier } from './memory_tier.ts';
 import { Popularity } from './popularity.ts';
 import { type CacheOptions, memoryRecheckMs, type PredictiveCacheConfig } from './options.ts';
+import type { CacheCounts } from './types.ts';
 
 /** What a bounded store call returns instead of throwing. */
 export const FAILED: unique symbol = Symbol('store failed');
 /** The type of {@link FAILED}. */
 export type Failed = typeof FAILED;
-
-/** The counters behind `CacheStats` (all but the derived ones). */
-export interface CacheCounts {
-  requests: number;
-  hitsMemory: number;
-  hitsRedis: number;
-  misses: number;
-  staleServed: number;
-  staleIfErrorServed: number;
-  prewarms: number;
-  prewarmedRead: number;
-  originCalls: number;
-  originMsSaved: number;
-  storeFailures: number;
-}
 
 /** What {@link CacheCore} is built from. */
 export interface CacheCoreInit {

@@ -39,6 +39,14 @@ export interface LoadRequest {
   prefetched?: StoreRead;
 }
 
+/** The parts of the cache a load uses. */
+export interface LoadParts {
+  core: CacheCore;
+  remote: RemoteTier;
+  leases: Leases;
+  invalidations: Invalidations;
+}
+
 /** A loaded (or found) entry and how it was obtained. */
 export interface Loaded {
   entry: CacheEntry;
@@ -68,21 +76,15 @@ export function freshLimit(
  *
  * @example
  * ```ts
- * const loads = new OriginLoads(core, remote, leases, invalidations);
+ * const loads = new OriginLoads({ core, remote, leases, invalidations });
  * const loaded = await loads.load('robots:list', listRobots, undefined, { mode: 'foreground' });
  * ```
  */
 export class OriginLoads {
-  #core: CacheCore;
-  #remote: RemoteTier;
-  #leases: Leases;
-  #invalidations: Invalidations;
+  #parts: LoadParts;
 
-  constructor(core: CacheCore, remote: RemoteTier, leases: Leases, invalidations: Invalidations) {
-    this.#core = core;
-    this.#remote = remote;
-    this.#leases = leases;
-    this.#invalidations = invalidations;
+  constructor(parts: LoadParts) {
+    this.#parts = parts;
   }
 
   /**
@@ -95,7 +97,7 @@ export class OriginLoads {
     options: ExecuteOptions | undefined,
     request: LoadRequest,
   ): Promise<Loaded | undefined> {
-    const core = this.#core;
+    const core = this.#parts.core;
     const background = request.mode !== 'foreground';
     const generation = core.generation;
     let knownPopularity = request.popularity;
@@ -103,7 +105,8 @@ export class OriginLoads {
     let read: StoreRead | undefined;
     if (request.useStore ?? true) {
       const reused = request.prefetched?.tried ? request.prefetched : undefined;
-      const fresh = reused ?? await this.#remote.read(key, core.now(), 'always', options?.tags);
+      const fresh = reused ??
+        await this.#parts.remote.read(key, core.now(), 'always', options?.tags);
       if (fresh !== FAILED) {
         read = fresh;
         knownPopularity = read.popularity;
@@ -111,12 +114,12 @@ export class OriginLoads {
         // Re-check: another isolate may have written while we raced for the lease.
         const ratio = core.options.refreshAheadRatio;
         if (read.record !== null && core.now() < freshLimit(read.record, background, ratio)) {
-          if (token !== undefined) this.#remote.release(key, token);
+          if (token !== undefined) this.#parts.remote.release(key, token);
           const previous = core.memory.peek(key);
-          const entry = this.#remote.toEntry(key, read, read.record, previous, core.now());
+          const entry = this.#parts.remote.toEntry(key, read, read.record, previous, core.now());
           return { entry, tier: 'redis', reason: 'fresh' };
         }
-        const next = await this.#leases.contend(key, read, background);
+        const next = await this.#parts.leases.contend(key, read, background);
         if (next === 'give-up') return undefined;
         if (next !== 'load') return { entry: next, tier: 'redis', reason: 'lease-wait' };
       }
@@ -129,7 +132,7 @@ export class OriginLoads {
       value = await operation();
     } catch (error) {
       core.metrics.increment('cache.origin.errors');
-      if (token !== undefined) this.#remote.release(key, token);
+      if (token !== undefined) this.#parts.remote.release(key, token);
       throw error;
     }
     const originMs = performance.now() - started;
@@ -141,17 +144,17 @@ export class OriginLoads {
     if (generation !== core.generation) {
       // This isolate invalidated something while loading: the value may predate it.
       core.metrics.increment('cache.load.discarded');
-      if (token !== undefined) this.#remote.release(key, token);
+      if (token !== undefined) this.#parts.remote.release(key, token);
     } else if (read === undefined) {
       // The generations could not be read before the load (store down): memory only.
       core.memory.set(key, entry);
-    } else if (this.#invalidations.isPending(key, entry.tags)) {
+    } else if (this.#parts.invalidations.isPending(key, entry.tags)) {
       // An invalidation of ours waits for the store: the generations read are the old ones.
       core.memory.set(key, entry);
-      if (token !== undefined) this.#remote.release(key, token);
+      if (token !== undefined) this.#parts.remote.release(key, token);
     } else {
       core.memory.set(key, entry);
-      this.#remote.writeBack(key, entry, read, token);
+      this.#parts.remote.writeBack(key, entry, read, token);
     }
     return { entry, tier: 'origin', reason: 'loaded' };
   }
@@ -165,7 +168,7 @@ export class OriginLoads {
     now: number,
     prewarmed: boolean,
   ): CacheEntry {
-    const core = this.#core;
+    const core = this.#parts.core;
     const c = core.options;
     const ttl = popularityTtl(
       options?.ttlMs ?? core.config.predictiveCacheTTL,

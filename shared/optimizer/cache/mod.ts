@@ -23,6 +23,15 @@ export {
   writeBackScript,
 } from './scripts.ts';
 export { type Loader, LoaderRegistry } from './loaders.ts';
+export type { CompanionRate, LoadCompanion } from './types.ts';
+export {
+  type CompanionBreakers,
+  type CompanionRateDecision,
+  CompanionRateWindow,
+  LoadCompanions,
+  type LoadCompanionsDeps,
+  type SharedRateWindow,
+} from './companion.ts';
 export { type CacheEntry, estimateBytes, MemoryTier } from './memory_tier.ts';
 export { Popularity, popularityTtl } from './popularity.ts';
 export { Predictor } from './predictor.ts';

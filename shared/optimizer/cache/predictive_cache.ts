@@ -100,7 +100,12 @@ export class PredictiveCache {
     });
     this.#invalidations = new Invalidations(core, this.#remote);
     const leases = new Leases(core, this.#remote);
-    const loads = new OriginLoads(core, this.#remote, leases, this.#invalidations);
+    const loads = new OriginLoads({
+      core,
+      remote: this.#remote,
+      leases,
+      invalidations: this.#invalidations,
+    });
     this.#predictor = new Predictor(
       c.predictionWindowMs,
       c.predictionThreshold,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type CacheCore, FAILED } from './core.ts';
+import { type CacheCore, FAILED, type Failed } from './core.ts';
 import type { CacheEntry } from './memory_tier.ts';
 import type { RemoteTier, StoreRead } from './remote_tier.ts';
 import type { Leases } from './leases.ts';
@@ -54,6 +54,8 @@ export class ReadPath {
   #leases: Leases;
   #loads: OriginLoads;
   #ahead: Prewarming;
+  /** Re-checks of fresh memory copies against Redis in flight, by key (one at a time). */
+  #rechecks = new Map<string, Promise<unknown>>();
 
   constructor(
     core: CacheCore,
@@ -78,12 +80,26 @@ export class ReadPath {
     now: number,
   ): Promise<CacheResult<T>> {
     const core = this.#core;
+    // One staleness re-check per key at a time: a read arriving while one is in flight waits for
+    // it and serves what it found (one store request, not one per caller; never a copy past the
+    // bound, so the staleness bound after an invalidation elsewhere holds as before).
+    const inFlight = this.#rechecks.get(key);
+    if (inFlight !== undefined && memoryEntry !== undefined && now < memoryEntry.freshUntil) {
+      await inFlight;
+      now = core.now();
+      memoryEntry = core.memory.peek(key);
+      if (
+        memoryEntry !== undefined && now < memoryEntry.freshUntil &&
+        this.#checkedRecently(memoryEntry, now)
+      ) {
+        return this.#served(memoryEntry, 'memory', now);
+      }
+    }
     let candidate: CacheEntry | undefined;
     let tier: CacheTier = 'memory';
     let storeReachable = true;
     let popularity: number | undefined;
-    const recentlyChecked = memoryEntry !== undefined &&
-      now - memoryEntry.checkedAt <= core.recheckMs;
+    const recentlyChecked = memoryEntry !== undefined && this.#checkedRecently(memoryEntry, now);
     let prefetched: StoreRead | undefined;
     if (recentlyChecked) {
       candidate = memoryEntry;
@@ -91,7 +107,15 @@ export class ReadPath {
       core.metrics.increment('cache.miss.memory');
       // One round trip: the value, and when it is absent or past its stale window (a foreground
       // load follows) the lease and the generations of the entry's tags, read before the load.
-      const read = await this.#remote.read(key, now, 'due', options?.tags);
+      const pending = this.#remote.read(key, now, 'due', options?.tags, options?.companion);
+      if (memoryEntry !== undefined && now < memoryEntry.freshUntil) {
+        // A re-check (it never rejects: store failures are FAILED).
+        this.#rechecks.set(key, pending);
+        pending.finally(() => {
+          if (this.#rechecks.get(key) === pending) this.#rechecks.delete(key);
+        }).catch(() => {}); // the caller below sees the rejection
+      }
+      const read: StoreRead | Failed = await pending;
       if (read === FAILED) {
         storeReachable = false;
         candidate = memoryEntry; // degraded: serve what memory has
@@ -153,6 +177,11 @@ export class ReadPath {
       }
       throw error;
     }
+  }
+
+  /** Whether `entry` was checked against Redis within the re-check interval (`core.recheckMs`). */
+  #checkedRecently(entry: CacheEntry, now: number): boolean {
+    return now - entry.checkedAt <= this.#core.recheckMs;
   }
 
   #served<T>(

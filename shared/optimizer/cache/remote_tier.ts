@@ -14,6 +14,7 @@ import { type CacheCore, FAILED, type Failed } from './core.ts';
 import type { CacheEntry } from './memory_tier.ts';
 import { decodeRecord, encodeRecord, entryFromRecord, type StoredRecord } from './record.ts';
 import { readEntryScript, releaseLeaseScript, writeBackScript } from './scripts.ts';
+import type { LoadCompanion } from './types.ts';
 
 /** When a read claims the load lease: never, only when the caller will load, always. */
 export type Claim = 'never' | 'due' | 'always';
@@ -160,6 +161,7 @@ export class RemoteTier {
     now: number,
     claim: Claim,
     tags?: readonly string[],
+    companion?: LoadCompanion,
   ): Promise<StoreRead | Failed> {
     const core = this.#core;
     const localGeneration = core.generation;
@@ -174,15 +176,40 @@ export class RemoteTier {
       (previous as { key: string }).key,
       ...generationKeys,
     ];
-    const replies = await this.bounded(() =>
-      core.store.runScript(readEntryScript, keys, [claim, now, token, core.options.leaseMs])
-    );
+    const extra = companion?.readKeys ?? [];
+    const rate = companion?.rateWindow;
+    keys.push(...extra);
+    const args: (string | number)[] = [
+      claim,
+      now,
+      token,
+      core.options.leaseMs,
+      generationKeys.length,
+      extra.length,
+    ];
+    if (rate !== undefined) {
+      const window = Math.floor(now / rate.windowMs);
+      const counter = `${rate.prefix}:${rate.identifier}`;
+      keys.push(`${counter}:${window}`, `${counter}:${window - 1}`);
+      args.push(rate.limit, rate.windowMs);
+    }
+    const replies = await this.bounded(() => core.store.runScript(readEntryScript, keys, args));
     if (replies === FAILED) return FAILED;
     let record = decodeRecord(String(replies[0] ?? ''));
     const lease = String(replies[1]);
     const acquired = lease === '1';
     const tried = lease !== '-';
     if (acquired) core.metrics.increment('cache.lease.acquired');
+    const generationsEnd = 4 + generationKeys.length;
+    if (acquired && companion !== undefined) {
+      const values = replies.slice(generationsEnd, generationsEnd + extra.length)
+        .map((v) => (v === '' || v === null || v === undefined) ? null : String(v));
+      const counted = String(replies[generationsEnd + extra.length] ?? '');
+      const decision = rate !== undefined && counted !== ''
+        ? { success: counted !== '-1', remaining: Math.max(0, Number(counted)), at: now }
+        : undefined;
+      if (extra.length > 0 || decision !== undefined) companion.onRead(values, decision);
+    }
     if (
       record !== null &&
       (pendingWhenSent?.(key, record.g) || this.#pending.isPending(key, record.g))
@@ -198,7 +225,7 @@ export class RemoteTier {
       holder: acquired || !tried ? '' : lease,
       localGeneration,
       token,
-      generations: replies.slice(4).map((g) => String(g ?? '')),
+      generations: replies.slice(4, generationsEnd).map((g) => String(g ?? '')),
       generationKeys,
     };
   }

@@ -31,11 +31,20 @@ const RECORD_HEAD = /^\{"f":([^,]+),"s":([^,]+),/;
 
 /**
  * KEYS: value, lease, popularity counter (current epoch), popularity counter (previous epoch),
- * then the generation keys. ARGV: claim (`never`, `due`: only when the record is absent or past
- * its stale window, i.e. the caller will load in the foreground, `always`), now (ms), lease token
- * (JSON text), lease ms. Returns: value, the lease (`'1'` claimed, `'-'` not tried, else the
- * holder's token, JSON text, or `'0'`), the two counters, then
- * one generation per generation key; `''` for each absent key (a Lua nil would end the array).
+ * then `n` generation keys, then `m` companion keys, then (with a rate window) the window's
+ * current and previous counters. ARGV: claim (`never`, `due`: only when the record is absent or
+ * past its stale window, i.e. the caller will load in the foreground, `always`), now (ms), lease
+ * token (JSON text), lease ms, `n`, `m`, the rate window's limit (`''`: none), its length (ms).
+ *
+ * Returns: value, the lease (`'1'` claimed, `'-'` not tried, else the holder's token, JSON text,
+ * or `'0'`), the two counters, the `n` generations, the `m` companion values, then the rate
+ * window's answer: `''` when not counted, else the requests left after this one (`'-1'`:
+ * refused, not counted). `''` stands for each absent key (a Lua nil would end the array).
+ *
+ * The companion keys and the rate window ride in the read only when it claimed the lease, i.e.
+ * this caller loads from the origin next: the load's shared state (the breaker's) and its rate
+ * token cost no round trip of their own. The window is `@upstash/ratelimit`'s sliding window
+ * (same keys, same arithmetic), so it counts together with the limiter's own calls.
  */
 export const readEntryScript: StoreScript<string[]> = {
   name: 'cache-read-entry',
@@ -57,8 +66,29 @@ if claim then
     acquired = redis.call('GET', KEYS[2]) or '0'
   end
 end
+local n = tonumber(ARGV[5]) or (#KEYS - 4)
+local m = tonumber(ARGV[6]) or 0
 local out = { v or '', acquired, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '' }
-for i = 5, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '' end
+for i = 5, 4 + n do out[#out + 1] = redis.call('GET', KEYS[i]) or '' end
+for i = 5 + n, 4 + n + m do
+  if acquired == '1' then out[#out + 1] = redis.call('GET', KEYS[i]) or '' else out[#out + 1] = '' end
+end
+local rate = ''
+if acquired == '1' and ARGV[7] and ARGV[7] ~= '' then
+  local limit = tonumber(ARGV[7])
+  local window = tonumber(ARGV[8])
+  local current = tonumber(redis.call('GET', KEYS[5 + n + m]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[6 + n + m]) or '0')
+  local weighted = math.floor((1 - (tonumber(ARGV[2]) % window) / window) * previous)
+  if weighted + current >= limit then
+    rate = '-1'
+  else
+    local counted = redis.call('INCRBY', KEYS[5 + n + m], 1)
+    if counted == 1 then redis.call('PEXPIRE', KEYS[5 + n + m], window * 2 + 1000) end
+    rate = tostring(limit - (counted + weighted))
+  end
+end
+out[#out + 1] = rate
 return out`,
   local(data, keys, args) {
     const v = data.get(keys[0]);
@@ -77,8 +107,30 @@ return out`,
         acquired = holder;
       }
     }
+    const n = args[4] === undefined ? keys.length - 4 : Number(args[4]);
+    const m = Number(args[5] ?? 0);
     const out = [v ?? '', acquired];
-    for (let i = 2; i < keys.length; i++) out.push(data.get(keys[i]) ?? '');
+    for (let i = 2; i < 4 + n; i++) out.push(data.get(keys[i]) ?? '');
+    for (let i = 4 + n; i < 4 + n + m; i++) {
+      out.push(acquired === '1' ? data.get(keys[i]) ?? '' : '');
+    }
+    let rate = '';
+    if (acquired === '1' && args[6] !== undefined && args[6] !== '') {
+      const limit = Number(args[6]);
+      const window = Number(args[7]);
+      const currentKey = keys[4 + n + m];
+      const current = Number(data.get(currentKey) ?? 0);
+      const previous = Number(data.get(keys[5 + n + m]) ?? 0);
+      const weighted = Math.floor((1 - (Number(args[1]) % window) / window) * previous);
+      if (weighted + current >= limit) {
+        rate = '-1';
+      } else {
+        const counted = data.incrby(currentKey, 1);
+        if (counted === 1) data.pexpire(currentKey, window * 2 + 1000);
+        rate = String(limit - (counted + weighted));
+      }
+    }
+    out.push(rate);
     return out;
   },
 };

@@ -43,6 +43,37 @@ export interface ExecuteOptions {
   ttlMs?: number;
   /** Sequence in which co-access is learned. @default the key's scope (`scopeOfKey`) */
   scope?: string;
+  /**
+   * Store work of the origin call that rides in the read claiming the load lease (the read
+   * after which this caller loads in the foreground), so a cold miss costs one read and one
+   * write: the origin's shared rate window and the shared state it checks (a breaker's).
+   * Nothing rides in any other read. @default none
+   */
+  companion?: LoadCompanion;
+}
+
+/** The answer of a rate window counted in the read (see {@link LoadCompanion.rateWindow}). */
+export interface CompanionRate {
+  /** Whether this load was counted (within the limit). */
+  success: boolean;
+  /** Requests left in the window after this one (0 when refused). */
+  remaining: number;
+  /** The clock (ms) the read counted at. */
+  at: number;
+}
+
+/** See {@link ExecuteOptions.companion}. */
+export interface LoadCompanion {
+  /** Store keys read as well (raw JSON text, `null` when absent), e.g. the breaker's state. */
+  readKeys?: readonly string[];
+  /**
+   * A sliding window counted once, the `@upstash/ratelimit` way (`slidingWindow(limit,
+   * windowMs)` under the same prefix: the counters are shared with the limiter's own calls):
+   * `<prefix>:<identifier>:<floor(now / windowMs)>`.
+   */
+  rateWindow?: { prefix: string; identifier: string; limit: number; windowMs: number };
+  /** Receives what rode along, before the load starts. Called only when something rode. */
+  onRead(values: (string | null)[], rate: CompanionRate | undefined): void;
 }
 
 /** Constructor options of `PredictiveCache`. */
@@ -74,8 +105,8 @@ export interface PrewarmReport {
 /** Why a key was not pre-warmed. */
 export type PrewarmSkipReason = 'no-loader' | 'fresh' | 'failed' | 'lease-held';
 
-/** Counters of one cache instance (see also the shared metrics). */
-export interface CacheStats {
+/** The counters behind {@link CacheStats} (all but the derived ones). */
+export interface CacheCounts {
   requests: number;
   hitsMemory: number;
   hitsRedis: number;
@@ -87,6 +118,10 @@ export interface CacheStats {
   originCalls: number;
   originMsSaved: number;
   storeFailures: number;
+}
+
+/** Counters of one cache instance (see also the shared metrics). */
+export interface CacheStats extends CacheCounts {
   /** (memory + Redis hits + stale served) / requests. */
   hitRate: number;
   memoryEntries: number;

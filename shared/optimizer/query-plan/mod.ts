@@ -61,13 +61,12 @@ export {
   type PaginationStrategyInput,
 } from '../../db/query_strategy.ts';
 export { normalizeSql } from './normalize.ts';
+export { type QueryPlanAnalysis, type SeqScanFinding } from './analysis.ts';
 export {
   type AnalyzeOptions,
   type CountPlan,
   type PaginationPlan,
   type PlanComparison,
-  type QueryPlanAnalysis,
   QueryPlanOptimizer,
   type QueryPlanOptimizerInit,
-  type SeqScanFinding,
 } from './optimizer.ts';

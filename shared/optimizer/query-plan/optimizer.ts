@@ -9,20 +9,11 @@
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { SingleFlight } from '../singleflight.ts';
 import { runInBackground } from '../../runtime/background.ts';
-import { adviseIndexes, type IndexAdvice, type SkippedAdvice } from './advice.ts';
+import type { IndexAdvice } from './advice.ts';
+import { CatalogProbe, type QueryPlanAnalysis, readAnalysis } from './analysis.ts';
 import { normalizeSql } from './normalize.ts';
 import { type QueryPlanOptions, queryPlanOptionsSchema } from './options.ts';
-import { type PlanSummary, summarizePlan } from './plan.ts';
-import {
-  type ExistingIndex,
-  hasPgStatStatements,
-  type QueryFn,
-  readIndexes,
-  readStatementStats,
-  readTableStats,
-  type StatementStats,
-  type TableStats,
-} from './stats.ts';
+import type { QueryFn } from './stats.ts';
 import {
   chooseCountStrategy,
   choosePaginationStrategy,
@@ -32,38 +23,6 @@ import {
   type PaginationStrategyChoice,
   type PaginationStrategyInput,
 } from '../../db/query_strategy.ts';
-
-/** A sequential scan on a relation of at least `seqScanRowThreshold` rows. */
-export interface SeqScanFinding {
-  /** `schema.table`. */
-  relation: string;
-  relationRows: number;
-  estimatedRows: number;
-  cost: number;
-  filter?: string;
-}
-
-/** Everything known about one query's plan. */
-export interface QueryPlanAnalysis {
-  /** The normalised SQL (the cache key). */
-  sql: string;
-  /** When the plan was read (clock ms). */
-  analyzedAt: number;
-  /** Served from the analysis cache (no EXPLAIN ran for this call). */
-  fromCache: boolean;
-  /** The plan was measured (`EXPLAIN ANALYZE`), not only estimated. */
-  measured: boolean;
-  plan: PlanSummary;
-  /** Statistics of every relation the plan scans. */
-  tables: TableStats[];
-  /** `pg_stat_statements` figures, where available and the query has run. */
-  statement?: StatementStats;
-  /** Sequential scans on large relations. */
-  seqScans: SeqScanFinding[];
-  advice: IndexAdvice[];
-  /** Sequential scans that got no advice, and why. */
-  skipped: SkippedAdvice[];
-}
 
 /** Options of {@link QueryPlanOptimizer.analyze}. */
 export interface AnalyzeOptions {
@@ -119,11 +78,6 @@ interface CacheEntry {
   expiresAt: number;
 }
 
-interface RelationInfo {
-  stats?: TableStats;
-  indexes: ExistingIndex[];
-}
-
 const READ_ONLY = /^\s*(\(\s*)*(select|with|values|table)\b/i;
 const WRITES = /\b(insert|update|delete|merge)\b/i;
 
@@ -149,8 +103,7 @@ export class QueryPlanOptimizer {
   #cache = new Map<string, CacheEntry>();
   #calls = new Map<string, number>();
   #flight = new SingleFlight();
-  #statStatements?: Promise<boolean>;
-  #trigramSchema?: Promise<string | null>;
+  #catalog: CatalogProbe;
 
   constructor(init: QueryPlanOptimizerInit) {
     if (typeof init?.query !== 'function') {
@@ -163,6 +116,7 @@ export class QueryPlanOptimizer {
     this.#query = init.query;
     this.#metrics = init.metrics ?? sharedMetrics;
     this.#now = init.now ?? Date.now;
+    this.#catalog = new CatalogProbe(init.query);
   }
 
   /**
@@ -201,7 +155,14 @@ export class QueryPlanOptimizer {
       }
     }
     return await this.#flight.run(key, async () => {
-      const analysis = await this.#read(sql, normalized, params, measured);
+      const analysis = await readAnalysis(sql, normalized, params, measured, {
+        query: this.#query,
+        catalog: this.#catalog,
+        options: this.options,
+        metrics: this.#metrics,
+        now: this.#now,
+        localCalls: () => this.#calls.get(normalized) ?? 1,
+      });
       if (this.options.analysisCacheTtlMs > 0) {
         this.#cache.delete(key);
         this.#cache.set(key, {
@@ -373,97 +334,5 @@ export class QueryPlanOptimizer {
   clear(): void {
     this.#cache.clear();
     this.#calls.clear();
-  }
-
-  async #read(
-    sql: string,
-    normalized: string,
-    params: readonly unknown[],
-    measured: boolean,
-  ): Promise<QueryPlanAnalysis> {
-    const started = performance.now();
-    const explain = measured
-      ? 'explain (analyze, buffers, format json, verbose)'
-      : 'explain (format json, verbose)';
-    const [row] = await this.#query(`${explain} ${sql}`, params);
-    if (!row) throw new Error(`EXPLAIN returned no rows for ${JSON.stringify(sql.slice(0, 80))}`);
-    const plan = summarizePlan(row['QUERY PLAN'] ?? Object.values(row)[0]);
-    const relations = new Map<string, RelationInfo>();
-    for (const scan of plan.scans) {
-      if (!scan.relation) continue;
-      const schema = scan.schema ?? 'public';
-      const name = `${schema}.${scan.relation}`;
-      if (relations.has(name)) continue;
-      const [stats, indexes] = await Promise.all([
-        readTableStats(this.#query, schema, scan.relation),
-        readIndexes(this.#query, schema, scan.relation),
-      ]);
-      relations.set(name, { stats, indexes });
-    }
-    let statement: StatementStats | undefined;
-    if (plan.queryId && await this.#hasStatStatements()) {
-      statement = await readStatementStats(this.#query, plan.queryId).catch(() => undefined);
-    }
-    const trigramSchema = await this.#pgTrgmSchema();
-    const seqScans: SeqScanFinding[] = [];
-    const advice: IndexAdvice[] = [];
-    const skipped: SkippedAdvice[] = [];
-    for (const scan of plan.scans) {
-      if (scan.kind !== 'seq' || !scan.relation) continue;
-      const relation = `${scan.schema ?? 'public'}.${scan.relation}`;
-      const info = relations.get(relation);
-      if (!info?.stats) continue;
-      if (info.stats.rows >= this.options.seqScanRowThreshold) {
-        const finding: SeqScanFinding = {
-          relation,
-          relationRows: info.stats.rows,
-          estimatedRows: scan.estimatedRows,
-          cost: scan.totalCost,
-        };
-        if (scan.filter) finding.filter = scan.filter;
-        seqScans.push(finding);
-      }
-      const result = adviseIndexes({
-        scan,
-        table: info.stats,
-        indexes: info.indexes,
-        statement,
-        localCalls: this.#calls.get(normalized) ?? 1,
-        seqScanRowThreshold: this.options.seqScanRowThreshold,
-        adviceMaxSelectivity: this.options.adviceMaxSelectivity,
-        hotQueryMinCalls: this.options.hotQueryMinCalls,
-        trigramOpclass: trigramSchema ? `${trigramSchema}.gin_trgm_ops` : 'gin_trgm_ops',
-      });
-      for (const a of result.advice) if (!advice.some((b) => b.sql === a.sql)) advice.push(a);
-      skipped.push(...result.skipped);
-    }
-    this.#metrics.increment('queryplan.analyses');
-    if (seqScans.length) this.#metrics.increment('queryplan.seq_scans', seqScans.length);
-    if (advice.length) this.#metrics.increment('queryplan.advice', advice.length);
-    this.#metrics.observe('queryplan.analysis.ms', performance.now() - started);
-    const analysis: QueryPlanAnalysis = {
-      sql: normalized,
-      analyzedAt: this.#now(),
-      fromCache: false,
-      measured,
-      plan,
-      tables: [...relations.values()].flatMap((r) => r.stats ? [r.stats] : []),
-      seqScans,
-      advice,
-      skipped,
-    };
-    if (statement) analysis.statement = statement;
-    return analysis;
-  }
-
-  #hasStatStatements(): Promise<boolean> {
-    return this.#statStatements ??= hasPgStatStatements(this.#query).catch(() => false);
-  }
-
-  #pgTrgmSchema(): Promise<string | null> {
-    return this.#trigramSchema ??= this.#query(
-      `select n.nspname as schema from pg_extension e
-         join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm'`,
-    ).then((rows) => rows[0] ? String(rows[0].schema) : null).catch(() => null);
   }
 }

@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { KeyedRegistry } from './registry.ts';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import { runInBackground } from '../../runtime/background.ts';
 import type { KeyValueStore } from '../../store/types.ts';
@@ -31,20 +30,10 @@ import { type Clock, systemClock } from './clock.ts';
 import { CircuitOpenError } from './errors.ts';
 import { parseResilienceOptions, type ResilienceOptions } from './options.ts';
 import { BucketWindow } from './window.ts';
+import { breakerIndexKey, type SharedBreakerState } from './breaker_state.ts';
 
 /** A breaker's state. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
-
-/** What the store holds at `<prefix><resourceKey>` after a transition. */
-export interface SharedBreakerState {
-  state: 'open' | 'closed';
-  /** When the transition happened (ms since epoch): newer wins. */
-  at: number;
-  /** When an open breaker admits a probe. */
-  until?: number;
-  /** The isolate that published it. */
-  by: string;
-}
 
 /** Collaborators of breakers, injectable for tests. */
 export interface BreakerDeps {
@@ -360,9 +349,11 @@ export class CircuitBreaker {
 
   /**
    * Applies a shared state read elsewhere (e.g. piggy-backed on the cache's pipeline): a newer
-   * open state opens this breaker, a newer closed state closes it.
+   * open state opens this breaker, a newer closed state closes it. With `refreshed`, the read
+   * counts as this breaker's periodic refresh (it skips its own for `breakerStateCacheMs`).
    */
-  applyShared(shared: SharedBreakerState | null): void {
+  applyShared(shared: SharedBreakerState | null, options?: { refreshed?: boolean }): void {
+    if (options?.refreshed) this.#nextRefreshAt = this.#clock.now() + this.#o.breakerStateCacheMs;
     if (!shared || typeof shared !== 'object' || !(shared.at > this.#lastTransitionAt)) return;
     const now = this.#clock.now();
     if (shared.state === 'open' && (shared.until ?? 0) > now && this.#state !== 'open') {
@@ -376,11 +367,6 @@ export class CircuitBreaker {
   }
 }
 
-/** The store key of the set of resource keys whose breaker ever opened. */
-export function breakerIndexKey(prefix = 'qf:breaker:'): string {
-  return `${prefix}~index`;
-}
-
 // A bulkhead that timed out its queue: every slot is held by calls that do not finish, which is
 // the origin's fault (a dead database holds connections until their timeouts), not the caller's.
 function isSaturationError(error: unknown): boolean {
@@ -390,103 +376,4 @@ function isSaturationError(error: unknown): boolean {
     e = bag.cause;
   }
   return false;
-}
-
-/** An open breaker as the store has it (see {@link readOpenBreakers}). */
-export interface OpenBreaker {
-  resourceKey: string;
-  /**
-   * `open` until `until`; `half-open` after it, while a probe decides (the stored state lives
-   * `breakerOpenMs + breakerProbeLeaseMs`; a successful probe replaces it with `closed`).
-   */
-  state: 'open' | 'half-open';
-  /** When it admits a probe (ms since epoch). */
-  until: number;
-  /** When it opened (ms since epoch). */
-  since: number;
-  /** The isolate that opened it. */
-  by: string;
-}
-
-/**
- * The breakers open (or half-open, probing) in any isolate, read from the shared store: the
- * resource keys of the index written when a breaker opens, then their states (two store
- * requests). Used by `GET /health`.
- *
- * @example
- * ```ts
- * const open = await readOpenBreakers(getStore());
- * // [{ resourceKey: 'robots_db', until: 1767225601000, since: 1767225600000, by: '…' }]
- * ```
- */
-export async function readOpenBreakers(
-  store: KeyValueStore,
-  options: { prefix?: string; now?: number } = {},
-): Promise<OpenBreaker[]> {
-  const prefix = options.prefix ?? 'qf:breaker:';
-  const now = options.now ?? Date.now();
-  // The prefix is configurable (`QF_BREAKER_KEY_PREFIX`): callers pass the configured one.
-  const keys = (await store.smembers(breakerIndexKey(prefix))).sort();
-  if (keys.length === 0) return [];
-  const states = await store.mget<SharedBreakerState>(keys.map((k) => `${prefix}${k}`));
-  const open: OpenBreaker[] = [];
-  keys.forEach((resourceKey, i) => {
-    const state = states[i];
-    if (state && typeof state === 'object' && state.state === 'open') {
-      const until = Number(state.until ?? 0);
-      open.push({
-        resourceKey,
-        state: until > now ? 'open' : 'half-open',
-        until,
-        since: state.at,
-        by: state.by,
-      });
-    }
-  });
-  return open;
-}
-
-/**
- * The breakers of an isolate, one per resource key, sharing a store and options.
- *
- * @example
- * ```ts
- * const breakers = new CircuitBreakerRegistry(config, { store: getStore() });
- * const robots = await breakers.execute('robots-db', () => loadRobots(), {
- *   fallback: () => staleRobots,
- * });
- * ```
- */
-export class CircuitBreakerRegistry {
-  readonly #config: { resilience?: Partial<ResilienceOptions> };
-  readonly #deps: BreakerDeps;
-  readonly #breakers = new KeyedRegistry(
-    (resourceKey) => new CircuitBreaker(resourceKey, this.#config, this.#deps),
-  );
-
-  constructor(config: { resilience?: Partial<ResilienceOptions> } = {}, deps: BreakerDeps = {}) {
-    this.#config = { resilience: parseResilienceOptions(config.resilience ?? {}) };
-    this.#deps = { ...deps, isolateId: deps.isolateId ?? crypto.randomUUID() };
-  }
-
-  /** The breaker of `resourceKey`, created on first use. */
-  get(resourceKey: string): CircuitBreaker {
-    return this.#breakers.get(resourceKey);
-  }
-
-  /** Runs `operation` through the breaker of `resourceKey`. */
-  execute<T>(
-    resourceKey: string,
-    operation: () => Promise<T>,
-    options?: BreakerCallOptions<T>,
-  ): Promise<T> {
-    return this.get(resourceKey).execute(operation, options);
-  }
-
-  /** Every breaker's local state, for the status endpoint. */
-  states(): Record<string, BreakerState> {
-    const out: Record<string, BreakerState> = {};
-    for (const [key, breaker] of this.#breakers.entries()) out[key] = breaker.state;
-    return out;
-  }
 }

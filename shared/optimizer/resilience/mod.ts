@@ -53,22 +53,22 @@ export { RetryBudget, type RetryBudgetOptions } from './budget.ts';
 export {
   type BreakerCallOptions,
   type BreakerDeps,
-  breakerIndexKey,
   type BreakerState,
   CircuitBreaker,
-  CircuitBreakerRegistry,
+} from './breaker.ts';
+export { CircuitBreakerRegistry } from './breaker_registry.ts';
+export {
+  breakerIndexKey,
   type OpenBreaker,
   readOpenBreakers,
   type SharedBreakerState,
-} from './breaker.ts';
+} from './breaker_state.ts';
+export { AdaptiveThrottle, type ThrottleDeps, throttlingRate } from './throttle.ts';
 export {
-  AdaptiveThrottle,
   type ThrottleAdmission,
-  type ThrottleDeps,
   type ThrottleLimitsSnapshot,
   type ThrottlePermit,
-  throttlingRate,
-} from './throttle.ts';
+} from './throttle_limits.ts';
 export {
   MemoryRateWindow,
   type RateDecision,

@@ -39,6 +39,11 @@ import {
   throttleLimitBounds,
 } from './options.ts';
 import {
+  ResourceLimits,
+  type ThrottleLimitsSnapshot,
+  type ThrottlePermit,
+} from './throttle_limits.ts';
+import {
   MemoryRateWindow,
   type RateDecision,
   type RateWindow,
@@ -60,59 +65,6 @@ export interface ThrottleDeps {
    * replaces `throttleLimit` for that resource, clamped to {@link throttleLimitBounds}.
    */
   settings?: () => ResourceSettings | undefined;
-}
-
-/** How a request got through. */
-export type ThrottleAdmission = 'allowed' | 'delayed' | 'fail-open';
-
-/** A slot held by a request; give it back with {@link AdaptiveThrottle.release}. */
-export interface ThrottlePermit {
-  readonly resourceKey: string;
-  /** Why it passed: at once, after a bounded delay, or because the window was unreachable. */
-  readonly admission: ThrottleAdmission;
-  /** Time waited for the slot, ms. */
-  readonly waitedMs: number;
-  /** @internal */
-  readonly limits: ResourceLimits;
-}
-
-/** A resource's adaptive limits, as reported by {@link AdaptiveThrottle.limits}. */
-export interface ThrottleLimitsSnapshot {
-  rateLimit: number;
-  concurrencyLimit: number;
-  inFlight: number;
-  latencyEwmaMs: number;
-  errorRateEwma: number;
-}
-
-const EWMA_WEIGHT = 0.2;
-
-class ResourceLimits {
-  /** The configured limit in force (`throttleLimit` or the applied override). */
-  base: number;
-  rate: number;
-  concurrency: number;
-  inFlight = 0;
-  latencyEwma = 0;
-  errorEwma = 0;
-  samples = 0;
-  lastAdjustAt: number;
-  lastSampleAt: number;
-  waiters: Array<{ grant: () => void } | undefined> = [];
-  waitersHead = 0;
-  readonly allowed: ThrottlePermit;
-  readonly failOpen: ThrottlePermit;
-  readonly gaugeName: string;
-  constructor(readonly key: string, rate: number, concurrency: number, now: number) {
-    this.base = rate;
-    this.rate = rate;
-    this.concurrency = concurrency;
-    this.lastAdjustAt = now;
-    this.lastSampleAt = now;
-    this.allowed = { resourceKey: key, admission: 'allowed', waitedMs: 0, limits: this };
-    this.failOpen = { resourceKey: key, admission: 'fail-open', waitedMs: 0, limits: this };
-    this.gaugeName = `throttle.limit.${key}`;
-  }
 }
 
 /**
@@ -367,7 +319,7 @@ export class AdaptiveThrottle {
   release(permit: ThrottlePermit, durationMs: number, failed: boolean): void {
     const r = permit.limits;
     this.#freeSlot(r);
-    this.#observe(r, durationMs, failed);
+    r.observe(durationMs, failed, this.#clock.now(), this.#o, this.#metrics);
   }
 
   /** Hands a slot to the oldest waiter, if any; otherwise frees it. */
@@ -386,58 +338,6 @@ export class AdaptiveThrottle {
       r.waiters.length = 0;
       r.waitersHead = 0;
     }
-  }
-
-  #observe(r: ResourceLimits, durationMs: number, failed: boolean): void {
-    const now = this.#clock.now();
-    // The EWMAs weigh samples, not time: after a quiet spell (no call for two adjustment
-    // intervals) the old signal is stale and this sample starts them again.
-    const stale = now - r.lastSampleAt > 2 * this.#o.throttleAdjustIntervalMs;
-    r.lastSampleAt = now;
-    if (r.samples === 0 || stale) {
-      r.latencyEwma = durationMs;
-      r.errorEwma = failed ? 1 : 0;
-    } else {
-      r.latencyEwma += EWMA_WEIGHT * (durationMs - r.latencyEwma);
-      r.errorEwma += EWMA_WEIGHT * ((failed ? 1 : 0) - r.errorEwma);
-    }
-    r.samples++;
-    if (now - r.lastAdjustAt < this.#o.throttleAdjustIntervalMs) return;
-    // Additive increase per interval elapsed: after a quiet spell (an open breaker sends nothing
-    // here) the limits recover as if they had been adjusted all along.
-    const intervals = Math.max(
-      1,
-      Math.floor((now - r.lastAdjustAt) / this.#o.throttleAdjustIntervalMs),
-    );
-    r.lastAdjustAt = now;
-    const o = this.#o;
-    const unhealthy = r.latencyEwma > o.throttleLatencyTargetMs ||
-      r.errorEwma > o.throttleErrorRateTarget;
-    const before = Math.floor(r.rate);
-    if (unhealthy) {
-      r.rate = Math.max(
-        r.base * o.throttleMinLimitRatio,
-        1,
-        r.rate * o.throttleDecreaseFactor,
-      );
-      r.concurrency = Math.max(
-        o.throttleMaxConcurrent * o.throttleMinLimitRatio,
-        1,
-        r.concurrency * o.throttleDecreaseFactor,
-      );
-      if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.decrease');
-    } else {
-      r.rate = Math.min(
-        r.base,
-        r.rate + r.base * o.throttleIncreaseRatio * intervals,
-      );
-      r.concurrency = Math.min(
-        o.throttleMaxConcurrent,
-        r.concurrency + o.throttleMaxConcurrent * o.throttleIncreaseRatio * intervals,
-      );
-      if (Math.floor(r.rate) !== before) this.#metrics.increment('throttle.limit.increase');
-    }
-    if (Math.floor(r.rate) !== before) this.#metrics.gauge(r.gaugeName, Math.floor(r.rate));
   }
 }
 

@@ -13,8 +13,8 @@ import { instanceInfo } from '@shared/runtime/instance.ts';
 import { processEnv } from '@shared/runtime/env.ts';
 import { timeProbe } from '@shared/runtime/ping.ts';
 import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
-import { getDatabase } from '@shared/db/mod.ts';
-import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker.ts';
+import { getDatabase } from '@shared/db/isolate.ts';
+import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker_state.ts';
 import { resilienceOptionsSchema } from '@shared/optimizer/resilience/options.ts';
 
 /** Something with a backend name and a round trip to measure. */

@@ -41,6 +41,7 @@ import {
   dashboardHealth,
   operatorAuthenticate,
 } from './dashboard/mod.ts';
+import { optionalJsonBody } from '../_shared/optional_json.ts';
 
 type Env = { Variables: BaseVariables & AuthVariables };
 
@@ -62,38 +63,29 @@ const systemBody = z.object({
   trigger: z.string().min(1).max(100).optional(),
 }).strict();
 
-/**
- * Reads an optional JSON body: empty is `{}`; anything but JSON is 415; bad JSON 400.
- * (pg_net sends `Content-Type: application/json` with a JSON object.)
- */
-async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) {
-    throw new ApiError(413, 'body_too_large', `The body must be at most ${MAX_BODY_BYTES} bytes`);
-  }
-  let value: unknown = {};
-  if (text.trim() !== '') {
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/json\b/i.test(type)) {
-      throw new ApiError(415, 'unsupported_media_type', 'The body must be application/json');
-    }
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new ApiError(400, 'invalid_json', 'The body is not valid JSON');
-    }
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+/** Reads an optional JSON body of at most {@link MAX_BODY_BYTES} (see `optionalJsonBody`). */
+function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  return optionalJsonBody(c, schema, MAX_BODY_BYTES);
+}
+
+/** A query parameter that must name one of `choices`' keys (`fallback` when absent), else 400. */
+function choiceOf<K extends string>(
+  c: Context,
+  name: string,
+  choices: Record<K, unknown>,
+  fallback: K,
+): K {
+  const value = c.req.query(name) ?? fallback;
+  if (!(value in choices)) {
     throw new ApiError(
       400,
-      'invalid_body',
-      `${issue.path.join('.') || 'body'}: ${issue.message}`,
-      { details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      `invalid_${name}`,
+      `'${name}' must be one of ${Object.keys(choices).join(', ')}: received ${
+        JSON.stringify(value.slice(0, 20))
+      }`,
     );
   }
-  return parsed.data;
+  return value as K;
 }
 
 function triggerOf(c: Context<Env>, requested?: string): string {
@@ -155,31 +147,13 @@ export function createOptimizerApp(deps: OptimizerAppDeps) {
   });
 
   app.get('/metrics', async (c) => {
-    const window = c.req.query('window') ?? '1h';
-    if (!(window in WINDOWS)) {
-      throw new ApiError(
-        400,
-        'invalid_window',
-        `'window' must be one of ${Object.keys(WINDOWS).join(', ')}: received ${
-          JSON.stringify(window.slice(0, 20))
-        }`,
-      );
-    }
-    return c.json(await manager.metricsWindow(window as WindowName));
+    const window = choiceOf<WindowName>(c, 'window', WINDOWS, '1h');
+    return c.json(await manager.metricsWindow(window));
   });
 
   app.get('/series', async (c) => {
-    const range = c.req.query('range') ?? '1h';
-    if (!(range in SERIES_RANGES)) {
-      throw new ApiError(
-        400,
-        'invalid_range',
-        `'range' must be one of ${Object.keys(SERIES_RANGES).join(', ')}: received ${
-          JSON.stringify(range.slice(0, 20))
-        }`,
-      );
-    }
-    return c.json(await manager.metricsSeries(range as SeriesRange));
+    const range = choiceOf<SeriesRange>(c, 'range', SERIES_RANGES, '1h');
+    return c.json(await manager.metricsSeries(range));
   });
 
   app.get('/health', async (c) => {

@@ -19,7 +19,6 @@ import { z } from 'zod';
 import { createFunctionApp } from '@shared/http/app.ts';
 import type { BaseVariables } from '@shared/http/app.ts';
 import { authenticate, type AuthVariables } from '@shared/http/auth.ts';
-import { ApiError } from '@shared/http/errors.ts';
 import { type EnvReader, processEnv } from '@shared/runtime/env.ts';
 import {
   type BackendOptimizationManager,
@@ -27,6 +26,7 @@ import {
 } from '@shared/optimizer/manager/mod.ts';
 import { type Database, getDatabase } from '@shared/db/mod.ts';
 import { registerApiLoaders } from '../_shared/loaders.ts';
+import { optionalJsonBody } from '../_shared/optional_json.ts';
 
 type Env = { Variables: BaseVariables & AuthVariables };
 
@@ -85,29 +85,7 @@ export function createWarmupApp(deps: WarmupAppDeps) {
   });
   app.use('*', authenticate({ serviceOnly: true, env: deps.env }) as never);
   app.post('/', async (c) => {
-    const text = await c.req.text();
-    let input: z.infer<typeof body> = {};
-    if (text.trim()) {
-      if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
-        throw new ApiError(415, 'unsupported_media_type', 'The body must be application/json');
-      }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch {
-        throw new ApiError(400, 'invalid_json', 'The body is not valid JSON');
-      }
-      const parsed = body.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new ApiError(
-          400,
-          'invalid_body',
-          `${issue.path.join('.') || 'body'}: ${issue.message}`,
-        );
-      }
-      input = parsed.data;
-    }
+    const input = await optionalJsonBody(c, body);
     const anonKey = env('SUPABASE_ANON_KEY');
     const auth = c.get('auth');
     const report = await deps.manager.warm({

@@ -1,0 +1,110 @@
+/**
+ * Cold start (issue 11, target 4): from spawning a function's real entry point
+ * (`deno run -A --unstable-no-legacy-abort --config supabase/functions/<fn>/deno.json
+ * supabase/functions/<fn>/index.ts`, address from `DENO_SERVE_ADDRESS`) to its first 200, with
+ * `SUPABASE_DB_URL` on a real PostgreSQL 15, against bare Hono served the same way; and the dev
+ * server's first health answer on embedded defaults (scripts/startup_time.ts).
+ *
+ * @module
+ */
+import { benchEnv, freePort, median, waitFor } from './load.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+/** What each cold start requests: health and robots answer from the database. */
+export const COLD_TARGETS: Record<string, string> = {
+  bare: '/health',
+  health: '/health',
+  robots: '/robots/public?limit=5',
+  strategies: '/strategies/public?limit=5',
+  optimizer: '/optimizer/__warmup',
+  warmup: '/warmup/__warmup',
+};
+
+async function once(name: string, env: Record<string, string>): Promise<number> {
+  const port = freePort();
+  const args = name === 'bare'
+    ? ['bench/hot_path/bare_index.ts']
+    : ['--config', `supabase/functions/${name}/deno.json`, `supabase/functions/${name}/index.ts`];
+  const started = performance.now();
+  const child = new Deno.Command('taskset', {
+    args: ['-c', '0', Deno.execPath(), 'run', '-A', '--unstable-no-legacy-abort', ...args],
+    cwd: root,
+    env: { ...env, DENO_NO_PACKAGE_JSON: '1', DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` },
+    stdout: 'null',
+    stderr: 'null',
+  }).spawn();
+  try {
+    return await waitFor(`http://127.0.0.1:${port}${COLD_TARGETS[name]}`, started, 30_000);
+  } finally {
+    child.kill('SIGKILL');
+    await child.status;
+  }
+}
+
+/**
+ * Spawn-to-first-200 of every function and of bare Hono, `runs` times each (alternated).
+ *
+ * @example
+ * ```ts
+ * const { summary } = await coldStart(pg.url, 5);
+ * ```
+ */
+export async function coldStart(url: string, runs: number) {
+  const env = benchEnv({ SUPABASE_DB_URL: url });
+  const times: Record<string, number[]> = {};
+  for (const name of Object.keys(COLD_TARGETS)) times[name] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const name of Object.keys(COLD_TARGETS)) times[name].push(await once(name, env));
+  }
+  const summary: Record<
+    string,
+    { medianMs: number; minMs: number; maxMs: number; runsMs: number[] }
+  > = {};
+  for (const [name, values] of Object.entries(times)) {
+    summary[name] = {
+      medianMs: Math.round(median(values)),
+      minMs: Math.round(Math.min(...values)),
+      maxMs: Math.round(Math.max(...values)),
+      runsMs: values.map(Math.round),
+    };
+  }
+  return { runs, paths: COLD_TARGETS, summary };
+}
+
+/**
+ * The dev server's start on embedded defaults (`QF_LOCAL_DATA_DIR=memory://`): first health
+ * answer (any status) and first 200, `runs` times.
+ *
+ * @example
+ * ```ts
+ * const dev = await devServerStart(1);
+ * ```
+ */
+export async function devServerStart(runs: number) {
+  const { timeToFirstHealth } = await import('../../scripts/startup_time.ts');
+  type Times = Awaited<ReturnType<typeof timeToFirstHealth>>;
+  const previous = { dir: Deno.env.get('QF_LOCAL_DATA_DIR'), cron: Deno.env.get('LOCAL_CRON') };
+  Deno.env.set('QF_LOCAL_DATA_DIR', 'memory://');
+  Deno.env.set('LOCAL_CRON', 'off');
+  try {
+    const list: Times[] = [];
+    for (let i = 0; i < runs; i++) list.push(await timeToFirstHealth([]));
+    const pick = (f: (t: Times) => number) => list.map((t) => Math.round(f(t)));
+    return {
+      runs,
+      firstAnswerMedianMs: Math.round(median(pick((t) => t.firstAnswerMs))),
+      firstAnswerStatuses: list.map((t) => t.firstStatus),
+      firstOkMedianMs: Math.round(median(pick((t) => t.firstOkMs))),
+      firstAnswerRunsMs: pick((t) => t.firstAnswerMs),
+      firstOkRunsMs: pick((t) => t.firstOkMs),
+    };
+  } finally {
+    for (
+      const [name, value] of [['QF_LOCAL_DATA_DIR', previous.dir], ['LOCAL_CRON', previous.cron]]
+    ) {
+      if (value === undefined) Deno.env.delete(name!);
+      else Deno.env.set(name!, value);
+    }
+  }
+}

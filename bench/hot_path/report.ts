@@ -1,0 +1,194 @@
+/**
+ * bench/hot_path.ts's result as the shared sections (bench/lib/section.ts): `hot_path` (hit
+ * ratios), `miss_path` and `cold_start`, each with issue 11's targets as claims and verdicts.
+ *
+ * @module
+ */
+import type { BenchClaim, BenchMetric, BenchSection } from '../lib/section.ts';
+
+interface Summary {
+  rpsMedian: number;
+  rpsMin: number;
+  rpsMax: number;
+  ratioToBare: number;
+  non2xx: number;
+}
+
+interface Cold {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+// deno-lint-ignore no-explicit-any
+type Result = Record<string, any>;
+
+const COMMAND = 'DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path.ts';
+
+const verdict = (ok: boolean): BenchClaim['verdict'] => ok ? 'met' : 'missed';
+
+function rpsMetric(variant: string, s: Summary): BenchMetric {
+  return { name: 'rps', variant, median: s.rpsMedian, min: s.rpsMin, max: s.rpsMax, unit: 'rps' };
+}
+
+function hitSection(result: Result): BenchSection | undefined {
+  const t = result.throughput;
+  if (!t) return undefined;
+  const s = t.summary as Record<string, Summary>;
+  const names: Record<string, string> = {
+    bare: 'bare Hono',
+    robots_anon: 'robots app, no auth',
+    robots_jwt: 'robots app, user JWT',
+    gateway_anon: 'dev gateway, no auth',
+    gateway_jwt: 'dev gateway, user JWT',
+  };
+  const metrics: BenchMetric[] = Object.entries(names).filter(([k]) => s[k]).map(([k, v]) =>
+    rpsMetric(v, s[k])
+  );
+  for (const [k, v] of Object.entries(names)) {
+    if (k !== 'bare' && s[k]) {
+      metrics.push({ name: 'ratio to bare', variant: v, median: s[k].ratioToBare, unit: 'x' });
+    }
+  }
+  const g = t.gatewayToApp as { anon: number; jwt: number };
+  metrics.push({ name: 'gateway / app', variant: 'no auth', median: g.anon, unit: 'x' });
+  metrics.push({ name: 'gateway / app', variant: 'user JWT', median: g.jwt, unit: 'x' });
+  const jwt = s.robots_jwt.ratioToBare;
+  const anon = s.robots_anon.ratioToBare;
+  return {
+    id: 'hot_path',
+    title: 'Hot path: memory-tier hit versus bare Hono',
+    command: `${COMMAND} --no-miss --no-cold`,
+    compared:
+      `GET /robots/public?limit=5 served from the memory tier (${t.bodyBytes} bytes, same body ` +
+      `as bare Hono: ${t.sameBody}); servers pinned to core 0, wrk -c${t.connections} to core 1; ` +
+      `${t.rounds} rounds of ${t.secondsPerRun} s, each alternating bare Hono and the case`,
+    rounds: t.rounds,
+    metrics,
+    claims: [
+      {
+        claim: 'hit with a user JWT >= 0.5x bare Hono',
+        measured: `${jwt}x`,
+        verdict: verdict(jwt >= 0.5),
+      },
+      {
+        claim: 'hit without a JWT >= 0.7x bare Hono',
+        measured: `${anon}x`,
+        verdict: verdict(anon >= 0.7),
+      },
+      {
+        claim: 'through the dev server >= 0.9x the app alone',
+        measured: `${g.anon}x (no auth), ${g.jwt}x (JWT)`,
+        verdict: verdict(Math.min(g.anon, g.jwt) >= 0.9),
+      },
+    ],
+    notes: [
+      `load average (1, 5, 15 min) during the run: ${(result.loadAverages ?? []).join(' -> ')}`,
+      'the machine is shared: bare Hono, the fastest server, varies most; read ratios as +-30%',
+    ],
+  };
+}
+
+function missSection(result: Result): BenchSection | undefined {
+  const m = result.missPath;
+  if (!m) return undefined;
+  const bare = m.summary.bare_repository as Summary;
+  const app = m.summary.robots_app as Summary;
+  return {
+    id: 'miss_path',
+    title: 'Miss path: robots app (caching off) versus bare Hono + repository',
+    command: `${COMMAND} --no-hit --no-cold --rows=${m.rows}`,
+    compared: `GET /robots/:id of ${m.distinctIds} random public robots among ${m.rows} on ` +
+      `PostgreSQL 15, caching off (x-cache: ${m.xCache}); bare Hono calls the same ` +
+      `RobotsRepository.getById as an anonymous caller; ${m.rounds} rounds of ${m.secondsPerRun} s`,
+    rounds: m.rounds,
+    metrics: [
+      rpsMetric('bare Hono + repository', bare),
+      rpsMetric('robots app', app),
+      { name: 'ratio to bare', variant: 'robots app', median: app.ratioToBare, unit: 'x' },
+      { name: 'non-2xx (429)', variant: 'robots app', median: app.non2xx, unit: 'count' },
+    ],
+    claims: [
+      {
+        claim: 'miss path >= 0.85x bare Hono calling the same repository',
+        measured: `${app.ratioToBare}x`,
+        verdict: verdict(app.ratioToBare >= 0.85),
+      },
+      {
+        claim: 'no 429 while Postgres is healthy',
+        measured: `${app.non2xx} non-2xx answers`,
+        verdict: verdict(app.non2xx === 0),
+      },
+    ],
+  };
+}
+
+function coldSection(result: Result): BenchSection | undefined {
+  const c = result.coldStart;
+  if (!c) return undefined;
+  const s = c.summary as Record<string, Cold>;
+  const metrics: BenchMetric[] = Object.entries(s).map(([name, v]) => ({
+    name: 'spawn to first 200',
+    variant: name === 'bare' ? 'bare Hono' : name,
+    median: v.medianMs,
+    min: v.minMs,
+    max: v.maxMs,
+    unit: 'ms',
+  }));
+  const functions = Object.entries(s).filter(([name]) => name !== 'bare');
+  const worst = functions.reduce((a, b) => (b[1].medianMs > a[1].medianMs ? b : a));
+  const claims: BenchClaim[] = [{
+    claim: 'cold start to first answer with SUPABASE_DB_URL <= 60 ms for every function',
+    measured: functions.map(([n, v]) => `${n} ${v.medianMs} ms`).join(', ') +
+      ` (bare Hono ${s.bare?.medianMs} ms)`,
+    verdict: verdict(worst[1].medianMs <= 60),
+  }];
+  const dev = result.devServer;
+  if (dev) {
+    metrics.push({
+      name: 'dev server first health answer',
+      variant: 'embedded defaults',
+      median: dev.firstAnswerMedianMs,
+      unit: 'ms',
+    });
+    metrics.push({
+      name: 'dev server first health 200',
+      variant: 'embedded defaults',
+      median: dev.firstOkMedianMs,
+      unit: 'ms',
+    });
+    claims.push({
+      claim: 'dev server on embedded defaults: first health answer <= 1 s',
+      measured: `first answer ${dev.firstAnswerMedianMs} ms (status ${
+        dev.firstAnswerStatuses.join('/')
+      }: database starting), first 200 ${dev.firstOkMedianMs} ms`,
+      verdict: verdict(dev.firstAnswerMedianMs <= 1000),
+    });
+  }
+  return {
+    id: 'cold_start',
+    title: 'Cold start: spawn to first answer',
+    command: `${COMMAND} --no-hit --no-miss`,
+    compared: `each function's index.ts with its deno.json and SUPABASE_DB_URL (PostgreSQL 15), ` +
+      `${c.runs} runs each, alternated with bare Hono served the same way; paths: ${
+        Object.entries(c.paths).map(([n, p]) => `${n} ${p}`).join(', ')
+      }`,
+    rounds: c.runs,
+    metrics,
+    claims,
+  };
+}
+
+/**
+ * The sections of one bench/hot_path.ts result (parts that did not run are left out).
+ *
+ * @example
+ * ```ts
+ * await writeSections('out.json', hotPathSections(result));
+ * ```
+ */
+export function hotPathSections(result: Result): BenchSection[] {
+  return [hitSection(result), missSection(result), coldSection(result)].filter(
+    (s): s is BenchSection => s !== undefined,
+  );
+}

@@ -1,0 +1,223 @@
+/**
+ * The dev server's gateway: finds the functions (`supabase/functions/<name>/app.ts`) and routes
+ * `/functions/v1/<name>/...` to `<name>`'s app as `/<name>/...`, as Supabase's gateway does.
+ *
+ * @module
+ */
+import type { Hono } from 'hono';
+
+const functionsDir = new URL('../../supabase/functions/', import.meta.url);
+
+/** A function's name and its Hono app. */
+export interface FunctionApp {
+  name: string;
+  app: Hono;
+}
+
+/** A function whose app is imported on its first request (or by {@link LazyFunctionApp.load}). */
+export interface LazyFunctionApp {
+  name: string;
+  /** Imports the app once; later calls return the same promise. */
+  load(): Promise<Hono>;
+}
+
+/**
+ * The names of the function folders (those with an `app.ts`), sorted.
+ *
+ * @example
+ * ```ts
+ * await functionNames(); // ['health', 'optimizer', 'robots', ...]
+ * ```
+ */
+export async function functionNames(dir: URL = functionsDir): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isDirectory || entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
+    try {
+      await Deno.stat(new URL(`${entry.name}/app.ts`, dir));
+      names.push(entry.name);
+    } catch {
+      // A folder without app.ts is not a function (shared helpers, fixtures).
+    }
+  }
+  return names.sort();
+}
+
+async function importApp(name: string, dir: URL): Promise<Hono> {
+  const module = await import(new URL(`${name}/app.ts`, dir).href);
+  if (!module.app || typeof module.app.fetch !== 'function') {
+    throw new Error(`supabase/functions/${name}/app.ts must export 'app' (a Hono app)`);
+  }
+  return module.app as Hono;
+}
+
+/**
+ * Every function, its app imported on first use: the dev server answers before every app is
+ * loaded (a function's first request waits for its own app only).
+ *
+ * @example
+ * ```ts
+ * const functions = await discoverLazyFunctions();
+ * await Promise.all(functions.map((f) => f.load())); // all loaded
+ * ```
+ */
+export async function discoverLazyFunctions(dir: URL = functionsDir): Promise<LazyFunctionApp[]> {
+  return (await functionNames(dir)).map((name) => {
+    let loading: Promise<Hono> | undefined;
+    return { name, load: () => loading ??= importApp(name, dir) };
+  });
+}
+
+/**
+ * Every function folder with an `app.ts` exporting `app`, sorted by name, imported.
+ *
+ * @example
+ * ```ts
+ * const functions = await discoverFunctions();
+ * ```
+ */
+export async function discoverFunctions(dir: URL = functionsDir): Promise<FunctionApp[]> {
+  const apps: FunctionApp[] = [];
+  for (const name of await functionNames(dir)) apps.push({ name, app: await importApp(name, dir) });
+  return apps;
+}
+
+/** Methods no function answers; `new Request()` refuses to rebuild TRACE, TRACK and CONNECT. */
+const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
+
+/** The caller's `x-request-id` when it looks like one, else a new uuid. */
+function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id');
+  return given && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+/** A JSON error answered by the gateway itself, with the ids and CORS a function would send. */
+function gatewayError(
+  requestId: string,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return Response.json({ error: { code, message, requestId } }, {
+    status,
+    headers: {
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': 'x-request-id',
+      'x-request-id': requestId,
+      ...headers,
+    },
+  });
+}
+
+const FUNCTIONS_PATH = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
+
+/**
+ * The function's URL for a gateway URL: `http://h/functions/v1/robots/x?q` becomes
+ * `{ name: 'robots', url: 'http://h/robots/x?q' }`; `null` when the path is not under
+ * `/functions/v1/<name>`, `undefined` when it is no URL. A plain path is sliced as a string (no
+ * URL object per request); one with dots, percent escapes or backslashes is normalized by `URL`
+ * first, as before.
+ */
+export function forwardedUrl(url: string): { name: string; url: string } | null | undefined {
+  const scheme = url.indexOf('://');
+  const pathStart = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
+  const queryStart = url.indexOf('?', pathStart);
+  const pathEnd = queryStart < 0 ? url.length : queryStart;
+  let origin: string;
+  let pathname: string;
+  let search: string;
+  if (pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd))) {
+    origin = url.slice(0, pathStart);
+    pathname = url.slice(pathStart, pathEnd);
+    search = url.slice(pathEnd);
+  } else {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return undefined;
+    }
+    origin = parsed.origin;
+    pathname = parsed.pathname;
+    search = parsed.search;
+  }
+  const match = FUNCTIONS_PATH.exec(pathname);
+  if (!match) return null;
+  return { name: match[1], url: `${origin}/${match[1]}${match[2] ?? ''}${search}` };
+}
+
+/**
+ * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`. Every
+ * answer it makes itself is JSON with an `x-request-id` (passed on to the function too): 404 for
+ * an unknown path or function, 405 for TRACE/TRACK/CONNECT, 400 for a request it cannot rebuild,
+ * 500 (no details) if a function throws instead of answering.
+ *
+ * @example
+ * ```ts
+ * const handler = createGateway(await discoverFunctions());
+ * Deno.serve({ port: 54321 }, handler);
+ * ```
+ */
+export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Deno.ServeHandler {
+  const byName = new Map<string, Hono | (() => Promise<Hono>)>(
+    functions.map((f) => [f.name, 'app' in f ? f.app : f.load]),
+  );
+  const names = () => [...byName.keys()].join(', ');
+  return async (request, info) => {
+    const requestId = requestIdOf(request);
+    if (REFUSED_METHODS.has(request.method.toUpperCase())) {
+      return gatewayError(
+        requestId,
+        405,
+        'method_not_allowed',
+        `Method ${request.method} is not allowed`,
+        { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' },
+      );
+    }
+    const target = forwardedUrl(request.url);
+    if (target === undefined) {
+      return gatewayError(requestId, 400, 'bad_request', 'The request URL cannot be parsed');
+    }
+    if (target === null) {
+      return gatewayError(
+        requestId,
+        404,
+        'function_not_found',
+        `No route for this path: functions are served at /functions/v1/<name> (${names()})`,
+      );
+    }
+    const entry = byName.get(target.name);
+    if (!entry) {
+      return gatewayError(
+        requestId,
+        404,
+        'function_not_found',
+        `No function of that name. Functions here: ${names()}`,
+      );
+    }
+    let forwarded: Request;
+    try {
+      // One copy of the request (headers, body stream, signal) under the function's URL; the id
+      // header is only written when the caller did not send a usable one.
+      forwarded = new Request(target.url, request);
+      if (request.headers.get('x-request-id') !== requestId) {
+        forwarded.headers.set('x-request-id', requestId);
+      }
+    } catch {
+      return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
+    }
+    try {
+      let app: Hono;
+      if (typeof entry === 'function') {
+        // First request of a lazily loaded function: import it, then keep the app itself.
+        app = await entry();
+        byName.set(target.name, app);
+      } else app = entry;
+      return await app.fetch(forwarded, { remoteAddr: info.remoteAddr });
+    } catch (error) {
+      console.error(`[quantforge] gateway: ${target.name} threw (request ${requestId}):`, error);
+      return gatewayError(requestId, 500, 'internal_error', 'Internal error');
+    }
+  };
+}

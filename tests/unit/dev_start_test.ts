@@ -1,0 +1,79 @@
+/**
+ * The dev server's start-up pieces (issue 11: first health answer within 1 s on the embedded
+ * database): the database that is still opening, and functions imported on first use.
+ */
+import assert from 'node:assert/strict';
+import { Hono } from 'hono';
+import { startingDatabase } from '../../scripts/dev/backends.ts';
+import { createGateway } from '../../scripts/dev/gateway.ts';
+import type { Database } from '../../shared/db/types.ts';
+
+function fakeDatabase(): Database & { queries: string[] } {
+  const queries: string[] = [];
+  return {
+    queries,
+    backend: 'pglite',
+    query: <T>(text: string) => {
+      queries.push(text);
+      return Promise.resolve([{ text }] as T[]);
+    },
+    transaction: (fn) => fn({ query: (text) => Promise.resolve([{ text }] as never) }),
+    asUser: (_claims, fn) => fn({ query: (text) => Promise.resolve([{ text }] as never) }),
+    ping: () => Promise.resolve({ ok: true, latencyMs: 1 }),
+    close: () => Promise.resolve(),
+  };
+}
+
+Deno.test('dev start: a database still opening says so at once and holds queries until it is open', async () => {
+  const ready = Promise.withResolvers<Database>();
+  const db = startingDatabase(ready.promise);
+  const ping = await db.ping(1500);
+  assert.equal(ping.ok, false);
+  assert.match(ping.reason!, /starting/);
+  let answered = false;
+  const pending = db.query('select 1').then((rows) => {
+    answered = true;
+    return rows;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(answered, false, 'a query waits for the database');
+  const real = fakeDatabase();
+  ready.resolve(real);
+  assert.deepEqual(await pending, [{ text: 'select 1' }]);
+  assert.deepEqual(real.queries, ['select 1']);
+  assert.equal((await db.ping()).ok, true, 'then ping is the real one');
+});
+
+Deno.test('dev start: a lazily loaded function is imported on its first request, once; a failed import is a JSON 500', async () => {
+  let loads = 0;
+  const app = new Hono().basePath('/demo');
+  app.get('/', (c) => c.json({ ok: true }));
+  const gateway = createGateway([
+    {
+      name: 'demo',
+      load: () => {
+        loads++;
+        return Promise.resolve(app);
+      },
+    },
+    { name: 'broken', load: () => Promise.reject(new Error('syntax error in app.ts')) },
+  ]);
+  const info = { remoteAddr: { transport: 'tcp', hostname: '127.0.0.1', port: 1 } } as never;
+  for (let i = 0; i < 3; i++) {
+    const res = await gateway(new Request('http://127.0.0.1/functions/v1/demo'), info);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { ok: true });
+  }
+  assert.equal(loads, 1);
+  const error = console.error;
+  console.error = () => {};
+  try {
+    const broken = await gateway(new Request('http://127.0.0.1/functions/v1/broken'), info);
+    assert.equal(broken.status, 500);
+    const body = await broken.json();
+    assert.equal(body.error.code, 'internal_error');
+    assert.doesNotMatch(JSON.stringify(body), /syntax error/);
+  } finally {
+    console.error = error;
+  }
+});
