@@ -16,7 +16,14 @@ import { Metrics } from '../shared/optimizer/metrics.ts';
 import { parseOptimizationConfig } from '../shared/optimizer/config.ts';
 import { PredictiveCache } from '../shared/optimizer/cache/mod.ts';
 import { settleBackground } from '../shared/runtime/background.ts';
-import { buildWorkload, type WorkloadSession } from './workload.ts';
+import { buildWorkload } from './workload.ts';
+import {
+  plainLru,
+  replay,
+  type ReplayOutcome,
+  type Variant,
+  withoutValueTier,
+} from './lib/cache_replay.ts';
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, '').split('=') as [string, string]),
@@ -30,73 +37,11 @@ const STORE_RTT_MS = 1;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Outcome {
-  latencies: number[];
-  served: number; // from cache without waiting for the origin
-  fresh: number;
-  stale: number;
-  prewarmed: number;
-  foregroundOrigin: number;
-}
-
 let originCalls = 0;
 async function origin(key: string): Promise<{ key: string; payload: string }> {
   originCalls++;
   await sleep(ORIGIN_MS);
   return { key, payload: 'x'.repeat(160) };
-}
-
-type Variant = (
-  key: string,
-  dependencies: string[] | undefined,
-) => Promise<{ fromCache: boolean; stale?: boolean; prewarmed?: boolean }>;
-
-async function replay(sessions: WorkloadSession[], run: Variant): Promise<Outcome> {
-  const outcome: Outcome = {
-    latencies: [],
-    served: 0,
-    fresh: 0,
-    stale: 0,
-    prewarmed: 0,
-    foregroundOrigin: 0,
-  };
-  const start = performance.now();
-  await Promise.all(sessions.map(async (session) => {
-    const wait = session.startMs - (performance.now() - start);
-    if (wait > 0) await sleep(wait);
-    for (const request of session.requests) {
-      if (request.thinkMs > 0) await sleep(request.thinkMs);
-      const t0 = performance.now();
-      const r = await run(request.key, request.dependencies);
-      outcome.latencies.push(performance.now() - t0);
-      if (r.fromCache) {
-        outcome.served++;
-        if (r.stale) outcome.stale++;
-        else outcome.fresh++;
-        if (r.prewarmed) outcome.prewarmed++;
-      } else outcome.foregroundOrigin++;
-    }
-  }));
-  return outcome;
-}
-
-/** A plain LRU with a fixed TTL: no dedup, no prediction, no stale serving. */
-function plainLru(maxEntries: number, ttlMs: number): Variant {
-  const map = new Map<string, { value: unknown; expiresAt: number }>();
-  return async (key) => {
-    const now = Date.now();
-    const hit = map.get(key);
-    if (hit && hit.expiresAt > now) {
-      map.delete(key);
-      map.set(key, hit);
-      return { fromCache: true };
-    }
-    const value = await origin(key);
-    map.delete(key);
-    map.set(key, { value, expiresAt: Date.now() + ttlMs });
-    while (map.size > maxEntries) map.delete(map.keys().next().value as string);
-    return { fromCache: false };
-  };
 }
 
 /** Adds a simulated round trip to every store call. */
@@ -109,27 +54,6 @@ function withLatency(inner: KeyValueStore, ms: number): KeyValueStore {
         await sleep(ms);
         return value.apply(target, a);
       };
-    },
-  });
-}
-
-/** A store that keeps counters and leases but drops cached values: memory tier only. */
-function withoutValueTier(inner: KeyValueStore, prefix: string): KeyValueStore {
-  const isValue = (key: string) => key.startsWith(`${prefix}v:`);
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop === 'pipeline') {
-        return async (commands: { op: string; key?: string }[]) => {
-          const kept = commands.map((c) => !(c.key && isValue(c.key)));
-          const replies = await inner.pipeline(
-            commands.filter((_, i) => kept[i]) as Parameters<KeyValueStore['pipeline']>[0],
-          );
-          let j = 0;
-          return commands.map((c, i) => kept[i] ? replies[j++] : (c.op === 'set' ? true : null));
-        };
-      }
-      return typeof value === 'function' ? value.bind(target) : value;
     },
   });
 }
@@ -171,7 +95,7 @@ function predictive(store: KeyValueStore, memoryOnly: boolean): {
   return { run, cache };
 }
 
-function summarize(name: string, o: Outcome, origins: number) {
+function summarize(name: string, o: ReplayOutcome, origins: number) {
   const sorted = [...o.latencies].sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   const p95 = sorted[Math.floor(sorted.length * 0.95)];
@@ -195,10 +119,10 @@ const results = [];
 
 const variants: [string, () => { run: Variant; close?: () => Promise<void> }][] = [
   ['no cache', () => ({ run: async (key) => (await origin(key), { fromCache: false }) })],
-  ['plain LRU, fixed TTL', () => ({ run: plainLru(MEMORY_ENTRIES, TTL_MS) })],
+  ['plain LRU, fixed TTL', () => ({ run: plainLru(MEMORY_ENTRIES, TTL_MS, origin) })],
   ['predictive, memory tier only', () => {
     const { run, cache } = predictive(
-      withoutValueTier(new MemoryStore({ maxEntries: 1_000_000 }), 'qf:cache:'),
+      withoutValueTier(new MemoryStore({ maxEntries: 1_000_000 }), 'qf:cache:v:'),
       true,
     );
     return { run, close: () => cache.close() };
