@@ -9,24 +9,10 @@ import { signLocalJwt } from '../../shared/http/auth.ts';
 import { type DevServer, startDevServer } from '../support/dev_server.ts';
 import { databaseUrl } from '../support/services.ts';
 import { LOCAL_SECRET_KEY } from '../../scripts/local_keys.ts';
+import { functionNames } from '../../scripts/dev/gateway.ts';
 
 const CRON_SECRET = 'e2e-operations-cron-secret';
 const cron = { 'x-cron-secret': CRON_SECRET, 'content-type': 'application/json' };
-
-async function servedFunctions(): Promise<string[]> {
-  const dir = new URL('../../supabase/functions/', import.meta.url);
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isDirectory || entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
-    try {
-      await Deno.stat(new URL(`${entry.name}/app.ts`, dir));
-      names.push(entry.name);
-    } catch {
-      // not a function
-    }
-  }
-  return names.sort();
-}
 
 interface WarmupReport {
   functions: { function: string; ok: boolean; coldStart: boolean | null; latencyMs: number }[];
@@ -46,7 +32,7 @@ async function warm(server: DevServer): Promise<WarmupReport> {
 
 Deno.test('e2e operations: warmup cold then warm across a restart, interval moves; optimizer run on a robots workload; service auth', async () => {
   const env = { CRON_SECRET, LOCAL_CRON: 'off', SUPABASE_DB_URL: databaseUrl() };
-  const expected = (await servedFunctions()).filter((n) => n !== 'warmup');
+  const expected = (await functionNames()).filter((n) => n !== 'warmup');
   let server = await startDevServer(env);
   try {
     const first = await warm(server);
