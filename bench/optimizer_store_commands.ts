@@ -27,6 +27,7 @@ import {
   spread,
   writeSections,
 } from './lib/section.ts';
+import { benchServices } from './lib/bench_services.ts';
 
 const { quick, json } = benchArgs();
 const rounds = quick ? 5 : 20;
@@ -39,19 +40,12 @@ const recheckMs = memoryRecheckMs({
   invalidationRetryMs: cacheOptionsSchema.parse({}).invalidationRetryMs,
 });
 
-let url = Deno.env.get('UPSTASH_REDIS_REST_URL') ?? Deno.env.get('TEST_UPSTASH_URL');
-let token = Deno.env.get('UPSTASH_REDIS_REST_TOKEN') ?? Deno.env.get('TEST_UPSTASH_TOKEN');
-const cleanups: (() => Promise<void>)[] = [];
-if (!url || !token) {
-  const { startRedisServer } = await import('../scripts/services/redis.ts');
-  const { startRedisBridge } = await import('../scripts/redis-bridge.ts');
-  const redis = await startRedisServer();
-  const bridge = await startRedisBridge({ redisUrl: redis.url, token: 'bench-token' });
-  url = bridge.url;
-  token = bridge.token;
-  cleanups.push(() => bridge.close(), () => redis.stop());
-}
-const counter = startCountingBridge({ url, token });
+const services = await benchServices({ redis: true });
+const cleanups: (() => Promise<void>)[] = [() => services.stop()];
+const counter = startCountingBridge({
+  url: services.redis!.restUrl,
+  token: services.redis!.restToken,
+});
 cleanups.unshift(() => counter.close());
 
 const run = crypto.randomUUID().slice(0, 8);
