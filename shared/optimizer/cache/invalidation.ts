@@ -8,9 +8,10 @@
  * isolate the memory copies go at once and the generation counter (`CacheCore.generation`)
  * moves, so no load or read already in flight lands in memory.
  *
- * When the store does not answer, the invalidation stays pending: records carrying a pending
- * key or tag are read as absent by this isolate, and one background loop retries every pending
- * invalidation each `invalidationRetryMs` until the store confirms it.
+ * An invalidation is pending from the moment it is sent until the store confirms it: records
+ * carrying a pending key or tag are read as absent by this isolate. When the store does not
+ * answer, it stays pending and one background loop retries every pending invalidation each
+ * `invalidationRetryMs` until the store confirms it.
  *
  * @module
  */
