@@ -28,9 +28,15 @@
  *
  * @module
  */
-import { benchArgs, type BenchMetric, type BenchSection, spread, writeSections } from './lib/section.ts';
+import {
+  benchArgs,
+  type BenchMetric,
+  type BenchSection,
+  spread,
+  writeSections,
+} from './lib/section.ts';
 import { benchDatabase, benchRedis, freePort, robotsFor } from './lib/services.ts';
-import { runWrk, spawnServer, type WrkResult, writeWrkScript } from './lib/load.ts';
+import { runWrk, spawnServer, writeWrkScript, type WrkResult } from './lib/load.ts';
 import { mulberry32, zipfSampler } from './workload.ts';
 
 const SELF = 'bench/optimizer_vs_none.ts';
@@ -199,22 +205,39 @@ async function main(): Promise<void> {
     for (const v of variants) {
       const port = freePort();
       servers.push(
-        await spawnServer([SELF, `--serve=${v.mode}`, `--port=${port}`], v.env, port, '/robots/public?limit=1'),
+        await spawnServer(
+          [SELF, `--serve=${v.mode}`, `--port=${port}`],
+          v.env,
+          port,
+          '/robots/public?limit=1',
+        ),
       );
       ports.set(v.name, port);
     }
     const paths = await buildPaths(db.url, ports.get('bare Hono + repository')!);
     script = await writeWrkScript(paths);
-    log(`${db.robots} robots, ${paths.length} paths, ${CONNECTIONS} connections, ${rounds} x ${seconds} s`);
+    log(
+      `${db.robots} robots, ${paths.length} paths, ${CONNECTIONS} connections, ${rounds} x ${seconds} s`,
+    );
     for (const v of variants) {
-      await runWrk({ port: ports.get(v.name)!, script, seconds: warmSeconds, connections: CONNECTIONS });
+      await runWrk({
+        port: ports.get(v.name)!,
+        script,
+        seconds: warmSeconds,
+        connections: CONNECTIONS,
+      });
     }
     const results = new Map<string, WrkResult[]>(variants.map((v) => [v.name, []]));
     for (let round = 0; round < rounds; round++) {
       // Alternate the order each round so no variant always runs right after another.
       const order = round % 2 ? [...variants].reverse() : variants;
       for (const v of order) {
-        const r = await runWrk({ port: ports.get(v.name)!, script, seconds, connections: CONNECTIONS });
+        const r = await runWrk({
+          port: ports.get(v.name)!,
+          script,
+          seconds,
+          connections: CONNECTIONS,
+        });
         results.get(v.name)!.push(r);
         log(
           `round ${round + 1} ${v.name}: ${r.rps.toFixed(0)} rps, p50 ${r.p50.toFixed(2)} ms, ` +
@@ -224,10 +247,16 @@ async function main(): Promise<void> {
     }
 
     const metrics: BenchMetric[] = [];
-    const med = (name: string, pick: (r: WrkResult) => number) => spread(results.get(name)!.map(pick));
+    const med = (name: string, pick: (r: WrkResult) => number) =>
+      spread(results.get(name)!.map(pick));
     for (const v of variants) {
       const rs = results.get(v.name)!;
-      metrics.push({ name: 'throughput', variant: v.name, ...med(v.name, (r) => r.rps), unit: 'rps' });
+      metrics.push({
+        name: 'throughput',
+        variant: v.name,
+        ...med(v.name, (r) => r.rps),
+        unit: 'rps',
+      });
       metrics.push({ name: 'p50', variant: v.name, ...med(v.name, (r) => r.p50), unit: 'ms' });
       metrics.push({ name: 'p99', variant: v.name, ...med(v.name, (r) => r.p99), unit: 'ms' });
       metrics.push({
@@ -263,21 +292,30 @@ async function main(): Promise<void> {
     const section: BenchSection = {
       id: 'optimizer_vs_none',
       title: 'Whole optimizer vs no optimizer (robots API on the generated data set)',
-      command: `DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A ${SELF}${quick ? ' --quick' : ''}`,
+      command: `DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A ${SELF}${
+        quick ? ' --quick' : ''
+      }`,
       compared:
         `The robots app with every optimizer feature on (real Redis through the Upstash REST bridge) ` +
         `vs the same app with every optimizer switch off vs a bare Hono app calling the repository, on ` +
-        `PostgreSQL 15 with ${db.robots.toLocaleString('en-US')} robots. Mixed anonymous reads replayed ` +
+        `PostgreSQL 15 with ${
+          db.robots.toLocaleString('en-US')
+        } robots. Mixed anonymous reads replayed ` +
         `by wrk (${CONNECTIONS} connections, ${seconds} s per run): 25% public listing pages 1-5 over ` +
-        `11 type filters, 70% details of ${DETAIL_IDS.toLocaleString('en-US')} public robots (Zipf s=1.0), ` +
+        `11 type filters, 70% details of ${
+          DETAIL_IDS.toLocaleString('en-US')
+        } public robots (Zipf s=1.0), ` +
         `5% trigram searches over ${SEARCH_TERMS} names. Servers pinned to core 0, wrk to core 1; ` +
         `variants alternated each round after a warm-up.`,
       rounds,
       metrics,
       claims: [
         {
-          claim: 'The optimizer makes the API faster than no optimizer (issue 15: throughput, p50, p99)',
-          measured: `throughput x${tput.toFixed(2)}, p50 x${p50.toFixed(2)} of the optimizer-off app`,
+          claim:
+            'The optimizer makes the API faster than no optimizer (issue 15: throughput, p50, p99)',
+          measured: `throughput x${tput.toFixed(2)}, p50 x${
+            p50.toFixed(2)
+          } of the optimizer-off app`,
           verdict: tput > 1 ? 'met' : 'missed',
         },
       ],
@@ -285,7 +323,7 @@ async function main(): Promise<void> {
         'The rate limiter is off in every variant (one load-tool address would be limited).',
         'PostgreSQL is not pinned: its backends compete with the server or wrk for the two cores.',
         'With the optimizer on, a detail or listing is a memory-tier hit after its first read; ' +
-          'the 10,000-id Zipf tail still misses, which is where the database is reached.',
+        'the 10,000-id Zipf tail still misses, which is where the database is reached.',
       ],
     };
     await writeSections(json, section);

@@ -17,7 +17,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BenchMetric, BenchSection } from './lib/section.ts';
+import type { BenchMetric } from './lib/section.ts';
 import type { BenchRun, ScriptRun } from './lib/results.ts';
 
 /** One chart the report draws, from the section with the same id. */
@@ -49,7 +49,7 @@ export const CHARTS: ChartSpec[] = [
   {
     id: 'warming',
     title: 'Cold vs warm: first-request latency after an idle gap',
-    pick: (m) => m.unit === 'ms' || m.unit === '%',
+    pick: (m) => m.unit === 'ms' || (m.unit === '%' && /cold-start/.test(m.name)),
   },
   {
     id: 'cold_start',
@@ -97,6 +97,7 @@ const VERDICT_WORDS: Record<string, string> = {
 /** A number for a table: 3 significant digits, thousands separated. */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value)) return value.toLocaleString('en-US');
   const abs = Math.abs(value);
   if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
   if (abs >= 100) return value.toFixed(0);
@@ -168,7 +169,7 @@ export function chartSpec(title: string, metrics: BenchMetric[]): TopLevelSpec {
     data: { values },
     hconcat: units.map(panel),
     resolve: { scale: { x: 'independent', color: 'independent' } },
-    config: { legend: { orient: 'bottom', columns: 2 }, font: 'sans-serif' },
+    config: { legend: { orient: 'bottom', columns: 1, labelLimit: 0 }, font: 'sans-serif' },
   } as unknown as TopLevelSpec;
 }
 
@@ -212,7 +213,9 @@ export function renderMarkdown(
   out.push(
     `Every figure below comes from one run of \`${run.command}\` (${run.mode} mode), started ` +
       `${run.startedAt.replace('T', ' ').slice(0, 16)} UTC and finished in ` +
-      `${Math.round(run.durationSeconds)} s. The raw results are in [${options.resultsPath}](${options.resultsPath}). ` +
+      `${
+        Math.round(run.durationSeconds)
+      } s. The raw results are in [${options.resultsPath}](${options.resultsPath}). ` +
       'Each section states the command that reproduces it alone, what was compared, the median ' +
       'and spread (min – max over rounds), and the claims of the spec or of an issue with a plain ' +
       'verdict.',
@@ -234,7 +237,9 @@ export function renderMarkdown(
   out.push(`| OS | ${cell(machine.os)} |`);
   out.push(`| Deno | ${machine.deno} (V8 ${machine.v8}) |`);
   out.push(`| PostgreSQL | ${machine.postgres ?? 'not started'} |`);
-  out.push(`| redis-server | ${machine.redis ?? 'unknown'} (behind the project's Upstash REST bridge) |`);
+  out.push(
+    `| redis-server | ${machine.redis ?? 'unknown'} (behind the project's Upstash REST bridge) |`,
+  );
   if (machine.wrk) out.push(`| load tool | ${cell(machine.wrk)} |`);
   out.push(
     `| data set | ${run.services.robots.toLocaleString('en-US')} generated robots ` +
@@ -254,7 +259,9 @@ export function renderMarkdown(
         if (!spec.match.test(c.claim)) continue;
         found = true;
         out.push(
-          `| ${cell(spec.claim)} | ${cell(c.measured)} | ${VERDICT_WORDS[c.verdict]} | [${id}](#${id}) |`,
+          `| ${cell(spec.claim)} | ${cell(c.measured)} | ${
+            VERDICT_WORDS[c.verdict]
+          } | [${id}](#${id}) |`,
         );
       }
     }
@@ -298,7 +305,9 @@ export function renderMarkdown(
       out.push('');
       if (script) {
         out.push(statusLine(script));
-        if (script.status === 'ok') out.push(`\`${script.script}\` ran but wrote no section \`${id}\`.`);
+        if (script.status === 'ok') {
+          out.push(`\`${script.script}\` ran but wrote no section \`${id}\`.`);
+        }
         if (script.stderrTail) {
           out.push('');
           out.push('Last lines of its stderr:');
@@ -403,7 +412,25 @@ export async function writeReport(
     renderMarkdown(run, { charts, resultsPath: options.resultsPath }),
   );
   written.push(markdownPath);
+  await denoFmt(root, written);
   return written;
+}
+
+/**
+ * Formats generated files with the project's `deno fmt` settings, so `deno fmt --check` passes
+ * on a freshly generated report.
+ */
+export async function denoFmt(root: string, paths: string[]): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ['fmt', '--quiet', ...paths],
+    cwd: root,
+    env: { DENO_NO_PACKAGE_JSON: '1' },
+    stdout: 'null',
+    stderr: 'piped',
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno fmt ${paths.join(' ')} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
 }
 
 async function newestResults(root: string): Promise<string> {

@@ -6,7 +6,7 @@
  * 2. runs each benchmark script as a child process
  *    (`deno run -A bench/<x>.ts [--quick] --json=<tmp>`) with the env contract of
  *    bench/lib/services.ts, and the `deno bench` files (`deno bench -A --json bench/<x>_bench.ts`)
- *    as `micro_<x>` sections; a script that fails is recorded as failed with its stderr tail and
+ *    as `micro_<x>` sections (full runs only); a script that fails is recorded as failed with its stderr tail and
  *    the run goes on; a script that does not write `--json` yet is recorded as "not yet";
  * 3. writes `bench/results/<YYYY-MM-DD>.json` (`-quick` suffix in quick mode) with the machine
  *    and the load average before and after each script;
@@ -26,14 +26,14 @@ import type { BenchSection } from './lib/section.ts';
 import { loadAverage, machineInfo } from './lib/machine.ts';
 import type { BenchRun, ScriptRun } from './lib/results.ts';
 import {
-  benchDatabase,
   type BenchDatabase,
+  benchDatabase,
   benchEnv,
   benchRedis,
   FULL_ROBOTS,
   QUICK_ROBOTS,
 } from './lib/services.ts';
-import { writeReport } from './report.ts';
+import { denoFmt, writeReport } from './report.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
@@ -69,7 +69,7 @@ export const SCRIPTS: ScriptSpec[] = [
     script: 'bench/warming.ts',
     owner: 'bench',
     sections: ['warming'],
-    needsDb: false,
+    needsDb: true,
     budget: [120, 20],
   },
   {
@@ -262,7 +262,9 @@ interface DenoBenchJson {
     group: string | null;
     name: string;
     baseline: boolean;
-    results: { ok?: { n: number; min: number; max: number; avg: number; p75: number; p99: number } }[];
+    results: {
+      ok?: { n: number; min: number; max: number; avg: number; p75: number; p99: number };
+    }[];
   }[];
 }
 
@@ -285,8 +287,9 @@ export function microSection(file: string, command: string, report: DenoBenchJso
     id: `micro_${stem}`,
     title: `Micro-benchmark: ${file}`,
     command,
-    compared: 'Deno.bench cases of one file (auto-calibrated iterations); the spread column ' +
-      'is min to p99 of the iterations, not of rounds.',
+    compared: 'Deno.bench cases of one file (auto-calibrated iterations). The figure is ' +
+      "Deno's mean per call; the spread is min to p99 of the iterations, not of rounds (a mean " +
+      'above p99 means rare slow outliers, e.g. a GC pause).',
     metrics,
     notes: [
       'Sub-microsecond figures move by tens of percent between runs on a shared machine.',
@@ -323,13 +326,18 @@ async function main(): Promise<number> {
     !options.only || s.sections.some((id) => options.only!.includes(id)) ||
     options.only.includes(s.script)
   );
-  const micro = await benchFiles(options.only);
+  // deno bench calibrates its own iterations (about 10 s a file): full runs only.
+  const micro = options.quick ? [] : await benchFiles(options.only);
   log(`${mode} run: ${selected.length} scripts, ${micro.length} deno bench files`);
 
   let t = performance.now();
   const redis = await benchRedis();
   const redisSetupSeconds = (performance.now() - t) / 1000;
-  log(`redis-server ${redis.version} + bridge at ${redis.restUrl} (${redisSetupSeconds.toFixed(1)} s)`);
+  log(
+    `redis-server ${redis.version} + bridge at ${redis.restUrl} (${
+      redisSetupSeconds.toFixed(1)
+    } s)`,
+  );
   let db: BenchDatabase | undefined;
   let databaseSetupSeconds = 0;
   const scripts: ScriptRun[] = [];
@@ -342,7 +350,11 @@ async function main(): Promise<number> {
       log(`PostgreSQL 15: migrations and ${robots} robots...`);
       db = await benchDatabase({ robots, log });
       databaseSetupSeconds = (performance.now() - t) / 1000;
-      log(`PostgreSQL ${db.version} ready with ${db.robots} robots (${databaseSetupSeconds.toFixed(1)} s)`);
+      log(
+        `PostgreSQL ${db.version} ready with ${db.robots} robots (${
+          databaseSetupSeconds.toFixed(1)
+        } s)`,
+      );
     }
     const env = benchEnv(redis, db, options.quick);
     const machine = await machineInfo({ postgres: db?.version, redis: redis.version });
@@ -398,7 +410,13 @@ async function main(): Promise<number> {
         continue;
       }
       const json = `${tmp}/${spec.sections[0]}.json`;
-      const args = ['run', '-A', spec.script, ...(options.quick ? ['--quick'] : []), `--json=${json}`];
+      const args = [
+        'run',
+        '-A',
+        spec.script,
+        ...(options.quick ? ['--quick'] : []),
+        `--json=${json}`,
+      ];
       run.command = `deno ${args.join(' ').replace(json, '<path>')}`;
       run.loadBefore = await loadAverage();
       log(`${spec.script} (budget ${budgetSeconds} s)`);
@@ -444,6 +462,7 @@ async function main(): Promise<number> {
     const out = `bench/results/${today()}${suffix}.json`;
     await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
     await Deno.writeTextFile(`${ROOT}${out}`, JSON.stringify(results, null, 2) + '\n');
+    await denoFmt(ROOT, [out]);
     log(`results: ${out} (${results.durationSeconds} s in all)`);
     if (options.report) {
       const written = await writeReport(results, { root: ROOT, resultsPath: out });

@@ -26,7 +26,13 @@
  *
  * @module
  */
-import { benchArgs, type BenchMetric, type BenchSection, spread, writeSections } from './lib/section.ts';
+import {
+  benchArgs,
+  type BenchMetric,
+  type BenchSection,
+  spread,
+  writeSections,
+} from './lib/section.ts';
 import { benchDatabase, benchRedis, freePort, robotsFor } from './lib/services.ts';
 import { pinned } from './lib/load.ts';
 import { mulberry32 } from './workload.ts';
@@ -101,7 +107,11 @@ class StandInSupervisor {
   #start() {
     this.spawns++;
     const port = freePort();
-    const worker = { child: undefined as unknown as Deno.ChildProcess, port, ready: Promise.resolve() };
+    const worker = {
+      child: undefined as unknown as Deno.ChildProcess,
+      port,
+      ready: Promise.resolve(),
+    };
     worker.ready = (async () => {
       const [cmd, args] = await pinned(0, Deno.execPath(), [
         'run',
@@ -312,7 +322,10 @@ async function main(): Promise<void> {
       spread(byMode.get(mode)!.map(pick));
     const stats: Record<string, { first: number; all: number; cold: number }> = {};
     for (const mode of byMode.keys()) {
-      const first = perRound(mode, (r) => mean(r.samples.filter((s) => s.afterIdle).map((s) => s.ms)));
+      const first = perRound(
+        mode,
+        (r) => mean(r.samples.filter((s) => s.afterIdle).map((s) => s.ms)),
+      );
       const all = perRound(mode, (r) => mean(r.samples.map((s) => s.ms)));
       const cold = perRound(
         mode,
@@ -338,7 +351,12 @@ async function main(): Promise<void> {
       });
       metrics.push({ name: 'every request, mean', variant: mode, ...all, unit: 'ms' });
       metrics.push({ name: 'cold-start rate, every request', variant: mode, ...cold, unit: '%' });
-      metrics.push({ name: 'cold-start rate after idle', variant: mode, ...coldAfterIdle, unit: '%' });
+      metrics.push({
+        name: 'cold-start rate after idle',
+        variant: mode,
+        ...coldAfterIdle,
+        unit: '%',
+      });
       metrics.push({
         name: 'worker starts per round',
         variant: mode,
@@ -351,8 +369,13 @@ async function main(): Promise<void> {
         ...perRound(mode, (r) => r.pings),
         unit: 'count',
       });
-      const failed = byMode.get(mode)!.reduce((a, r) => a + r.samples.filter((s) => !s.ok).length, 0);
-      if (failed) metrics.push({ name: 'non-2xx answers', variant: mode, median: failed, unit: 'count' });
+      const failed = byMode.get(mode)!.reduce(
+        (a, r) => a + r.samples.filter((s) => !s.ok).length,
+        0,
+      );
+      if (failed) {
+        metrics.push({ name: 'non-2xx answers', variant: mode, median: failed, unit: 'count' });
+      }
     }
     const faster = 100 * (1 - stats['warming schedule'].first / stats['no warming'].first);
     const fasterAll = 100 * (1 - stats['warming schedule'].all / stats['no warming'].all);
@@ -366,29 +389,39 @@ async function main(): Promise<void> {
     const section: BenchSection = {
       id: 'warming',
       title: 'Warming: first request after an idle gap, with and without the warming schedule',
-      command: `DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A ${SELF}${quick ? ' --quick' : ''}`,
+      command: `DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A ${SELF}${
+        quick ? ' --quick' : ''
+      }`,
       compared:
         `The robots function behind a stand-in supervisor (NOT Supabase's edge runtime: a small ` +
         `supervisor in this script that starts the function's worker process on the first request ` +
-        `and stops it after ${idleMs} ms idle), on PostgreSQL 15 with ${db.robots.toLocaleString('en-US')} ` +
+        `and stops it after ${idleMs} ms idle), on PostgreSQL 15 with ${
+          db.robots.toLocaleString('en-US')
+        } ` +
         `robots and Redis through the bridge. The same seeded trace (${bursts} bursts of 1-5 reads; ` +
         `about 60% of the gaps longer than the idle timeout) with no warming vs with the warmup ` +
         `function's ping (BackendOptimizationManager.warm, as POST /warmup runs it) every ` +
-        `${idleMs / 2} ms. Time is scaled down from minutes to seconds; modes alternated each round.`,
+        `${
+          idleMs / 2
+        } ms. Time is scaled down from minutes to seconds; modes alternated each round.`,
       rounds,
       metrics,
       claims: [
         {
           claim: '35-45% faster edge functions through optimized warming',
           measured: `first request after an idle gap ${faster.toFixed(0)}% faster (` +
-            `${stats['no warming'].first.toFixed(0)} ms -> ${stats['warming schedule'].first.toFixed(0)} ms); ` +
+            `${stats['no warming'].first.toFixed(0)} ms -> ${
+              stats['warming schedule'].first.toFixed(0)
+            } ms); ` +
             `every request ${fasterAll.toFixed(0)}% faster on this trace; cold-start rate ` +
-            `${stats['no warming'].cold.toFixed(0)}% -> ${stats['warming schedule'].cold.toFixed(0)}%`,
+            `${stats['no warming'].cold.toFixed(0)}% -> ${
+              stats['warming schedule'].cold.toFixed(0)
+            }%`,
           verdict,
         },
       ],
       notes: [
-        'A cold start here is a process start (Deno boot, the function\'s module graph, the first ' +
+        "A cold start here is a process start (Deno boot, the function's module graph, the first " +
         'database connection), longer than an isolate start in the edge runtime; the gain is as ' +
         'large as the cold start is, so read the ratio with that in mind.',
         'The gain on every request depends on the trace: how many requests follow an idle gap.',

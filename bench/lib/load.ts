@@ -28,7 +28,11 @@ async function hasTaskset(): Promise<boolean> {
 let tasksetAvailable: boolean | undefined;
 
 /** `[cmd, args]` run on one core (`taskset -c <core>`) where taskset exists. */
-export async function pinned(core: number, cmd: string, args: string[]): Promise<[string, string[]]> {
+export async function pinned(
+  core: number,
+  cmd: string,
+  args: string[],
+): Promise<[string, string[]]> {
   tasksetAvailable ??= await hasTaskset();
   if (!tasksetAvailable || navigator.hardwareConcurrency < 2) return [cmd, args];
   return ['taskset', ['-c', String(core), cmd, ...args]];

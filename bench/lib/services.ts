@@ -124,7 +124,9 @@ export async function benchDatabase(
     const generated = await generateRobots(pg.url, options.robots, ROBOT_USERS);
     const generateSeconds = (generated.generateMs + generated.analyzeMs) / 1000;
     options.log?.(
-      `${generated.inserted} robots generated in ${generateSeconds.toFixed(1)} s (${generated.totalSize})`,
+      `${generated.inserted} robots generated in ${
+        generateSeconds.toFixed(1)
+      } s (${generated.totalSize})`,
     );
     return {
       url: pg.url,
