@@ -16,7 +16,7 @@
  * (bench/lib/section.ts); `--quick` means 5 iterations and, when it generates, 50,000 robots.
  *
  * ```sh
- * deno run -A bench/db_indexes.ts                      # 1,000,000 robots, 15 iterations
+ * deno run -A bench/db_indexes.ts                      # 1,000,000 robots, 7 iterations
  * deno run -A bench/db_indexes.ts --rows 200000 --iterations 10 --url postgres://postgres:postgres@127.0.0.1:5432/postgres
  * deno run -A bench/db_indexes.ts --quick --json=/tmp/db_indexes.json
  * ```
@@ -45,7 +45,7 @@ const SHARED_URL = Deno.env.get('QF_BENCH_DB_URL') || '';
 const ROWS = Number(
   SHARED_URL ? Deno.env.get('QF_BENCH_ROBOTS') ?? '0' : arg('rows', quick ? '50000' : '1000000'),
 );
-const ITERATIONS = Number(arg('iterations', quick ? '5' : '15'));
+const ITERATIONS = Number(arg('iterations', quick ? '5' : '7'));
 const USERS = Number(arg('users', '1000'));
 const URL_ARG = arg('url', '');
 if (!Number.isInteger(ROWS) || ROWS < 1000) {

@@ -228,6 +228,31 @@ export function renderMarkdown(
       'compare ratios, not absolute numbers, across machines.',
   );
   out.push('');
+  out.push('## Running the benchmarks');
+  out.push('');
+  out.push(
+    '`npm run bench` (about 20 minutes) starts a redis-server with the Upstash REST bridge and ' +
+      'PostgreSQL 15 with the migrations and 1,000,000 generated robots on loopback, runs every ' +
+      'section below as a child process with a time limit, writes `bench/results/<date>.json` ' +
+      '(machine, load average before and after each section, every figure) and rewrites this ' +
+      'file and `bench/charts/*.svg` (bench/report.ts, Vega-Lite rendered headless). ' +
+      '`npm run bench -- --quick` does the same with 50,000 robots and short rounds (written to ' +
+      '`bench/results/<date>-quick.json`); `--only=<section ids>` runs some sections; ' +
+      '`--no-report` leaves this file alone; `deno run -A bench/report.ts [results.json]` ' +
+      'redraws it from a results file. A section that fails is recorded with the end of its ' +
+      'stderr and the run goes on; the command then exits non-zero. `deno task bench:micro` runs ' +
+      'the `deno bench` files alone. Needs `wrk` and `taskset` (Debian packages `wrk`, ' +
+      '`util-linux`), redis-server and PostgreSQL 15 as for the tests.',
+  );
+  out.push('');
+  out.push(
+    'Every section script also runs alone (the command in its section): it accepts `--quick` ' +
+      'and `--json=<path>` (the `BenchSection` shape of bench/lib/section.ts) and uses the ' +
+      "runner's services through `QF_BENCH_REDIS_URL`, `UPSTASH_REDIS_REST_URL`/`_TOKEN`, " +
+      '`QF_BENCH_DB_URL` and `QF_BENCH_ROBOTS` (`QF_BENCH_QUICK=1` in quick runs), starting its ' +
+      'own when they are unset. A benchmark that faults a service starts its own instance.',
+  );
+  out.push('');
   out.push('## Machine');
   out.push('');
   out.push('| | |');

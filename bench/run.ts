@@ -98,7 +98,7 @@ export const SCRIPTS: ScriptSpec[] = [
     owner: 'bench',
     sections: ['db_indexes'],
     needsDb: true,
-    budget: [150, 15],
+    budget: [120, 15],
   },
   {
     script: 'bench/predictive_optimization.ts',
