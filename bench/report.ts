@@ -21,7 +21,7 @@ import type { BenchMetric } from './lib/section.ts';
 import type { BenchRun, ScriptRun } from './lib/results.ts';
 
 /** One chart the report draws, from the section with the same id. */
-interface ChartSpec {
+export interface ChartSpec {
   id: string;
   title: string;
   /** Which metrics of the section the chart shows. */
@@ -44,7 +44,7 @@ export const CHARTS: ChartSpec[] = [
     id: 'cache_strategies',
     title: 'Hit rate and latency by cache strategy',
     pick: (m) =>
-      (m.unit === '%' && /hit/i.test(m.name)) || (m.unit === 'ms' && /mean|p95|p50/i.test(m.name)),
+      (m.unit === '%' && m.name === 'hit rate') || (m.unit === 'ms' && /^(mean|p95)$/.test(m.name)),
   },
   {
     id: 'warming',
@@ -59,7 +59,7 @@ export const CHARTS: ChartSpec[] = [
   {
     id: 'reliability',
     title: 'Share of requests answered successfully under faults',
-    pick: (m) => m.unit === '%',
+    pick: (m) => m.unit === '%' && /^answered successfully/.test(m.name),
   },
 ];
 
@@ -171,6 +171,20 @@ export function chartSpec(title: string, metrics: BenchMetric[]): TopLevelSpec {
     resolve: { scale: { x: 'independent', color: 'independent' } },
     config: { legend: { orient: 'bottom', columns: 1, labelLimit: 0 }, font: 'sans-serif' },
   } as unknown as TopLevelSpec;
+}
+
+/**
+ * The figures a chart draws: those its `pick` selects, else (a section whose names changed) those
+ * in the section's most common unit other than ratios.
+ */
+export function chartMetrics(chart: ChartSpec, metrics: BenchMetric[]): BenchMetric[] {
+  const finite = metrics.filter((m) => Number.isFinite(m.median));
+  const picked = finite.filter(chart.pick);
+  if (picked.length) return picked;
+  const counts = new Map<string, number>();
+  for (const m of finite) if (m.unit !== 'x') counts.set(m.unit, (counts.get(m.unit) ?? 0) + 1);
+  const unit = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return unit ? finite.filter((m) => m.unit === unit) : [];
 }
 
 /** Renders a Vega-Lite spec to an SVG string, headless. */
@@ -421,7 +435,7 @@ export async function writeReport(
   for (const chart of CHARTS) {
     const path = `bench/charts/${chart.id}.svg`;
     const section = run.sections.find((s) => s.id === chart.id);
-    const metrics = section?.metrics.filter((m) => chart.pick(m) && Number.isFinite(m.median));
+    const metrics = section && chartMetrics(chart, section.metrics);
     if (!section || !metrics?.length) {
       // A chart of an earlier run would describe figures this report no longer shows.
       await Deno.remove(`${root}${path}`).catch(() => {});

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import {
+  chartMetrics,
+  CHARTS,
   chartSpec,
   formatNumber,
   renderMarkdown,
@@ -179,4 +181,28 @@ Deno.test('runner: a deno bench --json report becomes a section in µs with targ
     ['executeOptimizedOperation, every feature on, memory-tier hit', 6, 1, 20, 'us'],
   ]);
   assert.equal(section.claims?.[0].verdict, 'missed');
+});
+
+Deno.test('report: a chart draws its picked figures, else the most common unit but ratios', () => {
+  const reliability = CHARTS.find((c) => c.id === 'reliability')!;
+  const metric = (name: string, unit: string) => ({ name, variant: 'v', median: 1, unit });
+  assert.deepEqual(
+    chartMetrics(reliability, [
+      metric('answered successfully', '%'),
+      metric('success share, relative gain', '%'),
+      metric('requests', 'count'),
+    ]).map((m) => m.name),
+    ['answered successfully'],
+  );
+  // Renamed figures: the chart still draws something meaningful.
+  assert.deepEqual(
+    chartMetrics(reliability, [
+      metric('ok share', 'share'),
+      metric('ok share 2', 'share'),
+      metric('ratio', 'x'),
+      metric('ratio 2', 'x'),
+      metric('ratio 3', 'x'),
+    ]).map((m) => m.name),
+    ['ok share', 'ok share 2'],
+  );
 });
