@@ -119,7 +119,7 @@ function metricRow(m: BenchMetric): string {
   } |`;
 }
 
-/** The Vega-Lite spec of one chart: grouped horizontal bars with min-max rules, one panel per unit. */
+/** The Vega-Lite spec of one chart: grouped horizontal bars with min-max rules, one panel per unit, stacked. */
 export function chartSpec(title: string, metrics: BenchMetric[]): TopLevelSpec {
   const values = metrics.map((m) => ({
     metric: `${m.name} (${m.unit})`,
@@ -130,14 +130,19 @@ export function chartSpec(title: string, metrics: BenchMetric[]): TopLevelSpec {
     unit: m.unit,
   }));
   const units = [...new Set(values.map((v) => v.unit))];
+  // One row per variant, a bar per figure; or, with more figures than variants (phases of a
+  // fault script, cold vs warm figures), one row per figure and a bar per variant.
+  const names = new Set(values.map((v) => v.metric)).size;
+  const variants = new Set(values.map((v) => v.variant)).size;
+  const [row, bar] = names > variants ? ['metric', 'variant'] : ['variant', 'metric'];
   const panel = (unit: string) => ({
     width: 320,
     title: unit,
     transform: [{ filter: { field: 'unit', equal: unit } }],
     encoding: {
-      y: { field: 'variant', type: 'nominal' as const, title: null, sort: null },
-      yOffset: { field: 'metric', type: 'nominal' as const },
-      color: { field: 'metric', type: 'nominal' as const, title: null },
+      y: { field: row, type: 'nominal' as const, title: null, sort: null },
+      yOffset: { field: bar, type: 'nominal' as const, sort: null },
+      color: { field: bar, type: 'nominal' as const, title: null, sort: null },
     },
     layer: [
       {
@@ -167,9 +172,13 @@ export function chartSpec(title: string, metrics: BenchMetric[]): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     data: { values },
-    hconcat: units.map(panel),
+    vconcat: units.map(panel),
     resolve: { scale: { x: 'independent', color: 'independent' } },
-    config: { legend: { orient: 'bottom', columns: 1, labelLimit: 0 }, font: 'sans-serif' },
+    config: {
+      legend: { orient: 'bottom', columns: 1, labelLimit: 0 },
+      axis: { labelLimit: 320 },
+      font: 'sans-serif',
+    },
   } as unknown as TopLevelSpec;
 }
 
