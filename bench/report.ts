@@ -260,8 +260,9 @@ export function renderMarkdown(
       '(machine, load average before and after each section, every figure) and rewrites this ' +
       'file and `bench/charts/*.svg` (bench/report.ts, Vega-Lite rendered headless). ' +
       '`npm run bench -- --quick` does the same with 50,000 robots and short rounds (written to ' +
-      '`bench/results/<date>-quick.json`); `--only=<section ids>` runs some sections; ' +
-      '`--no-report` leaves this file alone; `deno run -A bench/report.ts [results.json]` ' +
+      '`bench/results/<date>-quick.json`); `--only=<section ids>` runs some sections ' +
+      '(into `bench/results/<date>-only.json`, leaving this file alone); `--no-report` leaves ' +
+      'this file alone; `deno run -A bench/report.ts [results.json]` ' +
       'redraws it from a results file. A section that fails is recorded with the end of its ' +
       'stderr and the run goes on; the command then exits non-zero. `deno task bench:micro` runs ' +
       'the `deno bench` files alone. Needs `wrk` and `taskset` (Debian packages `wrk`, ' +

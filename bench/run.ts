@@ -6,8 +6,8 @@
  * 2. runs each benchmark script as a child process
  *    (`deno run -A bench/<x>.ts [--quick] --json=<tmp>`) with the env contract of
  *    bench/lib/services.ts, and the `deno bench` files (`deno bench -A --json bench/<x>_bench.ts`)
- *    as `micro_<x>` sections (full runs only); a script that fails is recorded as failed with its stderr tail and
- *    the run goes on; a script that does not write `--json` yet is recorded as "not yet";
+ *    as `micro_<x>` sections (full runs only); a script that fails is recorded as failed with its
+ *    stderr tail and the run goes on; a script that does not write `--json` yet is recorded as "not yet";
  * 3. writes `bench/results/<YYYY-MM-DD>.json` (`-quick` suffix in quick mode) with the machine
  *    and the load average before and after each script;
  * 4. rewrites BENCHMARKS.md and bench/charts/*.svg (bench/report.ts).
@@ -17,7 +17,7 @@
  * ```sh
  * npm run bench                      # full: under 20 minutes
  * npm run bench -- --quick           # under 3 minutes of measuring (plus service start)
- * npm run bench -- --only=warming,stampede --no-report
+ * npm run bench -- --only=warming,stampede   # bench/results/<date>-only.json, report untouched
  * ```
  *
  * @module
@@ -469,9 +469,7 @@ async function main(): Promise<number> {
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       mode,
-      command: `npm run bench${options.quick ? ' -- --quick' : ''}${
-        options.only ? ` -- --only=${options.only.join(',')}` : ''
-      }`,
+      command: ['npm run bench', ...(Deno.args.length ? ['--', ...Deno.args] : [])].join(' '),
       machine,
       services: {
         robots: db?.robots ?? 0,
@@ -482,13 +480,14 @@ async function main(): Promise<number> {
       sections,
       durationSeconds: round((performance.now() - t0) / 1000),
     };
-    const suffix = options.quick ? '-quick' : '';
+    // A partial run (--only) never replaces the day's full results nor the report.
+    const suffix = `${options.quick ? '-quick' : ''}${options.only ? '-only' : ''}`;
     const out = `bench/results/${today()}${suffix}.json`;
     await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
     await Deno.writeTextFile(`${ROOT}${out}`, JSON.stringify(results, null, 2) + '\n');
     await denoFmt(ROOT, [out]);
     log(`results: ${out} (${results.durationSeconds} s in all)`);
-    if (options.report) {
+    if (options.report && !options.only) {
       const written = await writeReport(results, { root: ROOT, resultsPath: out });
       log(`report: ${written.join(', ')}`);
     }
