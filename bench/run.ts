@@ -337,6 +337,69 @@ async function benchFiles(only?: string[]): Promise<string[]> {
   return kept;
 }
 
+/**
+ * Runs one section script (`deno run -A <script> [--quick] --json=<tmp>`) within twice its
+ * budget + 60 s and returns how it ended with the sections it wrote: "not yet" when the script
+ * is missing or writes no `--json`, "failed" (with its stderr tail) when it exits non-zero, times
+ * out or writes no valid sections.
+ *
+ * @example
+ * ```ts
+ * const { run, sections } = await runScript(SCRIPTS[0], { quick: true, env: {}, tmp: '/tmp' });
+ * ```
+ */
+export async function runScript(
+  spec: ScriptSpec,
+  context: { quick: boolean; env: Record<string, string>; tmp: string },
+): Promise<{ run: ScriptRun; sections: BenchSection[] }> {
+  const budgetSeconds = context.quick ? spec.budget[1] : spec.budget[0];
+  const limitSeconds = budgetSeconds * 2 + 60;
+  const run: ScriptRun = {
+    script: spec.script,
+    owner: spec.owner,
+    expected: spec.sections,
+    status: 'ok',
+    budgetSeconds,
+  };
+  const path = spec.script.startsWith('/') ? spec.script : `${ROOT}${spec.script}`;
+  if (!await exists(path)) {
+    run.status = 'not yet';
+    run.reason = `${spec.script} does not exist yet (helper "${spec.owner}")`;
+    log(run.reason);
+    return { run, sections: [] };
+  }
+  if (!await writesJson(path)) {
+    run.status = 'not yet';
+    run.reason = `${spec.script} does not write --json yet (helper "${spec.owner}")`;
+    log(run.reason);
+    return { run, sections: [] };
+  }
+  const json = `${context.tmp}/${spec.sections[0]}.json`;
+  const args = ['run', '-A', spec.script, ...(context.quick ? ['--quick'] : []), `--json=${json}`];
+  run.command = `deno ${args.join(' ').replace(json, '<path>')}`;
+  run.loadBefore = await loadAverage();
+  log(`${spec.script} (budget ${budgetSeconds} s)`);
+  const result = await runChild(args, context.env, limitSeconds, spec.sections[0]);
+  run.seconds = round(result.seconds);
+  run.exitCode = result.code;
+  run.loadAfter = await loadAverage();
+  let sections: BenchSection[] = [];
+  try {
+    if (result.timedOut) throw new Error(`stopped after ${limitSeconds} s`);
+    if (result.code !== 0) throw new Error(`exited with code ${result.code}`);
+    sections = await readSections(json);
+    const missing = spec.sections.filter((id) => !sections.some((s) => s.id === id));
+    if (missing.length) log(`${spec.script} wrote no section ${missing.join(', ')}`);
+  } catch (error) {
+    run.status = 'failed';
+    run.reason = String((error as Error).message ?? error);
+    run.stderrTail = tailLines(result.stderrTail);
+    log(`${spec.script} FAILED: ${run.reason}`);
+  }
+  log(`${spec.script}: ${run.status} in ${run.seconds} s`);
+  return { run, sections };
+}
+
 function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
@@ -411,57 +474,13 @@ async function main(): Promise<number> {
     }
 
     for (const spec of selected) {
-      const budgetSeconds = options.quick ? spec.budget[1] : spec.budget[0];
-      const run: ScriptRun = {
-        script: spec.script,
-        owner: spec.owner,
-        expected: spec.sections,
-        status: 'ok',
-        budgetSeconds,
-      };
+      const { run, sections: written } = await runScript(spec, {
+        quick: options.quick,
+        env,
+        tmp,
+      });
       scripts.push(run);
-      const path = `${ROOT}${spec.script}`;
-      if (!await exists(path)) {
-        run.status = 'not yet';
-        run.reason = `${spec.script} does not exist yet (helper "${spec.owner}")`;
-        log(run.reason);
-        continue;
-      }
-      if (!await writesJson(path)) {
-        run.status = 'not yet';
-        run.reason = `${spec.script} does not write --json yet (helper "${spec.owner}")`;
-        log(run.reason);
-        continue;
-      }
-      const json = `${tmp}/${spec.sections[0]}.json`;
-      const args = [
-        'run',
-        '-A',
-        spec.script,
-        ...(options.quick ? ['--quick'] : []),
-        `--json=${json}`,
-      ];
-      run.command = `deno ${args.join(' ').replace(json, '<path>')}`;
-      run.loadBefore = await loadAverage();
-      log(`${spec.script} (budget ${budgetSeconds} s)`);
-      const result = await runChild(args, env, budgetSeconds * 2 + 60, spec.sections[0]);
-      run.seconds = round(result.seconds);
-      run.exitCode = result.code;
-      run.loadAfter = await loadAverage();
-      try {
-        if (result.timedOut) throw new Error(`stopped after ${budgetSeconds * 2 + 60} s`);
-        if (result.code !== 0) throw new Error(`exited with code ${result.code}`);
-        const written = await readSections(json);
-        sections.push(...written);
-        const missing = spec.sections.filter((id) => !written.some((s) => s.id === id));
-        if (missing.length) log(`${spec.script} wrote no section ${missing.join(', ')}`);
-      } catch (error) {
-        run.status = 'failed';
-        run.reason = String((error as Error).message ?? error);
-        run.stderrTail = tailLines(result.stderrTail);
-        log(`${spec.script} FAILED: ${run.reason}`);
-      }
-      log(`${spec.script}: ${run.status} in ${run.seconds} s`);
+      sections.push(...written);
     }
 
     const finishedAt = new Date();

@@ -1,7 +1,7 @@
 /**
- * The benchmark report generator (bench/report.ts) and the runner's `deno bench` conversion
- * (bench/run.ts) on fixture data: verdicts said plainly, failed and missing sections shown,
- * charts only for sections that exist, SVG rendered by Vega headless.
+ * The benchmark report generator (bench/report.ts) and the runner (bench/run.ts) on fixture data
+ * and tiny scripts: verdicts said plainly, failed and missing sections shown, charts only for
+ * sections that exist, SVG rendered by Vega headless, a failing script recorded with its stderr.
  */
 import assert from 'node:assert/strict';
 import {
@@ -13,7 +13,7 @@ import {
   renderSvg,
   writeReport,
 } from '../../bench/report.ts';
-import { microSection } from '../../bench/run.ts';
+import { microSection, runScript } from '../../bench/run.ts';
 import type { BenchRun } from '../../bench/lib/results.ts';
 
 function fixture(): BenchRun {
@@ -205,4 +205,53 @@ Deno.test('report: a chart draws its picked figures, else the most common unit b
     ]).map((m) => m.name),
     ['ok share', 'ok share 2'],
   );
+});
+
+Deno.test('runner: a failing script is recorded with its stderr tail, others are not lost', async () => {
+  const dir = await Deno.makeTempDir({ prefix: 'qf-runner-test-' });
+  try {
+    const ok = `${dir}/ok.ts`;
+    await Deno.writeTextFile(
+      ok,
+      `const path = Deno.args.find((a) => a.startsWith('--json='))!.slice('--json='.length);
+await Deno.writeTextFile(path, JSON.stringify([{ id: 'fake_ok', title: 't', command: 'c',
+  compared: 'x', metrics: [{ name: 'n', variant: Deno.args.includes('--quick') ? 'quick' : 'full',
+  median: 1, unit: 'ms' }] }]));`,
+    );
+    const failing = `${dir}/failing.ts`;
+    await Deno.writeTextFile(
+      failing,
+      `// writes --json one day\nconsole.error('boom: the fault');\nDeno.exit(3);\n`,
+    );
+    const silent = `${dir}/silent.ts`;
+    await Deno.writeTextFile(silent, `console.log('no sections here');\n`);
+    const spec = (script: string, id: string) => ({
+      script,
+      owner: 'test',
+      sections: [id],
+      needsDb: false,
+      budget: [5, 5] as [number, number],
+    });
+    const context = { quick: true, env: {}, tmp: dir };
+
+    const good = await runScript(spec(ok, 'fake_ok'), context);
+    assert.equal(good.run.status, 'ok');
+    assert.deepEqual(good.sections.map((s) => [s.id, s.metrics[0].variant]), [[
+      'fake_ok',
+      'quick',
+    ]]);
+
+    const bad = await runScript(spec(failing, 'fake_failing'), context);
+    assert.equal(bad.run.status, 'failed');
+    assert.equal(bad.run.exitCode, 3);
+    assert.match(bad.run.stderrTail ?? '', /boom: the fault/);
+    assert.deepEqual(bad.sections, []);
+
+    const notYet = await runScript(spec(silent, 'fake_silent'), context);
+    assert.equal(notYet.run.status, 'not yet');
+    const missing = await runScript(spec(`${dir}/missing.ts`, 'fake_missing'), context);
+    assert.equal(missing.run.status, 'not yet');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
