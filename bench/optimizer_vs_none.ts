@@ -136,7 +136,17 @@ async function buildPaths(dbUrl: string, barePort: number): Promise<string[]> {
     await sql.end({ timeout: 5 });
   }
   // Listing pages 1-5 of each type filter: cursors from the bare server (the API's own).
-  const listing = await Promise.all(TYPES.map(async (type) => {
+  /** The next page's cursor (the bare server's pool is small: retry a busy answer). */
+  const nextCursor = async (path: string): Promise<string | null> => {
+    for (let attempt = 1;; attempt++) {
+      const res = await fetch(`http://127.0.0.1:${barePort}${path}`);
+      if (res.ok) return (await res.json()).nextCursor ?? null;
+      const text = await res.text();
+      if (attempt === 5) throw new Error(`GET ${path}: ${res.status} ${text.slice(0, 200)}`);
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  };
+  const pagesOf = async (type: string): Promise<string[]> => {
     const pages: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 5; page++) {
@@ -145,13 +155,16 @@ async function buildPaths(dbUrl: string, barePort: number): Promise<string[]> {
       if (cursor) query.set('cursor', cursor);
       const path = `/robots/public?${query}`;
       pages.push(path);
-      const res = await fetch(`http://127.0.0.1:${barePort}${path}`);
-      const body = await res.json();
-      cursor = body.nextCursor ?? null;
+      cursor = await nextCursor(path);
       if (!cursor) break;
     }
     return pages;
-  }));
+  };
+  // Three types at a time: as many as the server's database connections.
+  const listing: string[][] = [];
+  for (let i = 0; i < TYPES.length; i += 3) {
+    listing.push(...await Promise.all(TYPES.slice(i, i + 3).map(pagesOf)));
+  }
   const random = mulberry32(42);
   const detailRank = zipfSampler(ids.length, 1.0, random);
   const typeRank = zipfSampler(listing.length, 1.0, random);
