@@ -54,7 +54,7 @@ async function serveRobots(port: number, localAuth = true): Promise<void> {
   }
   const { setDatabase } = await import('../shared/db/mod.ts');
   if (!Deno.env.get('SUPABASE_DB_URL')) {
-    const { createEmbeddedDatabase } = await import('../shared/db/pglite.ts');
+    const { createEmbeddedDatabase } = await import('../scripts/pglite.ts');
     setDatabase(await createEmbeddedDatabase({ dataDir: 'memory://' }));
   }
   const { app } = await import('../supabase/functions/robots/app.ts');

@@ -347,7 +347,7 @@ async function openDatabase(reset: boolean): Promise<{ db: Database; note: strin
     });
   }
   if (dataDir !== 'memory://') await Deno.mkdir(dataDir, { recursive: true });
-  const { createEmbeddedDatabase } = await import('../shared/db/pglite.ts');
+  const { createEmbeddedDatabase } = await import('./pglite.ts');
   let note = '';
   let db: Database;
   try {

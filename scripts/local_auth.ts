@@ -20,6 +20,8 @@
  * send `X-Supabase-Api-Version: 2024-01-01` (supabase-js does), else the legacy
  * `{ code: 400, error_code, msg }`.
  *
+ * The rows and their SQL: `local_auth/store.ts`; this file is the HTTP API.
+ *
  * DEVELOPMENT ONLY: this file is never part of a deployed function.
  *
  * @module
@@ -31,6 +33,7 @@ import { cors } from 'hono/cors';
 import type { SqlExecutor } from '../shared/db/types.ts';
 import { verifySupabaseJwt } from '../shared/http/auth.ts';
 import { signLocalUserToken } from './local_keys.ts';
+import { AuthError, AuthStore, userJson, type UserRow } from './local_auth/store.ts';
 
 /** The API version Supabase Auth answers with when the client asks for it. */
 const API_VERSION = '2024-01-01';
@@ -55,77 +58,6 @@ export interface LocalAuthOptions {
   ) => Promise<string>;
 }
 
-/** An error Supabase Auth would answer. */
-class AuthError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-
-interface UserRow {
-  id: string;
-  aud: string;
-  role: string;
-  email: string;
-  encrypted_password: string | null;
-  email_confirmed_at: string | null;
-  last_sign_in_at: string | null;
-  raw_app_meta_data: Record<string, unknown> | null;
-  raw_user_meta_data: Record<string, unknown> | null;
-  created_at: string;
-  updated_at: string;
-  is_anonymous: boolean;
-}
-
-const USER_COLUMNS = `id, aud, role, email, encrypted_password,
-  to_json(email_confirmed_at) #>> '{}' as email_confirmed_at,
-  to_json(last_sign_in_at) #>> '{}' as last_sign_in_at,
-  raw_app_meta_data, raw_user_meta_data,
-  to_json(created_at) #>> '{}' as created_at, to_json(updated_at) #>> '{}' as updated_at,
-  coalesce(is_anonymous, false) as is_anonymous`;
-
-/** The user object of Supabase Auth's responses. */
-function userJson(row: UserRow): Record<string, unknown> {
-  const appMetadata = row.raw_app_meta_data ?? { provider: 'email', providers: ['email'] };
-  const userMetadata = row.raw_user_meta_data ?? {};
-  return {
-    id: row.id,
-    aud: row.aud || 'authenticated',
-    role: row.role || 'authenticated',
-    email: row.email,
-    email_confirmed_at: row.email_confirmed_at ?? undefined,
-    phone: '',
-    confirmed_at: row.email_confirmed_at ?? undefined,
-    last_sign_in_at: row.last_sign_in_at ?? undefined,
-    app_metadata: appMetadata,
-    user_metadata: userMetadata,
-    identities: [{
-      identity_id: row.id,
-      id: row.id,
-      user_id: row.id,
-      identity_data: { ...userMetadata, email: row.email, sub: row.id, email_verified: true },
-      provider: 'email',
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-      email: row.email,
-    }],
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    is_anonymous: row.is_anonymous,
-  };
-}
-
-/** Refresh tokens are opaque random strings, as Supabase Auth's. */
-function newRefreshToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(9));
-  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_');
-}
-
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
@@ -147,16 +79,7 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
     sign = (claims, expiresInSeconds) => signLocalUserToken(claims, { expiresInSeconds }),
   } = options;
 
-  const findUserByEmail = async (email: string) =>
-    (await db.query<UserRow>(
-      `select ${USER_COLUMNS} from auth.users where email = $1 and deleted_at is null`,
-      [email],
-    ))[0];
-  const findUser = async (id: string) =>
-    (await db.query<UserRow>(
-      `select ${USER_COLUMNS} from auth.users where id = $1 and deleted_at is null`,
-      [id],
-    ))[0];
+  const store = new AuthStore(db);
 
   /** A session answer: a fresh access token plus the refresh token. */
   const sessionJson = async (user: UserRow, sessionId: string, refreshToken: string) => {
@@ -186,22 +109,8 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
 
   /** Starts a session for `user` and returns its answer. */
   const startSession = async (user: UserRow, c: Context) => {
-    const sessionId = crypto.randomUUID();
-    const refreshToken = newRefreshToken();
-    await db.query(
-      `insert into auth.sessions (id, user_id, aal, user_agent) values ($1, $2, 'aal1', $3)`,
-      [sessionId, user.id, c.req.header('user-agent') ?? null],
-    );
-    await db.query(
-      `insert into auth.refresh_tokens (token, user_id, session_id) values ($1, $2, $3)`,
-      [refreshToken, user.id, sessionId],
-    );
-    const updated = (await db.query<UserRow>(
-      `update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1
-       returning ${USER_COLUMNS}`,
-      [user.id],
-    ))[0];
-    return await sessionJson(updated, sessionId, refreshToken);
+    const started = await store.startSession(user.id, c.req.header('user-agent') ?? null);
+    return await sessionJson(started.user, started.sessionId, started.refreshToken);
   };
 
   const readBody = async (c: Context): Promise<Record<string, unknown>> => {
@@ -238,12 +147,7 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
     }
     const sessionId = typeof claims.session_id === 'string' ? claims.session_id : '';
     const userId = typeof claims.sub === 'string' ? claims.sub : '';
-    const session = sessionId
-      ? (await db.query<{ id: string }>(
-        `select id from auth.sessions where id = $1 and user_id = $2`,
-        [sessionId, userId],
-      ))[0]
-      : undefined;
+    const session = sessionId ? await store.hasSession(sessionId, userId) : false;
     if (!session) {
       throw new AuthError(
         403,
@@ -251,7 +155,7 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
         'Session from session_id claim in JWT does not exist',
       );
     }
-    const user = await findUser(userId);
+    const user = await store.user(userId);
     if (!user) {
       throw new AuthError(403, 'user_not_found', 'User from sub claim in JWT does not exist');
     }
@@ -336,28 +240,12 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
     const data = body.data && typeof body.data === 'object' && !Array.isArray(body.data)
       ? body.data
       : {};
-    if (await findUserByEmail(email)) {
+    if (await store.userByEmail(email)) {
       throw new AuthError(422, 'user_already_exists', 'User already registered');
     }
-    const hash = await bcrypt.hash(password, bcryptCost);
-    const rows = await db.query<UserRow>(
-      `insert into auth.users
-         (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
-          raw_app_meta_data, raw_user_meta_data)
-       values ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated',
-               $2, $3, now(), $4::jsonb, $5::jsonb)
-       on conflict do nothing
-       returning ${USER_COLUMNS}`,
-      [
-        crypto.randomUUID(),
-        email,
-        hash,
-        JSON.stringify({ provider: 'email', providers: ['email'] }),
-        JSON.stringify(data),
-      ],
-    );
-    if (!rows[0]) throw new AuthError(422, 'user_already_exists', 'User already registered');
-    return c.json(await startSession(rows[0], c));
+    const created = await store.createUser(email, await bcrypt.hash(password, bcryptCost), data);
+    if (!created) throw new AuthError(422, 'user_already_exists', 'User already registered');
+    return c.json(await startSession(created, c));
   });
 
   app.post('/token', async (c) => {
@@ -367,7 +255,7 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
       const email = stringField(body, 'email').trim().toLowerCase();
       const password = stringField(body, 'password');
       if (!email) throw new AuthError(400, 'validation_failed', 'missing email or phone');
-      const user = await findUserByEmail(email);
+      const user = await store.userByEmail(email);
       const ok = user?.encrypted_password
         ? await bcrypt.compare(password, user.encrypted_password)
         : false;
@@ -379,44 +267,23 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
     if (grantType === 'refresh_token') {
       const token = stringField(body, 'refresh_token');
       if (!token) throw new AuthError(400, 'validation_failed', 'refresh_token required');
-      // One statement: of two concurrent refreshes with the same token, only one rotates it.
-      const rotated = (await db.query<{ user_id: string; session_id: string }>(
-        `update auth.refresh_tokens set revoked = true, updated_at = now()
-         where token = $1 and not revoked
-         returning user_id, session_id`,
-        [token],
-      ))[0];
-      if (!rotated) {
-        const known = (await db.query(`select 1 from auth.refresh_tokens where token = $1`, [
-          token,
-        ]))[0];
-        throw known
-          ? new AuthError(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used')
-          : new AuthError(
-            400,
-            'refresh_token_not_found',
-            'Invalid Refresh Token: Refresh Token Not Found',
-          );
+      const rotated = await store.revokeRefreshToken(token);
+      if (rotated === 'already_used') {
+        throw new AuthError(
+          400,
+          'refresh_token_already_used',
+          'Invalid Refresh Token: Already Used',
+        );
       }
-      const user = await findUser(rotated.user_id);
-      if (!user) {
+      const user = rotated === 'not_found' ? undefined : await store.user(rotated.user_id);
+      if (rotated === 'not_found' || !user) {
         throw new AuthError(
           400,
           'refresh_token_not_found',
           'Invalid Refresh Token: Refresh Token Not Found',
         );
       }
-      const next = newRefreshToken();
-      await db.query(
-        `insert into auth.refresh_tokens (token, user_id, session_id, parent)
-         values ($1, $2, $3, $4)`,
-        [next, rotated.user_id, rotated.session_id, token],
-      );
-      await db.query(
-        `update auth.sessions set refreshed_at = now(), updated_at = now()
-        where id = $1`,
-        [rotated.session_id],
-      );
+      const next = await store.issueRefreshToken(rotated, token);
       return c.json(await sessionJson(user, rotated.session_id, next));
     }
     throw new AuthError(
@@ -436,22 +303,14 @@ export function createLocalAuth(options: LocalAuthOptions): Hono {
   app.post('/logout', async (c) => {
     const { sessionId, user } = await requireSession(c);
     const scope = c.req.query('scope') ?? 'global';
-    if (scope === 'local') {
-      await db.query(`delete from auth.sessions where id = $1`, [sessionId]);
-    } else if (scope === 'others') {
-      await db.query(`delete from auth.sessions where user_id = $1 and id <> $2`, [
-        user.id,
-        sessionId,
-      ]);
-    } else if (scope === 'global') {
-      await db.query(`delete from auth.sessions where user_id = $1`, [user.id]);
-    } else {
+    if (scope !== 'local' && scope !== 'others' && scope !== 'global') {
       throw new AuthError(
         400,
         'validation_failed',
         `Unsupported logout scope ${JSON.stringify(scope)}`,
       );
     }
+    await store.endSessions(scope, sessionId, user.id);
     return c.body(null, 204);
   });
 

@@ -7,9 +7,10 @@
  *   settings (fsync off) and `pg_stat_statements` (+ `pg_cron` when installed) preloaded, and
  *   returns its URL (superuser `postgres`, password `postgres`). `stop()` kills the postmaster by
  *   PID and removes the directory.
- * - {@link applyMigrations} applies `supabase/bootstrap.sql` (Supabase roles and `auth` schema),
- *   then `supabase migration up --remote=<url>`, then verifies every migration file's version is
- *   recorded in `supabase_migrations.schema_migrations` and the tables exist.
+ * - `applyMigrations` (`migrations.ts`, re-exported here) applies `supabase/bootstrap.sql`
+ *   (Supabase roles and `auth` schema), then `supabase migration up --remote=<url>`, then verifies
+ *   every migration file's version is recorded in `supabase_migrations.schema_migrations` and the
+ *   tables exist.
  *
  * @example
  * ```ts
@@ -24,15 +25,13 @@
  * @module
  */
 import postgres from 'postgres';
+import { freePort, isRoot, killByPid, run } from './process.ts';
+import { applyMigrations } from './migrations.ts';
+
+export { applyMigrations, type ApplyMigrationsOptions, migrationFiles } from './migrations.ts';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const PG_EXTENSION_DIR = '/usr/share/postgresql/15/extension';
-const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
-const BOOTSTRAP_SQL = `${REPO_ROOT}/supabase/bootstrap.sql`;
-const MIGRATIONS_DIR = `${REPO_ROOT}/supabase/migrations`;
-const SUPABASE_CLI = `${REPO_ROOT}/node_modules/.bin/supabase`;
-/** Tables the migrations must have created; checked after applying them. */
-const EXPECTED_TABLES = ['strategies', 'robots', 'optimization_metrics', 'optimization_runs'];
 
 /** A running cluster. */
 export interface RunningPostgres {
@@ -73,56 +72,6 @@ export interface StartPostgresOptions {
   startTimeoutMs?: number;
 }
 
-const isRoot = (): boolean => Deno.uid?.() === 0;
-
-async function run(
-  cmd: string,
-  args: string[],
-  options: { asPostgres?: boolean; env?: Record<string, string>; cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, finalArgs] = options.asPostgres && isRoot()
-    ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]]
-    : [cmd, args];
-  const out = await new Deno.Command(command, {
-    args: finalArgs,
-    env: options.env,
-    cwd: options.cwd,
-    stdout: 'piped',
-    stderr: 'piped',
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    Deno.kill(pid, 'SIGCONT');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!processAlive(pid)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return !processAlive(pid);
-}
-
 async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
   try {
     const text = await Deno.readTextFile(`${dataDir}/postmaster.pid`);
@@ -131,23 +80,6 @@ async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function killByPid(pid: number | undefined): Promise<void> {
-  if (pid === undefined || !processAlive(pid)) return;
-  // SIGINT = fast shutdown; SIGQUIT = immediate shutdown if it hangs.
-  try {
-    Deno.kill(pid, 'SIGINT');
-  } catch { /* already gone */ }
-  if (await waitForExit(pid, 10_000)) return;
-  try {
-    Deno.kill(pid, 'SIGQUIT');
-  } catch { /* already gone */ }
-  if (await waitForExit(pid, 5_000)) return;
-  try {
-    Deno.kill(pid, 'SIGKILL');
-  } catch { /* already gone */ }
-  await waitForExit(pid, 5_000);
 }
 
 /** True when the pg_cron extension files are installed for PostgreSQL 15. */
@@ -276,17 +208,22 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       append: true,
     });
 
-    const start = await run(`${PG_BIN}/pg_ctl`, [
-      '-D',
-      dataDir,
-      '-l',
-      `${baseDir}/postgres.log`,
-      '-w',
-      '-t',
-      String(Math.ceil(startTimeoutMs / 1000)),
-      'start',
-    ], { asPostgres: true });
-    pid = await readPostmasterPid(dataDir);
+    // `pg_ctl start -w`: resolves once the server accepts connections (or the timeout passed).
+    const pgCtlStart = async () => {
+      const result = await run(`${PG_BIN}/pg_ctl`, [
+        '-D',
+        dataDir,
+        '-l',
+        `${baseDir}/postgres.log`,
+        '-w',
+        '-t',
+        String(Math.ceil(startTimeoutMs / 1000)),
+        'start',
+      ], { asPostgres: true });
+      pid = await readPostmasterPid(dataDir);
+      return result;
+    };
+    const start = await pgCtlStart();
     if (start.code !== 0) {
       const log = await Deno.readTextFile(`${baseDir}/postgres.log`).catch(() => '');
       throw new Error(`pg_ctl start failed (${start.code}): ${start.stderr}\n${log.slice(-2000)}`);
@@ -318,17 +255,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         pid = undefined;
       },
       async startServer() {
-        const result = await run(`${PG_BIN}/pg_ctl`, [
-          '-D',
-          dataDir,
-          '-l',
-          `${baseDir}/postgres.log`,
-          '-w',
-          '-t',
-          String(Math.ceil(startTimeoutMs / 1000)),
-          'start',
-        ], { asPostgres: true });
-        pid = await readPostmasterPid(dataDir);
+        const result = await pgCtlStart();
         if (result.code !== 0) throw new Error(`pg_ctl start failed: ${result.stderr}`);
         if (pid !== undefined) server.pid = pid;
       },
@@ -338,106 +265,6 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await cleanup();
     throw error;
   }
-}
-
-/** Migration files in apply order: `<version>_<name>.sql`. */
-export async function migrationFiles(
-  dir = MIGRATIONS_DIR,
-): Promise<{ version: string; file: string }[]> {
-  const files: { version: string; file: string }[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const match = /^(\d{14})_.+\.sql$/.exec(entry.name);
-    if (entry.isFile && match) files.push({ version: match[1], file: entry.name });
-  }
-  return files.sort((a, b) => a.version.localeCompare(b.version));
-}
-
-/** Options of {@link applyMigrations}. */
-export interface ApplyMigrationsOptions {
-  /**
-   * Also apply `supabase/seed.sql` after the migrations.
-   * @default false
-   */
-  seed?: boolean;
-}
-
-/**
- * Applies the bootstrap SQL, then every migration through the real Supabase CLI
- * (`supabase migration up --remote=<url> --include-all --yes`), then verifies that every
- * migration version is recorded and the tables exist. Throws with the CLI's output otherwise.
- *
- * @example
- * ```ts
- * await applyMigrations('postgres://postgres:postgres@127.0.0.1:5432/postgres');
- * ```
- */
-export async function applyMigrations(
-  url: string,
-  options: ApplyMigrationsOptions = {},
-): Promise<string[]> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
-  try {
-    await sql.unsafe(await Deno.readTextFile(BOOTSTRAP_SQL));
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-
-  const cli = await run(SUPABASE_CLI, [
-    'migration',
-    'up',
-    `--remote=${withSslDisabled(url)}`,
-    '--include-all',
-    '--workdir',
-    REPO_ROOT,
-    '--yes',
-  ], {
-    cwd: REPO_ROOT,
-    env: { SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', SUPABASE_YES: '1' },
-  });
-  const cliOutput = `${cli.stdout}${cli.stderr}`;
-  if (cli.code !== 0) {
-    throw new Error(`supabase migration up failed (${cli.code}):\n${cliOutput}`);
-  }
-
-  const expected = (await migrationFiles()).map((m) => m.version);
-  const check = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
-  try {
-    const applied = await check.unsafe<{ version: string }[]>(
-      'select version from supabase_migrations.schema_migrations',
-    ).catch((error) => {
-      throw new Error(
-        `supabase migration up exited 0 but recorded no migrations (${error.message}):\n${cliOutput}`,
-      );
-    });
-    const appliedSet = new Set(applied.map((row) => row.version));
-    const missing = expected.filter((version) => !appliedSet.has(version));
-    if (missing.length > 0) {
-      throw new Error(
-        `supabase migration up exited 0 but did not apply ${missing.join(', ')}:\n${cliOutput}`,
-      );
-    }
-    const tables = await check.unsafe<{ relname: string }[]>(
-      `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where n.nspname = 'public' and c.relkind = 'r' and c.relname = any($1)`,
-      [EXPECTED_TABLES],
-    );
-    const present = new Set(tables.map((row) => row.relname));
-    const absent = EXPECTED_TABLES.filter((table) => !present.has(table));
-    if (absent.length > 0) throw new Error(`tables missing after migrations: ${absent.join(', ')}`);
-    if (options.seed) {
-      await check.unsafe(await Deno.readTextFile(`${REPO_ROOT}/supabase/seed.sql`));
-    }
-  } finally {
-    await check.end({ timeout: 5 });
-  }
-  return expected;
-}
-
-/** The CLI tries TLS first against remote URLs; a local cluster has none. */
-function withSslDisabled(url: string): string {
-  const parsed = new URL(url);
-  if (!parsed.searchParams.has('sslmode')) parsed.searchParams.set('sslmode', 'disable');
-  return parsed.toString();
 }
 
 if (import.meta.main) {

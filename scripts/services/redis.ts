@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { freePort } from './process.ts';
 
 /** Options of {@link startRedisServer}. */
 export interface StartRedisServerOptions {
@@ -157,14 +158,6 @@ async function startOnce(options: StartRedisServerOptions): Promise<RedisServer>
     stop: () => finish('SIGTERM', 5_000),
     kill: () => finish('SIGKILL', 0),
   };
-}
-
-/** A port free right now on 127.0.0.1 (the OS picks it). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** Whether a Redis on `port` answers `PING` with `+PONG`. */

@@ -6,7 +6,7 @@
  */
 import { DbValidationError } from './errors.ts';
 import { WhereBuilder } from './pagination.ts';
-import { STRATEGY_TYPES } from './robots/schema.ts';
+import { STRATEGY_TYPES } from './strategies/schema.ts';
 import { parseTimestamp, requireUuid } from './validate.ts';
 
 /** Every filter a listing may allow. */

@@ -1,11 +1,14 @@
 /**
- * Data access: one {@link Database} interface, node-postgres (`pg`) for real PostgreSQL/Supabase
- * and PGlite for the embedded default, plus the repositories built on it.
+ * Data access: one {@link Database} interface, node-postgres (`pg`) for real PostgreSQL/Supabase,
+ * plus the repositories built on it: `robots/` and `strategies/` alike (`schema.ts`: the row and
+ * its write schemas; `repository.ts`: the queries), their listing and search written once in
+ * `listing.ts`. The embedded PGlite database is the dev server's (scripts/pglite.ts), handed over
+ * with {@link setDatabase}.
  *
  * | env | backend |
  * |---|---|
  * | `SUPABASE_DB_URL` (else `DATABASE_URL`) | node-postgres on that URL (unnamed statements, max 3 connections, connect/statement timeouts) |
- * | neither | PGlite in memory, bootstrap + migrations + seed applied |
+ * | neither | an error naming `SUPABASE_DB_URL` (the dev server and tests set PGlite instead) |
  *
  * @module
  */
@@ -36,48 +39,53 @@ export {
   type PostgresDatabaseOptions,
   unavailableKind,
 } from './postgres.ts';
-// PGlite (about 26 MB with its WebAssembly) stays out of the functions' module graph: deployed
-// functions run on SUPABASE_DB_URL, and the dev server and tests import `./pglite.ts` directly and
-// hand the embedded database over with `setDatabase`.
+// PGlite (about 26 MB with its WebAssembly) stays out of the functions' module graph and out of
+// shared/ (the deploy uploads every file under shared/): deployed functions run on SUPABASE_DB_URL,
+// and the dev server and tests load scripts/pglite.ts and hand the database over with setDatabase.
 export { loadSchemaSql, type SchemaSql } from './schema_files.ts';
 export {
-  type DeletedRobot,
   type Robot,
   ROBOT_FIELDS,
   type RobotCreate,
   robotCreateSchema,
+  type RobotUpdate,
+  robotUpdateSchema,
+} from './robots/schema.ts';
+export {
+  type DeletedRobot,
   type RobotFilters,
   type RobotListOptions,
   type RobotSearchHit,
   type RobotSearchOptions,
   RobotsRepository,
   type RobotsRepositoryOptions,
-  type RobotUpdate,
-  robotUpdateSchema,
   robotWhere,
-  STRATEGY_TYPES,
-  type StrategyType,
   type UpsertResult,
-  type WriteHooks,
-} from './robots/mod.ts';
+} from './robots/repository.ts';
+export {
+  type Strategy,
+  STRATEGY_FIELDS,
+  STRATEGY_TYPES,
+  type StrategyCreate,
+  strategyCreateSchema,
+  type StrategyType,
+  type StrategyUpdate,
+  strategyUpdateSchema,
+} from './strategies/schema.ts';
 export {
   type DependentRobot,
   StrategiesRepository,
   type StrategiesRepositoryOptions,
-  type Strategy,
-  STRATEGY_FIELDS,
-  type StrategyCreate,
-  strategyCreateSchema,
   type StrategyFilters,
   type StrategyListOptions,
   type StrategySearchHit,
   type StrategySearchOptions,
-  type StrategyUpdate,
-  strategyUpdateSchema,
   type StrategyVisibility,
   strategyWhere,
   type StrategyWrite,
-} from './strategies.ts';
+} from './strategies/repository.ts';
+export { ListingRepository, type ListingTable } from './listing.ts';
+export type { WriteHooks } from './hooks.ts';
 export {
   type CursorPosition,
   decodeCursor,

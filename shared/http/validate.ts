@@ -18,7 +18,7 @@ import {
   MAX_PAGE_LIMIT,
   selectFields,
 } from '../db/pagination.ts';
-import { STRATEGY_TYPES } from '../db/robots/schema.ts';
+import { STRATEGY_TYPES } from '../db/strategies/schema.ts';
 import { ApiError } from './errors.ts';
 
 /**

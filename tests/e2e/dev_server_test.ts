@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createClient } from '@supabase/supabase-js';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { LOCAL_PUBLISHABLE_KEY } from '../../scripts/local_keys.ts';
 import { startDevServer } from '../support/dev_server.ts';
 import { upstashBridge } from '../support/services.ts';

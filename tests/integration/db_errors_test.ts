@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createPostgresDatabase, type Database } from '../../shared/db/mod.ts';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { toApiError } from '../../shared/http/errors.ts';
 import { databaseUrl } from '../support/services.ts';
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import type { Database } from '../../shared/db/mod.ts';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { applyMigrations, migrationFiles } from '../../scripts/services/postgres.ts';
 import { databaseUrl } from '../support/services.ts';
 

@@ -14,7 +14,7 @@ import {
   StrategiesRepository,
   userCaller,
 } from '../../shared/db/mod.ts';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { databaseUrl } from '../support/services.ts';
 
 type Backend = { name: 'postgres' | 'pglite'; open: () => Promise<Database> };

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { createClient } from '@supabase/supabase-js';
 import type { Database } from '../../shared/db/mod.ts';
 import { encodeCursor } from '../../shared/db/mod.ts';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import { toApiError } from '../../shared/http/errors.ts';
 import { AdvancedBackendOptimizer, Metrics } from '../../shared/optimizer/mod.ts';

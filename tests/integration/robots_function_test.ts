@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Database } from '../../shared/db/mod.ts';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import { AdvancedBackendOptimizer, Metrics } from '../../shared/optimizer/mod.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';

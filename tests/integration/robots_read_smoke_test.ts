@@ -4,7 +4,7 @@
  * seeded PGlite with a memory-store optimizer, read anonymously and as the owner.
  */
 import assert from 'node:assert/strict';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 import { signLocalJwt } from '../../shared/http/auth.ts';
 import { AdvancedBackendOptimizer, Metrics } from '../../shared/optimizer/mod.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';

@@ -11,7 +11,7 @@ import {
   StrategiesRepository,
   userCaller,
 } from '../../shared/db/mod.ts';
-import { createEmbeddedDatabase } from '../../shared/db/pglite.ts';
+import { createEmbeddedDatabase } from '../../scripts/pglite.ts';
 
 Deno.test('write hooks and the strategies repository', async (t) => {
   let db: Database | undefined;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { settleBackground } from '../../shared/runtime/background.ts';
 import { Clock, instrumented, makeCache, memoryStore, origin } from './cache_support.ts';
+import { memoryRecheckMs } from '../../shared/optimizer/cache/options.ts';
 
 /** An origin the test finishes by hand: `release(value)` resolves the pending call. */
 function gate<T>() {
@@ -175,6 +176,101 @@ Deno.test('cache: an invalidation the store missed stays pending, is retried, an
   await other.cache.close();
 });
 
+Deno.test('cache: a copy re-checked just before the missed invalidation lands is served no longer than memoryStalenessMs after the store answers (finding 2 bound)', async () => {
+  // Defaults: memoryStalenessMs 2000, invalidationRetryMs 250. The background retry loop runs on
+  // real time, so the writer's store keeps failing until the test lands the retry by hand.
+  const config = {
+    cache: { popularityFlushMs: 60_000, memoryStalenessMs: 2_000, invalidationRetryMs: 250 },
+  };
+  const clock = new Clock();
+  const inner = memoryStore(clock);
+  const writerStore = instrumented(inner);
+  const writer = makeCache(writerStore, clock, config, 'writer');
+  const reader = makeCache(inner, clock, config, 'reader');
+  try {
+    assert.equal(
+      (await reader.cache.execute('robot:1', origin('old'), undefined, tags)).value,
+      'old',
+    );
+    await settleBackground();
+
+    writerStore.mode = 'fail'; // the store is down during the write
+    assert.equal(await writer.cache.invalidateTags(['t:robot']), false);
+
+    clock.advance(2_000); // the store answers again at T
+    const storeBack = clock.now();
+    clock.advance(1);
+    // The reader re-checks before the writer's retry got through: the old record is still there.
+    const early = await reader.cache.execute('robot:1', origin('new'), undefined, tags);
+    assert.equal(early.value, 'old');
+    assert.equal(early.tier, 'redis');
+
+    clock.advance(249); // T + invalidationRetryMs: the writer's retry lands
+    writerStore.mode = 'ok';
+    assert.equal(await writer.cache.retryPendingInvalidations(), 0);
+
+    clock.advance(storeBack + 2_000 - clock.now()); // T + memoryStalenessMs
+    const late = await reader.cache.execute('robot:1', origin('new'), undefined, tags);
+    assert.equal(late.value, 'new', 'served the old version longer than memoryStalenessMs');
+  } finally {
+    await writer.cache.close();
+    await reader.cache.close();
+  }
+});
+
+Deno.test('cache: a Redis read sent while an invalidation was pending and answered after its retry confirmed does not serve the old record (own write)', async () => {
+  const clock = new Clock();
+  const inner = memoryStore(clock);
+  let held: { release: () => void } | undefined;
+  let holdNextRead = false;
+  // The writer's store: `holdNextRead` runs the next read script at once but delays its answer.
+  const store = instrumented(
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'runScript' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const result = await value.apply(target, args);
+          if (holdNextRead && (args[0] as { name: string }).name === 'cache-read-entry') {
+            holdNextRead = false;
+            await new Promise<void>((resolve) => (held = { release: resolve }));
+          }
+          return result;
+        };
+      },
+    }),
+  );
+  const writer = makeCache(store, clock, quiet, 'writer');
+  const other = makeCache(inner, clock, quiet, 'other');
+  try {
+    await other.cache.execute('robot:1', origin('old'), undefined, tags);
+    await settleBackground();
+
+    store.mode = 'fail';
+    assert.equal(await writer.cache.invalidateTags(['t:robot']), false); // pending
+    store.mode = 'ok';
+    clock.advance(1_001); // past the store-down back-off (storeRetryAfterMs)
+
+    holdNextRead = true;
+    const reading = writer.cache.execute('robot:1', origin('new'), undefined, tags);
+    for (let i = 0; i < 1_000 && held === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.ok(held, 'the read reached the store');
+    // The read ran before the invalidation reached the store; its retry is confirmed first.
+    assert.equal(await writer.cache.retryPendingInvalidations(), 0);
+    held.release();
+    assert.equal((await reading).value, 'new', 'the writer served the version before its write');
+    assert.equal(
+      (await writer.cache.execute('robot:1', origin('x'), undefined, tags)).value,
+      'new',
+    );
+  } finally {
+    await writer.cache.close();
+    await other.cache.close();
+  }
+});
+
 Deno.test('cache: the background loop retries a pending invalidation until the store answers', async () => {
   const clock = new Clock();
   const store = instrumented(memoryStore(clock));
@@ -283,4 +379,11 @@ Deno.test("cache lease: a read that raced this isolate's own finished load uses 
   release('cache-write-back');
   await settleBackground();
   await cache.close();
+});
+
+Deno.test('memoryRecheckMs: re-checks invalidationRetryMs sooner than memoryStalenessMs, keeping at least half of it', () => {
+  assert.equal(memoryRecheckMs({ memoryStalenessMs: 2_000, invalidationRetryMs: 250 }), 1_750);
+  assert.equal(memoryRecheckMs({ memoryStalenessMs: 1_000, invalidationRetryMs: 50 }), 950);
+  assert.equal(memoryRecheckMs({ memoryStalenessMs: 1_000, invalidationRetryMs: 900 }), 500);
+  assert.equal(memoryRecheckMs({ memoryStalenessMs: 0, invalidationRetryMs: 250 }), 0);
 });

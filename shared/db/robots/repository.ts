@@ -5,24 +5,23 @@
  *
  * @module
  */
-import { findById } from '../by_id.ts';
 import { type Caller, runAs } from '../caller.ts';
 import { DbValidationError } from '../errors.ts';
-import { listingWhere } from '../filters.ts';
-import { searchText, trigramSearch } from '../search.ts';
+import type { ListingFilters } from '../filters.ts';
 import {
-  keysetPage,
-  type Page,
-  type PageOptions,
-  parseLimit,
-  selectFields,
-  selectList,
-  validatePage,
-  WhereBuilder,
-} from '../pagination.ts';
+  type ListingPageOptions,
+  ListingRepository,
+  type ListingSearchOptions,
+  type ListingTable,
+  listingTableWhere,
+  updateAssignments,
+  type UpdateSpec,
+} from '../listing.ts';
+import { selectFields, selectList, WhereBuilder } from '../pagination.ts';
 import type { WriteHooks } from '../hooks.ts';
 import type { Database, SqlExecutor } from '../types.ts';
-import { parseInput, parseTimestamp, requireUuid } from '../validate.ts';
+import { parseInput, requireUuid } from '../validate.ts';
+import type { StrategyType } from '../strategies/schema.ts';
 import {
   type Robot,
   ROBOT_FIELDS,
@@ -30,52 +29,16 @@ import {
   robotCreateSchema,
   type RobotUpdate,
   robotUpdateSchema,
-  type StrategyType,
 } from './schema.ts';
 
-export type { WriteHooks } from '../hooks.ts';
-
-/** Filters of {@link RobotsRepository.list} and {@link RobotsRepository.search}. */
-export interface RobotFilters {
-  /** Only this owner's robots. */
-  ownerId?: string;
-  /** Only public (`true`) or only private (`false`) robots. */
-  isPublic?: boolean;
-  /** Only this strategy type. */
-  strategyType?: string;
-  /** Only robots built from this strategy. */
-  strategyId?: string;
-  /** Created at or after (ISO 8601). */
-  createdAfter?: string | Date;
-  /** Created before (ISO 8601). */
-  createdBefore?: string | Date;
-}
+/** Filters of {@link RobotsRepository.list} and {@link RobotsRepository.search}: all of them. */
+export type RobotFilters = ListingFilters;
 
 /** Input of {@link RobotsRepository.list}. */
-export interface RobotListOptions extends PageOptions {
-  /** Fields to return (whitelist {@link ROBOT_FIELDS}); all by default. */
-  fields?: readonly string[] | string;
-  filters?: RobotFilters;
-}
+export type RobotListOptions = ListingPageOptions;
 
 /** Input of {@link RobotsRepository.search}. */
-export interface RobotSearchOptions {
-  /** Search text, 2..100 characters: matched in name and description. */
-  query: string;
-  fields?: readonly string[] | string;
-  filters?: RobotFilters;
-  /**
-   * Maximum results, 1..100.
-   * @default 20
-   */
-  limit?: number;
-  /**
-   * Also match names by trigram similarity (typos: 'falcn' finds 'Falcon'). Costs more: on 1M
-   * robots a common word yields ~10x the candidates to recheck.
-   * @default false
-   */
-  fuzzy?: boolean;
-}
+export type RobotSearchOptions = ListingSearchOptions;
 
 /** A search hit: the selected fields plus the trigram similarity score (0..1). */
 export type RobotSearchHit = Partial<Robot> & { score: number };
@@ -109,16 +72,27 @@ export interface UpsertResult {
   ids: string[];
 }
 
+/** What an update may set. */
+const ROBOT_UPDATE: UpdateSpec = {
+  schema: robotUpdateSchema,
+  what: 'robot',
+  jsonColumn: 'strategy_params',
+};
 const TABLE = 'public.robots';
 const MAX_UPSERT_CHUNK = 1000;
-const WRITE_COLUMNS = [
-  'strategy_id',
-  'name',
-  'description',
-  'strategy_type',
-  'strategy_params',
-  'is_public',
-] as const;
+
+/**
+ * The robots listing: every listing filter, in the order error messages list them and
+ * `public.search_robots` takes them.
+ */
+const ROBOTS: ListingTable = {
+  table: TABLE,
+  fields: ROBOT_FIELDS,
+  filters: ['ownerId', 'isPublic', 'strategyType', 'strategyId', 'createdAfter', 'createdBefore'],
+  searchFunction: 'public.search_robots',
+};
+/** The columns a write sets: the fields an update may change. */
+const WRITE_COLUMNS = Object.keys(robotUpdateSchema.shape);
 
 /** What a delete's `afterWrite` hook receives: the row as it was, to know which reads it staled. */
 export interface DeletedRobot {
@@ -138,13 +112,14 @@ export interface DeletedRobot {
  * const next = await robots.list(userCaller({ sub }), { filters: { ownerId: sub }, cursor: page.nextCursor });
  * ```
  */
-export class RobotsRepository {
+export class RobotsRepository extends ListingRepository<Robot, RobotFilters> {
   #db: Database;
   #upsertChunkSize: number;
   #maxUpsertRows: number;
   #maxIdsPerLookup: number;
 
   constructor(db: Database, options: RobotsRepositoryOptions = {}) {
+    super(db, ROBOTS);
     const { upsertChunkSize = 500, maxUpsertRows = 10_000, maxIdsPerLookup = 100 } = options;
     if (
       !Number.isInteger(upsertChunkSize) || upsertChunkSize < 1 ||
@@ -171,80 +146,6 @@ export class RobotsRepository {
   /** Rows per upsert statement. */
   get upsertChunkSize(): number {
     return this.#upsertChunkSize;
-  }
-
-  /**
-   * A page of robots ordered by `created_at desc, id desc`, filtered, keyset-paginated.
-   * Users see public robots and their own (RLS).
-   */
-  async list(caller: Caller, options: RobotListOptions = {}): Promise<Page<Partial<Robot>>> {
-    const selected = selectFields(ROBOT_FIELDS, options.fields);
-    const where = robotWhere(options.filters);
-    validatePage(options);
-    return await runAs(
-      this.#db,
-      caller,
-      (tx) =>
-        keysetPage<Partial<Robot>>(tx, {
-          table: TABLE,
-          fields: ROBOT_FIELDS,
-          selected,
-          where,
-          page: options,
-        }),
-    );
-  }
-
-  /**
-   * Trigram search on name and description (substring `ilike`, plus fuzzy `%` on the name when
-   * `fuzzy`), served by the GIN trigram indexes, best similarity first. Users go through
-   * `public.search_robots` (see its migration for why), the service queries directly.
-   */
-  async search(caller: Caller, options: RobotSearchOptions): Promise<RobotSearchHit[]> {
-    const text = searchText(options.query);
-    const limit = parseLimit(options.limit);
-    const selected = selectFields(ROBOT_FIELDS, options.fields);
-    const filters = options.filters ?? {};
-    const where = robotWhere(filters);
-    return await trigramSearch<RobotSearchHit>(this.#db, caller, {
-      table: TABLE,
-      fields: ROBOT_FIELDS,
-      selected,
-      text,
-      limit,
-      fuzzy: options.fuzzy === true,
-      where,
-      userFunction: 'public.search_robots',
-      userFilterArgs: (p) => [
-        `${p.param(filters.ownerId ?? null)}::uuid`,
-        `${p.param(filters.isPublic ?? null)}::boolean`,
-        `${p.param(filters.strategyType ?? null)}::text`,
-        `${p.param(filters.strategyId ?? null)}::uuid`,
-        `${
-          p.param(
-            filters.createdAfter === undefined
-              ? null
-              : parseTimestamp('filters.createdAfter', filters.createdAfter),
-          )
-        }::text::timestamptz`,
-        `${
-          p.param(
-            filters.createdBefore === undefined
-              ? null
-              : parseTimestamp('filters.createdBefore', filters.createdBefore),
-          )
-        }::text::timestamptz`,
-      ],
-    });
-  }
-
-  /** One robot, or `null` when it does not exist or the caller may not see it. */
-  async getById(
-    caller: Caller,
-    id: string,
-    fields?: readonly string[] | string,
-  ): Promise<Partial<Robot> | null> {
-    return await findById<Partial<Robot>>(this.#db, caller, TABLE, ROBOT_FIELDS, id, fields);
   }
 
   /**
@@ -281,14 +182,7 @@ export class RobotsRepository {
 
   /** Creates a robot owned by the caller (users) or by `input.user_id` (service). */
   async create(caller: Caller, input: RobotCreate, hooks: WriteHooks<Robot> = {}): Promise<Robot> {
-    const data = parseInput(robotCreateSchema, input, 'robot');
-    if (caller.kind === 'service' && !data.user_id) {
-      throw new DbValidationError(
-        'robot.user_id',
-        'is required for service writes: received undefined',
-        undefined,
-      );
-    }
+    const data = parseCreate(caller, input, 'robot');
     return await runAs(this.#db, caller, async (tx) => {
       const rows = await upsertRows(tx, [data], false);
       const robot = rows[0] as Robot;
@@ -311,36 +205,11 @@ export class RobotsRepository {
     hooks: WriteHooks<Robot[]> = {},
     maxRows = 100,
   ): Promise<Robot[]> {
-    if (!Array.isArray(inputs) || inputs.length > Math.min(maxRows, this.#maxUpsertRows)) {
-      throw new DbValidationError(
-        'robots',
-        `must be an array of at most ${Math.min(maxRows, this.#maxUpsertRows)} robots: received ${
-          Array.isArray(inputs) ? `${inputs.length} robots` : typeof inputs
-        }`,
-        undefined,
-      );
-    }
-    const rows = inputs.map((input, i) => {
-      const data = parseInput(robotCreateSchema, input, `robots.${i}`);
-      if (caller.kind === 'service' && !data.user_id) {
-        throw new DbValidationError(
-          `robots.${i}.user_id`,
-          'is required for service writes: received undefined',
-          undefined,
-        );
-      }
-      // Ids chosen here: the rows come back in input order whatever order Postgres returns.
-      return { ...data, id: data.id ?? crypto.randomUUID() };
-    });
+    const rows = this.#parseMany(caller, inputs, Math.min(maxRows, this.#maxUpsertRows));
     if (rows.length === 0) return [];
     return await runAs(this.#db, caller, async (tx) => {
       const byId = new Map<string, Robot>();
-      for (let start = 0; start < rows.length; start += this.#upsertChunkSize) {
-        const written = await upsertRows(
-          tx,
-          rows.slice(start, start + this.#upsertChunkSize),
-          false,
-        );
+      for (const written of await this.#writeChunks(tx, rows, false)) {
         for (const robot of written) byId.set(String(robot.id), robot as Robot);
       }
       const created = rows.map((row) => byId.get(row.id)!);
@@ -356,27 +225,12 @@ export class RobotsRepository {
     patch: RobotUpdate,
     hooks: WriteHooks<Robot> = {},
   ): Promise<Robot | null> {
-    id = requireUuid('id', id);
-    const data = parseInput(robotUpdateSchema, patch, 'robot') as Record<string, unknown>;
-    const columns = WRITE_COLUMNS.filter((column) => data[column] !== undefined);
-    if (columns.length === 0) {
-      throw new DbValidationError(
-        'robot',
-        `needs at least one of ${WRITE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
-        patch,
-      );
-    }
-    const where = new WhereBuilder([id]);
-    const sets = columns.map((column) =>
-      `${column} = ${
-        where.param(column === 'strategy_params' ? JSON.stringify(data[column]) : data[column])
-      }${column === 'strategy_params' ? '::text::jsonb' : ''}`
-    );
+    const { sets, params } = updateAssignments(ROBOT_UPDATE, id, patch);
     return await runAs(this.#db, caller, async (tx) => {
       const rows = await tx.query<Robot>(
         `update ${TABLE} t set ${sets.join(', ')} where t.id = $1
          returning ${selectList(ROBOT_FIELDS, Object.keys(ROBOT_FIELDS))}`,
-        where.params,
+        params,
       );
       const robot = rows[0] ?? null;
       if (robot) await hooks.afterWrite?.(tx, robot);
@@ -409,42 +263,60 @@ export class RobotsRepository {
    * otherwise).
    */
   async upsertMany(caller: Caller, inputs: readonly RobotCreate[]): Promise<UpsertResult> {
-    if (!Array.isArray(inputs) || inputs.length > this.#maxUpsertRows) {
-      throw new DbValidationError(
-        'robots',
-        `must be an array of at most ${this.#maxUpsertRows} robots: received ${
-          Array.isArray(inputs) ? `${inputs.length} robots` : JSON.stringify(inputs)
-        }`,
-        inputs,
-      );
-    }
-    const rows = inputs.map((input, i) => {
-      const data = parseInput(robotCreateSchema, input, `robots.${i}`);
-      if (caller.kind === 'service' && !data.user_id) {
-        throw new DbValidationError(
-          `robots.${i}.user_id`,
-          'is required for service writes: received undefined',
-          undefined,
-        );
-      }
-      return { ...data, id: data.id ?? crypto.randomUUID() };
-    });
+    const rows = this.#parseMany(caller, inputs, this.#maxUpsertRows);
     if (rows.length === 0) return { count: 0, chunks: 0, ids: [] };
     return await runAs(this.#db, caller, async (tx) => {
-      let count = 0;
-      let chunks = 0;
-      for (let start = 0; start < rows.length; start += this.#upsertChunkSize) {
-        const written = await upsertRows(
-          tx,
-          rows.slice(start, start + this.#upsertChunkSize),
-          true,
-        );
-        count += written.length;
-        chunks++;
-      }
-      return { count, chunks, ids: rows.map((row) => row.id) };
+      const chunks = await this.#writeChunks(tx, rows, true);
+      const count = chunks.reduce((sum, written) => sum + written.length, 0);
+      return { count, chunks: chunks.length, ids: rows.map((row) => row.id) };
     });
   }
+
+  /**
+   * At most `maxRows` robots to create, each validated (`robots.<i>` in errors) and given its id
+   * here: the rows come back in input order whatever order Postgres returns.
+   */
+  #parseMany(caller: Caller, inputs: readonly RobotCreate[], maxRows: number) {
+    if (!Array.isArray(inputs) || inputs.length > maxRows) {
+      throw new DbValidationError(
+        'robots',
+        `must be an array of at most ${maxRows} robots: received ${
+          Array.isArray(inputs) ? `${inputs.length} robots` : typeof inputs
+        }`,
+        undefined,
+      );
+    }
+    return inputs.map((input, i) => {
+      const data = parseCreate(caller, input, `robots.${i}`);
+      return { ...data, id: data.id ?? crypto.randomUUID() };
+    });
+  }
+
+  /** `rows` written in statements of at most `upsertChunkSize` rows: each statement's rows. */
+  async #writeChunks(
+    tx: SqlExecutor,
+    rows: readonly Record<string, unknown>[],
+    upsert: boolean,
+  ): Promise<Partial<Robot>[][]> {
+    const chunks: Partial<Robot>[][] = [];
+    for (let start = 0; start < rows.length; start += this.#upsertChunkSize) {
+      chunks.push(await upsertRows(tx, rows.slice(start, start + this.#upsertChunkSize), upsert));
+    }
+    return chunks;
+  }
+}
+
+/** One robot to create, validated; the service must name its owner (`<field>.user_id`). */
+function parseCreate(caller: Caller, input: RobotCreate, field: string) {
+  const data = parseInput(robotCreateSchema, input, field);
+  if (caller.kind === 'service' && !data.user_id) {
+    throw new DbValidationError(
+      `${field}.user_id`,
+      'is required for service writes: received undefined',
+      undefined,
+    );
+  }
+  return data;
 }
 
 /** One insert (or upsert) statement for `rows`, passed as a single jsonb parameter. */
@@ -471,17 +343,7 @@ async function upsertRows(
   );
 }
 
-/** The filters robot listings allow, in the order error messages list them. */
-const ROBOT_FILTERS = [
-  'ownerId',
-  'isPublic',
-  'strategyType',
-  'strategyId',
-  'createdAfter',
-  'createdBefore',
-] as const;
-
-/** Validated filters as SQL conditions over alias `t` (the shared {@link listingWhere}). */
+/** Validated filters as SQL conditions over alias `t` (the shared `listingWhere`). */
 export function robotWhere(filters: RobotFilters = {}): WhereBuilder {
-  return listingWhere(filters, ROBOT_FILTERS);
+  return listingTableWhere(ROBOTS, filters);
 }

@@ -12,7 +12,7 @@ import { runInBackground } from '../../runtime/background.ts';
 import { SingleFlight } from '../singleflight.ts';
 import { type CacheEntry, MemoryTier } from './memory_tier.ts';
 import { Popularity } from './popularity.ts';
-import type { CacheOptions, PredictiveCacheConfig } from './options.ts';
+import { type CacheOptions, memoryRecheckMs, type PredictiveCacheConfig } from './options.ts';
 
 /** What a bounded store call returns instead of throwing. */
 export const FAILED: unique symbol = Symbol('store failed');
@@ -61,6 +61,12 @@ export class CacheCore {
   readonly now: () => number;
   readonly instanceId: string;
   readonly memory: MemoryTier;
+  /**
+   * How long a memory copy is served before the Redis tier is re-checked: a little under
+   * `memoryStalenessMs`, so that bound holds for invalidations the store missed
+   * ({@link memoryRecheckMs}).
+   */
+  readonly recheckMs: number;
   readonly popularity: Popularity;
   /** Joins concurrent loads of a key in this isolate (keyed by {@link flightKey}). */
   readonly flights: SingleFlight = new SingleFlight();
@@ -96,6 +102,7 @@ export class CacheCore {
     this.instanceId = init.instanceId;
     const c = this.options;
     this.memory = new MemoryTier(c.memoryMaxEntries, c.memoryMaxBytes);
+    this.recheckMs = memoryRecheckMs(c);
     this.popularity = new Popularity(c.keyPrefix, c.popularityHalfLifeMs);
   }
 

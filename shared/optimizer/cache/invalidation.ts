@@ -64,6 +64,17 @@ export class Invalidations {
   }
 
   /**
+   * The invalidations pending now, as a check that stays valid after they settle (`undefined`
+   * when none is pending: the common case costs nothing).
+   */
+  snapshot(): ((key: string, tags: readonly string[] | undefined) => boolean) | undefined {
+    if (this.#pending.length === 0) return undefined;
+    const keys = new Set(this.#pendingKeys.keys());
+    const tags = new Set(this.#pendingTags.keys());
+    return (key, named) => keys.has(key) || (named !== undefined && named.some((t) => tags.has(t)));
+  }
+
+  /**
    * Drops the memory copies and moves the local generation (synchronously, before any await),
    * then moves the generations in the store. Resolves whether the store confirmed; if not and
    * `retry`, the invalidation stays pending and is retried in the background.

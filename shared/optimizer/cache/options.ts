@@ -67,8 +67,8 @@ export const cacheOptionsSchema = z.object({
   leasePollMs: z.number().int().min(1).default(25),
   /**
    * Interval between retries of an invalidation the store did not confirm (store down during a
-   * write); it bounds how long other isolates may serve the old version once the store answers,
-   * on top of `memoryStalenessMs`. @default 250
+   * write). Memory copies are re-checked this much sooner than `memoryStalenessMs`, so that
+   * bound holds for such writes too (see {@link memoryRecheckMs}). @default 250
    */
   invalidationRetryMs: z.number().int().min(1).default(250),
   /** Prefix of every key the cache writes to the store. @default 'qf:cache:' */
@@ -109,6 +109,29 @@ export const cacheEnvBindings: readonly EnvBinding[] = [
   n('QF_CACHE_LEASE_POLL_MS', 'leasePollMs'),
   { env: 'QF_CACHE_KEY_PREFIX', path: 'cache.keyPrefix', type: 'string' },
 ];
+
+/**
+ * How long a memory copy is served before this isolate re-checks the Redis tier:
+ * `memoryStalenessMs - invalidationRetryMs`, but at least half of `memoryStalenessMs`.
+ *
+ * An invalidation the store missed (store down during the write) lands at most
+ * `invalidationRetryMs` after the store answers again (the writer's retry loop); a copy
+ * re-checked just before that lands is served for at most this interval more. So once the store
+ * answers, no isolate serves a version older than an acknowledged write for longer than
+ * `max(memoryStalenessMs, memoryStalenessMs / 2 + invalidationRetryMs)`: 2 s with the defaults
+ * (2000 and 250 ms: re-checks every 1750 ms).
+ *
+ * @example
+ * ```ts
+ * memoryRecheckMs(cacheOptionsSchema.parse({})); // 1750
+ * ```
+ */
+export function memoryRecheckMs(
+  options: Pick<CacheOptions, 'memoryStalenessMs' | 'invalidationRetryMs'>,
+): number {
+  const staleness = options.memoryStalenessMs;
+  return Math.max(staleness - options.invalidationRetryMs, staleness / 2);
+}
 
 /** Default of the spec's top-level `predictiveCacheTTL` (ms); `config.ts` uses it too. */
 export const DEFAULT_PREDICTIVE_CACHE_TTL_MS = 300_000;

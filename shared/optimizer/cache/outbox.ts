@@ -14,8 +14,9 @@
  *    rows left by isolates that died before their retry got through.
  *
  * Bounds: with the writer alive, once the store answers no isolate serves the old version longer
- * than `invalidationRetryMs + memoryStalenessMs` (250 ms + 2 s by default); if the writer died,
- * until the next drain.
+ * than `memoryStalenessMs` (2 s by default): the retry lands within `invalidationRetryMs` and
+ * memory copies are re-checked that much sooner (`memoryRecheckMs` in `options.ts`); if the
+ * writer died, until the next drain.
  *
  * @example
  * ```ts

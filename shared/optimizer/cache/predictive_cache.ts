@@ -76,7 +76,7 @@ export class PredictiveCache {
   #nextFlushAt: number;
   // Hot-path copies of options.
   #enabled: boolean;
-  #stalenessMs: number;
+  #recheckMs: number;
   #refreshRatio: number;
   #flushMs: number;
 
@@ -94,7 +94,10 @@ export class PredictiveCache {
     });
     const c = config.cache;
     this.#core = core;
-    this.#remote = new RemoteTier(core, (key, tags) => this.#invalidations.isPending(key, tags));
+    this.#remote = new RemoteTier(core, {
+      isPending: (key, tags) => this.#invalidations.isPending(key, tags),
+      snapshot: () => this.#invalidations.snapshot(),
+    });
     this.#invalidations = new Invalidations(core, this.#remote);
     const leases = new Leases(core, this.#remote);
     const loads = new OriginLoads(core, this.#remote, leases, this.#invalidations);
@@ -107,7 +110,7 @@ export class PredictiveCache {
     this.#ahead = new Prewarming(core, this.#remote, loads, this.#predictor);
     this.#reads = new ReadPath(core, this.#remote, leases, loads, this.#ahead);
     this.#enabled = config.enablePredictiveCaching;
-    this.#stalenessMs = c.memoryStalenessMs;
+    this.#recheckMs = this.#core.recheckMs;
     this.#refreshRatio = c.refreshAheadRatio;
     this.#flushMs = c.popularityFlushMs;
     this.#nextFlushAt = core.now() + c.popularityFlushMs;
@@ -149,7 +152,7 @@ export class PredictiveCache {
     if (now >= this.#nextFlushAt) this.#scheduleFlush(now);
     const entry = core.memory.get(key);
     if (
-      entry !== undefined && now < entry.freshUntil && now - entry.checkedAt <= this.#stalenessMs
+      entry !== undefined && now < entry.freshUntil && now - entry.checkedAt <= this.#recheckMs
     ) {
       // Hot path: no network, no store.
       entry.hits++;

@@ -33,7 +33,7 @@ export class Prewarming {
   #predictor: Predictor;
   #revalidating = new Set<string>();
   #prewarming = new Set<string>();
-  #stalenessMs: number;
+  #recheckMs: number;
   #refreshRatio: number;
   #refreshMinPopularity: number;
 
@@ -42,7 +42,7 @@ export class Prewarming {
     this.#remote = remote;
     this.#loads = loads;
     this.#predictor = predictor;
-    this.#stalenessMs = core.options.memoryStalenessMs;
+    this.#recheckMs = core.recheckMs;
     this.#refreshRatio = core.options.refreshAheadRatio;
     this.#refreshMinPopularity = core.options.refreshAheadMinPopularity;
   }
@@ -116,7 +116,7 @@ export class Prewarming {
   /** Whether memory holds `key` fresh, recently checked and not near expiry. */
   #warmInMemory(key: string, now: number): boolean {
     const entry = this.#core.memory.peek(key);
-    if (entry === undefined || now - entry.checkedAt > this.#stalenessMs) return false;
+    if (entry === undefined || now - entry.checkedAt > this.#recheckMs) return false;
     const ttl = entry.freshUntil - entry.storedAt;
     return entry.freshUntil - now >= ttl * this.#refreshRatio;
   }

@@ -83,7 +83,7 @@ export class ReadPath {
     let storeReachable = true;
     let popularity: number | undefined;
     const recentlyChecked = memoryEntry !== undefined &&
-      now - memoryEntry.checkedAt <= core.options.memoryStalenessMs;
+      now - memoryEntry.checkedAt <= core.recheckMs;
     let prefetched: StoreRead | undefined;
     if (recentlyChecked) {
       candidate = memoryEntry;

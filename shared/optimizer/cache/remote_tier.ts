@@ -39,25 +39,33 @@ export interface StoreRead {
 /** Whether an invalidation of `key` or of one of `tags` still waits for the store. */
 export type PendingCheck = (key: string, tags: readonly string[] | undefined) => boolean;
 
+/** This isolate's invalidations that wait for the store, now and as a snapshot. */
+export interface PendingInvalidations {
+  /** Whether one of them names `key` or one of `tags` now. */
+  isPending: PendingCheck;
+  /** A check of the ones pending at this moment (`undefined`: none), kept across an await. */
+  snapshot(): PendingCheck | undefined;
+}
+
 /**
  * Bounded, fail-open access to the store for one cache instance.
  *
  * @example
  * ```ts
- * const remote = new RemoteTier(core, () => false);
+ * const remote = new RemoteTier(core, { isPending: () => false, snapshot: () => undefined });
  * const read = await remote.read('robots:list', Date.now(), 'never');
  * ```
  */
 export class RemoteTier {
   #core: CacheCore;
   #prefix: string;
-  #isPending: PendingCheck;
+  #pending: PendingInvalidations;
   #downUntil = 0;
 
-  constructor(core: CacheCore, isPending: PendingCheck) {
+  constructor(core: CacheCore, pending: PendingInvalidations) {
     this.#core = core;
     this.#prefix = core.options.keyPrefix;
-    this.#isPending = isPending;
+    this.#pending = pending;
   }
 
   // --- bounded calls ----------------------------------------------------------------------
@@ -144,7 +152,8 @@ export class RemoteTier {
    * One round trip (one atomic script): the record, the key's shared popularity counters and the
    * generations of the key and of `tags`; with `claim`, the load lease is claimed in the same
    * step, so the read is also the re-check after acquiring it. A record carrying a key or tag
-   * whose invalidation this isolate has not yet confirmed is read as absent.
+   * whose invalidation this isolate had not confirmed when the read was sent, or has not now, is
+   * read as absent: a retry confirmed while the read was in flight may have landed after it.
    */
   async read(
     key: string,
@@ -154,6 +163,7 @@ export class RemoteTier {
   ): Promise<StoreRead | Failed> {
     const core = this.#core;
     const localGeneration = core.generation;
+    const pendingWhenSent = this.#pending.snapshot();
     const [current, previous] = core.popularity.readCommands(key, now);
     const generationKeys = this.generationKeys(key, tags);
     const token = JSON.stringify(`${core.instanceId}:${core.nextSeq()}`);
@@ -173,8 +183,11 @@ export class RemoteTier {
     const acquired = lease === '1';
     const tried = lease !== '-';
     if (acquired) core.metrics.increment('cache.lease.acquired');
-    if (record !== null && this.#isPending(key, record.g)) {
-      // This isolate's own invalidation has not reached the store yet: the record predates it.
+    if (
+      record !== null &&
+      (pendingWhenSent?.(key, record.g) || this.#pending.isPending(key, record.g))
+    ) {
+      // This isolate's own invalidation had not reached the store: the record may predate it.
       record = null;
     }
     return {

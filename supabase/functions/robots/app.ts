@@ -25,25 +25,23 @@
  */
 import type { Context } from 'hono';
 import { z } from 'zod';
-import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
-import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
-import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
-import { callerOf, requireUser, writesNeedUser } from '@shared/http/caller.ts';
+import { requireUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
 import { conditionalJson, jsonResponse } from '@shared/http/json_response.ts';
 import { runInBackground } from '@shared/runtime/background.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
 import {
-  bodyLimitOf,
-  idParams,
-  issuesMessage,
-  listingQuerySchemas,
-  validJson,
-  validParams,
-  validQuery,
-} from '@shared/http/validate.ts';
+  callerScopedReads,
+  createResourceApp,
+  DEFAULT_MAX_BODY_BYTES,
+  nonEmptyPatch,
+  prewarmingWriter,
+  type ResourceAppDependencies,
+  resourceRequests,
+} from '@shared/http/resource_app.ts';
+import { pageOf } from '@shared/http/resource_reads.ts';
+import { bodyLimitOf, issuesMessage, validJson, validQuery } from '@shared/http/validate.ts';
 import {
-  type Database,
   getDatabase,
   type Robot,
   ROBOT_FIELDS,
@@ -53,13 +51,7 @@ import {
   type WriteHooks,
 } from '@shared/db/mod.ts';
 import type { DeletedRobot } from '@shared/db/robots/repository.ts';
-import {
-  type AdvancedBackendOptimizer,
-  advancedBackendOptimizer,
-  scopedKey,
-  scopedTag,
-  userKey,
-} from '@shared/optimizer/mod.ts';
+import { advancedBackendOptimizer, scopedTag, userKey } from '@shared/optimizer/mod.ts';
 import { registerApiLoaders } from '../_shared/loaders.ts';
 import {
   loadPublicRobots,
@@ -82,20 +74,7 @@ export {
 const MAX_REMEMBERED_LISTINGS = 1000;
 
 /** What the robots app runs on; tests pass their own. */
-export interface RobotsDependencies {
-  /** Per-caller rate limiting (`QF_RATELIMIT_*`). @default from the environment */
-  rateLimit?: RateLimitOptions;
-  /** The database (created once per isolate). @default getDatabase */
-  db?: () => Promise<Database>;
-  /** The optimizer reads go through. @default advancedBackendOptimizer */
-  optimizer?: AdvancedBackendOptimizer;
-  /** Authentication options (the JWT secret's environment). @default process environment */
-  auth?: Pick<AuthOptions, 'env'>;
-  /**
-   * Largest request body, bytes.
-   * @default 65536
-   */
-  maxBodyBytes?: number;
+export interface RobotsDependencies extends ResourceAppDependencies {
   /**
    * Largest body of `POST /robots/batch`, bytes.
    * @default 1048576
@@ -105,8 +84,6 @@ export interface RobotsDependencies {
 
 /** Most robots one `POST /robots/batch` creates; more is a 413. */
 export const MAX_BATCH_ROBOTS = 100;
-
-type RobotsEnv = FunctionEnv & { Variables: AuthVariables };
 
 /** The resource key of the robots table for throttle, breaker and pool. */
 export const ROBOTS_RESOURCE_KEY = 'robots_db';
@@ -125,26 +102,15 @@ const {
   list: listQuerySchema,
   search: searchQuerySchema,
   detail: detailQuerySchema,
-} = listingQuerySchemas(ROBOT_FIELDS);
+  id: robotId,
+  notFound,
+} = resourceRequests('robot', ROBOT_FIELDS);
 
 /** Body of `POST /robots`: the owner is the caller, the id is the database's. */
 export const createBodySchema = robotCreateSchema.omit({ id: true, user_id: true }).strict();
 
 /** Body of `PATCH /robots/:id`: at least one field. */
-export const updateBodySchema = robotUpdateSchema.refine(
-  (patch) => Object.values(patch).some((value) => value !== undefined),
-  { message: `needs at least one of ${Object.keys(robotUpdateSchema.shape).join(', ')}` },
-);
-
-/** The paging part of a list query. */
-const pageOf = ({ limit, cursor, fields, total }: z.output<typeof listQuerySchema>) => ({
-  limit,
-  cursor,
-  fields,
-  total,
-});
-
-const robotId = validParams(idParams, 'robot id');
+export const updateBodySchema = nonEmptyPatch(robotUpdateSchema);
 
 /** Body of `POST /robots/batch`: the items are checked one by one (their index named). */
 const batchBodySchema = z.object({ robots: z.array(z.unknown()).min(1) }).strict();
@@ -176,10 +142,6 @@ function batchItems(items: unknown[]): z.output<typeof createBodySchema>[] {
   });
 }
 
-function notFound(id: string): ApiError {
-  return new ApiError(404, 'not_found', `No robot ${id} visible to this caller`);
-}
-
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -209,21 +171,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   });
 
   // A write through the shared layer, then the exact pre-warmable listing keys it made stale.
-  const write = async <T, Row>(
-    operation: (repo: RobotsRepository, hooks: Required<WriteHooks<Row>>) => Promise<T>,
-    tags: (row: Row) => string[],
-    prewarmable: (row: Row) => string[],
-  ): Promise<T> => {
-    const keys = new Set<string>();
-    const value = await robots.write<T, Row>(operation, {
-      tags: (row) => {
-        for (const key of prewarmable(row)) keys.add(key);
-        return tags(row);
-      },
-    });
-    await Promise.all([...keys].map((key) => optimizer.invalidate(key).catch(() => false)));
-    return value;
-  };
+  const write = prewarmingWriter(robots, optimizer);
 
   // The strategies each listing key referenced last time: declared as its `dependencies` on
   // the next read (the cache pre-warms them on hits and misses alike). A listing's strategies
@@ -262,16 +210,20 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
     }
   };
 
-  const app = createFunctionApp<RobotsEnv>('robots');
-  app.use('*', authenticate({ env: deps.auth?.env }) as never);
-  // Per caller (user id, else client address): one caller's flood never starves another.
-  app.use('*', rateLimitByCaller(deps.rateLimit) as never);
-  app.use('*', writesNeedUser as never);
-  const bodyLimitDefault = bodyLimitOf(deps.maxBodyBytes ?? 65_536);
   // A batch carries up to 100 robots: its own, larger bound.
+  const bodyLimitDefault = bodyLimitOf(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   const bodyLimitBatch = bodyLimitOf(deps.maxBatchBodyBytes ?? 1_048_576);
-  app.use(
-    '*',
+  // Search over what the caller may see (own and public robots for users, public for anon) and
+  // one by id, keyed and tagged by who asks.
+  const reads = callerScopedReads(robots, {
+    name: 'robots',
+    tags: { user: userRobotsTag, public: PUBLIC_ROBOTS_TAG, item: robotTag },
+    notFound,
+  });
+
+  const app = createResourceApp(
+    'robots',
+    deps,
     (c, next) =>
       c.req.method === 'POST' && c.req.path.replace(/\/+$/, '').endsWith('/robots/batch')
         ? bodyLimitBatch(c, next)
@@ -304,39 +256,14 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
   });
 
   // Search over what the caller may see: own and public robots for users, public for anon.
-  app.get('/search', validQuery(searchQuerySchema), (c) => {
-    const query = c.req.valid('query');
-    const { caller, userId } = callerOf(c);
-    return robots.read(c, async (repo) => ({
-      items: await repo.search(caller, {
-        query: query.q,
-        limit: query.limit,
-        fields: query.fields,
-        filters: query.strategy_type ? { strategyType: query.strategy_type } : undefined,
-      }),
-    }), {
-      cacheKey: userId
-        ? userKey(userId, 'robots', 'search', query)
-        : scopedKey('public', 'robots', 'search', query),
-      tags: userId ? [userRobotsTag(userId), PUBLIC_ROBOTS_TAG] : [PUBLIC_ROBOTS_TAG],
-      filters: { q: query.q, strategy_type: query.strategy_type },
-    });
-  });
+  app.get('/search', validQuery(searchQuerySchema), (c) => reads.search(c, c.req.valid('query')));
 
-  app.get('/:id', robotId, validQuery(detailQuerySchema), (c) => {
-    const { id } = c.req.valid('param');
-    const query = c.req.valid('query');
-    const { caller, userId } = callerOf(c);
-    return robots.read(c, (repo) => repo.getById(caller, id, query.fields), {
-      cacheKey: userId
-        ? userKey(userId, 'robots', 'get', id, query)
-        : scopedKey('public', 'robots', 'get', id, query),
-      // Any write to this robot drops every caller's copy (e.g. it turned private).
-      tags: userId ? [userRobotsTag(userId), robotTag(id)] : [robotTag(id)],
-      filters: { id },
-      whenMissing: () => notFound(id),
-    });
-  });
+  app.get(
+    '/:id',
+    robotId,
+    validQuery(detailQuerySchema),
+    (c) => reads.detail(c, c.req.valid('param').id, c.req.valid('query')),
+  );
 
   app.post('/', validJson(createBodySchema), async (c) => {
     const { caller, userId } = requireUser(c);

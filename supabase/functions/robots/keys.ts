@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ANON_CALLER } from '@shared/http/caller.ts';
+import { loadPublicListing } from '@shared/http/resource_reads.ts';
 import {
   type Database,
   RobotsRepository,
@@ -51,13 +51,7 @@ export function publicRobotsListKey(query: RobotListQuery = {}): string {
  * ```
  */
 export function loadPublicRobots(repo: RobotsRepository, query: RobotListQuery = {}) {
-  return repo.list(ANON_CALLER, {
-    limit: query.limit,
-    cursor: query.cursor,
-    fields: query.fields,
-    total: query.total,
-    filters: { isPublic: true, strategyType: query.strategy_type },
-  });
+  return loadPublicListing(repo, query);
 }
 
 /**

@@ -18,23 +18,20 @@
  *
  * @module
  */
-import { createFunctionApp, type FunctionEnv } from '@shared/http/app.ts';
-import { rateLimitByCaller, type RateLimitOptions } from '@shared/http/rate_limit.ts';
-import { authenticate, type AuthOptions, type AuthVariables } from '@shared/http/auth.ts';
-import { callerOf, requireUser, writesNeedUser } from '@shared/http/caller.ts';
-import { ApiError } from '@shared/http/errors.ts';
+import { requireUser } from '@shared/http/caller.ts';
 import { jsonResponse } from '@shared/http/json_response.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
 import {
-  bodyLimitOf,
-  idParams,
-  listingQuerySchemas,
-  validJson,
-  validParams,
-  validQuery,
-} from '@shared/http/validate.ts';
+  callerScopedReads,
+  createResourceApp,
+  nonEmptyPatch,
+  prewarmingWriter,
+  type ResourceAppDependencies,
+  resourceRequests,
+} from '@shared/http/resource_app.ts';
+import { pageOf } from '@shared/http/resource_reads.ts';
+import { validJson, validQuery } from '@shared/http/validate.ts';
 import {
-  type Database,
   getDatabase,
   StrategiesRepository,
   STRATEGY_FIELDS,
@@ -43,15 +40,12 @@ import {
   type StrategyWrite,
   type WriteHooks,
 } from '@shared/db/mod.ts';
-import { type AdvancedBackendOptimizer, advancedBackendOptimizer } from '@shared/optimizer/mod.ts';
+import { advancedBackendOptimizer } from '@shared/optimizer/mod.ts';
 import {
   loadPublicStrategies,
-  loadPublicStrategy,
   prewarmableKeysOf,
   PUBLIC_STRATEGIES_TAG,
   publicStrategiesListKey,
-  publicStrategiesSearchKey,
-  publicStrategyKey,
   registerStrategyLoaders,
   STRATEGIES_RESOURCE_KEY,
   strategyTag,
@@ -82,23 +76,7 @@ export {
 } from './keys.ts';
 
 /** What the strategies app runs on; tests pass their own. */
-export interface StrategiesDependencies {
-  /** Per-caller rate limiting (`QF_RATELIMIT_*`). @default from the environment */
-  rateLimit?: RateLimitOptions;
-  /** The database (created once per isolate). @default getDatabase */
-  db?: () => Promise<Database>;
-  /** The optimizer reads go through. @default advancedBackendOptimizer */
-  optimizer?: AdvancedBackendOptimizer;
-  /** Authentication options (the JWT secret's environment). @default process environment */
-  auth?: Pick<AuthOptions, 'env'>;
-  /**
-   * Largest request body, bytes.
-   * @default 65536
-   */
-  maxBodyBytes?: number;
-}
-
-type StrategiesEnv = FunctionEnv & { Variables: AuthVariables };
+export type StrategiesDependencies = ResourceAppDependencies;
 
 // ---------------------------------------------------------------------------------------------
 // Input schemas: the same rules as robots'. Unknown parameters and fields are refused.
@@ -107,22 +85,15 @@ const {
   list: listQuerySchema,
   search: searchQuerySchema,
   detail: detailQuerySchema,
-} = listingQuerySchemas(STRATEGY_FIELDS);
+  id: strategyId,
+  notFound,
+} = resourceRequests('strategy', STRATEGY_FIELDS);
 
 /** Body of `POST /strategies`: the owner is the caller, the id is the database's. */
 export const createBodySchema = strategyCreateSchema.omit({ id: true, user_id: true }).strict();
 
 /** Body of `PATCH /strategies/:id`: at least one field. */
-export const updateBodySchema = strategyUpdateSchema.refine(
-  (patch) => Object.values(patch).some((value) => value !== undefined),
-  { message: `needs at least one of ${Object.keys(strategyUpdateSchema.shape).join(', ')}` },
-);
-
-const strategyId = validParams(idParams, 'strategy id');
-
-function notFound(id: string): ApiError {
-  return new ApiError(404, 'not_found', `No strategy ${id} visible to this caller`);
-}
+export const updateBodySchema = nonEmptyPatch(strategyUpdateSchema);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -151,33 +122,25 @@ export function createStrategiesApp(deps: StrategiesDependencies = {}) {
   });
   registerStrategyLoaders(optimizer, openDb);
 
-  /**
-   * A write, then the exact pre-warmable keys it made stale (loader-warmed entries may carry no
-   * tags), computed from the same row the tags were.
-   */
-  const write = async <T>(
+  // A write, then the exact pre-warmable keys it made stale, computed from the same row as
+  // its tags.
+  const writeInvalidating = prewarmingWriter(strategies, optimizer);
+  const write = <T>(
     operation: (
       repo: StrategiesRepository,
       hooks: Required<WriteHooks<StrategyWrite>>,
     ) => Promise<T>,
-  ): Promise<T> => {
-    const keys = new Set<string>();
-    const value = await strategies.write<T, StrategyWrite>(operation, {
-      tags: (row) => {
-        for (const key of prewarmableKeysOf(row)) keys.add(key);
-        return strategyWriteTags(row);
-      },
-    });
-    await Promise.all([...keys].map((key) => optimizer.invalidate(key)));
-    return value;
-  };
+  ): Promise<T> => writeInvalidating(operation, strategyWriteTags, prewarmableKeysOf);
 
-  const app = createFunctionApp<StrategiesEnv>('strategies');
-  app.use('*', authenticate({ env: deps.auth?.env }) as never);
-  // Per caller (user id, else client address): one caller's flood never starves another.
-  app.use('*', rateLimitByCaller(deps.rateLimit) as never);
-  app.use('*', writesNeedUser as never);
-  app.use('*', bodyLimitOf(deps.maxBodyBytes ?? 65_536) as never);
+  // Search over what the caller may see (own and public strategies for users, public for anon) and
+  // one by id, keyed and tagged by who asks.
+  const reads = callerScopedReads(strategies, {
+    name: 'strategies',
+    tags: { user: userStrategiesTag, public: PUBLIC_STRATEGIES_TAG, item: strategyTag },
+    notFound,
+  });
+
+  const app = createResourceApp('strategies', deps);
 
   // Own strategies.
   app.get('/', validQuery(listQuerySchema), (c) => {
@@ -185,10 +148,7 @@ export function createStrategiesApp(deps: StrategiesDependencies = {}) {
     const query = c.req.valid('query');
     return strategies.read(c, (repo) =>
       repo.list(caller, {
-        limit: query.limit,
-        cursor: query.cursor,
-        fields: query.fields,
-        total: query.total,
+        ...pageOf(query),
         filters: { ownerId: userId, strategyType: query.strategy_type },
       }), {
       cacheKey: userStrategiesKey(userId, 'list', query),
@@ -208,44 +168,14 @@ export function createStrategiesApp(deps: StrategiesDependencies = {}) {
   });
 
   // Search over what the caller may see: own and public strategies for users, public for anon.
-  app.get('/search', validQuery(searchQuerySchema), (c) => {
-    const query = c.req.valid('query');
-    const { caller, userId } = callerOf(c);
-    return strategies.read(c, async (repo) => ({
-      items: await repo.search(caller, {
-        query: query.q,
-        limit: query.limit,
-        fields: query.fields,
-        filters: query.strategy_type ? { strategyType: query.strategy_type } : undefined,
-      }),
-    }), {
-      cacheKey: userId
-        ? userStrategiesKey(userId, 'search', query)
-        : publicStrategiesSearchKey(query),
-      tags: userId ? [userStrategiesTag(userId), PUBLIC_STRATEGIES_TAG] : [PUBLIC_STRATEGIES_TAG],
-      filters: { q: query.q, strategy_type: query.strategy_type },
-    });
-  });
+  app.get('/search', validQuery(searchQuerySchema), (c) => reads.search(c, c.req.valid('query')));
 
-  app.get('/:id', strategyId, validQuery(detailQuerySchema), (c) => {
-    const { id } = c.req.valid('param');
-    const query = c.req.valid('query');
-    const { caller, userId } = callerOf(c);
-    return strategies.read(
-      c,
-      (repo) =>
-        userId ? repo.getById(caller, id, query.fields) : loadPublicStrategy(repo, id, query),
-      {
-        cacheKey: userId
-          ? userStrategiesKey(userId, 'get', id, query)
-          : publicStrategyKey(id, query),
-        // Any write to this strategy drops every caller's copy (e.g. it turned private).
-        tags: userId ? [userStrategiesTag(userId), strategyTag(id)] : [strategyTag(id)],
-        filters: { id },
-        whenMissing: () => notFound(id),
-      },
-    );
-  });
+  app.get(
+    '/:id',
+    strategyId,
+    validQuery(detailQuerySchema),
+    (c) => reads.detail(c, c.req.valid('param').id, c.req.valid('query')),
+  );
 
   app.post('/', validJson(createBodySchema), async (c) => {
     const { caller } = requireUser(c);

@@ -8,6 +8,7 @@
  * @module
  */
 import { ANON_CALLER } from '@shared/http/caller.ts';
+import { loadPublicListing } from '@shared/http/resource_reads.ts';
 import {
   type Database,
   requireUuid,
@@ -183,13 +184,7 @@ export function prewarmableKeysOf(write: StrategyWrite): string[] {
  * ```
  */
 export function loadPublicStrategies(repo: StrategiesRepository, query: StrategyListQuery = {}) {
-  return repo.list(ANON_CALLER, {
-    limit: query.limit,
-    cursor: query.cursor,
-    fields: query.fields,
-    total: query.total,
-    filters: { isPublic: true, strategyType: query.strategy_type },
-  });
+  return loadPublicListing(repo, query);
 }
 
 /**

@@ -1,126 +1,49 @@
 /**
  * Strategies repository: list with keyset pagination and filters, trigram search, get by id,
- * create, update, delete; same callers and RLS rules as the robots one. Writes hand their hook a
- * {@link StrategyWrite}: the row's visibility before and after, and for deletes the robots whose
- * `strategy_id` the foreign key sets to null, so the caller can compute what cache entries went
- * stale inside the write's transaction.
+ * create, update, delete; same callers and RLS rules as the robots one (the listing and the
+ * search are the shared `listing.ts`). Writes hand their hook a {@link StrategyWrite}: the row's
+ * visibility before and after, and for deletes the robots whose `strategy_id` the foreign key
+ * sets to null, so the caller can compute what cache entries went stale inside the write's
+ * transaction.
  *
  * @module
  */
-import { findById } from './by_id.ts';
-import { z } from 'zod';
-import { type Caller, runAs } from './caller.ts';
-import { DbValidationError } from './errors.ts';
-import { listingWhere } from './filters.ts';
-import { searchText, trigramSearch } from './search.ts';
+import { type Caller, runAs } from '../caller.ts';
+import { DbValidationError } from '../errors.ts';
+import type { ListingFilters } from '../filters.ts';
+import type { WriteHooks } from '../hooks.ts';
 import {
-  type FieldMap,
-  isoTimestamp,
-  keysetPage,
-  type Page,
-  type PageOptions,
-  parseLimit,
-  selectFields,
-  selectList,
-  validatePage,
-  WhereBuilder,
-} from './pagination.ts';
-import { STRATEGY_TYPES, type StrategyType } from './robots/schema.ts';
-import type { WriteHooks } from './hooks.ts';
-import type { Database } from './types.ts';
+  type ListingPageOptions,
+  ListingRepository,
+  type ListingSearchOptions,
+  type ListingTable,
+  listingTableWhere,
+  updateAssignments,
+  type UpdateSpec,
+} from '../listing.ts';
+import { selectList, WhereBuilder } from '../pagination.ts';
+import type { Database } from '../types.ts';
+import { parseInput, requireUuid } from '../validate.ts';
 import {
-  boundedJsonObject,
-  canonicalUuid,
-  PARAMS_LIMITS,
-  parseInput,
-  requireUuid,
-  safeString,
-} from './validate.ts';
-
-/** A strategy as the API returns it. */
-export interface Strategy {
-  id: string;
-  user_id: string;
-  name: string;
-  description: string;
-  strategy_type: StrategyType;
-  parameters: Record<string, unknown>;
-  is_public: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-/** Selectable strategy fields. */
-export const STRATEGY_FIELDS: FieldMap = Object.freeze({
-  id: 't.id',
-  user_id: 't.user_id',
-  name: 't.name',
-  description: 't.description',
-  strategy_type: 't.strategy_type',
-  parameters: 't.parameters',
-  is_public: 't.is_public',
-  created_at: isoTimestamp('t.created_at'),
-  updated_at: isoTimestamp('t.updated_at'),
-});
-
-/** A new strategy. */
-export const strategyCreateSchema = z.object({
-  id: canonicalUuid.optional(),
-  user_id: canonicalUuid.optional(),
-  name: safeString(120).trim().min(1),
-  description: safeString(2000).optional(),
-  strategy_type: z.enum(STRATEGY_TYPES),
-  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
-  is_public: z.boolean().optional(),
-}).strict();
-
-/** Input of {@link StrategiesRepository.create}. */
-export type StrategyCreate = z.input<typeof strategyCreateSchema>;
-
-/** Changes to a strategy (owner and id are immutable). */
-export const strategyUpdateSchema = z.object({
-  name: safeString(120).trim().min(1).optional(),
-  description: safeString(2000).optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
-  is_public: z.boolean().optional(),
-}).strict();
-
-/** Input of {@link StrategiesRepository.update}. */
-export type StrategyUpdate = z.input<typeof strategyUpdateSchema>;
+  type Strategy,
+  STRATEGY_FIELDS,
+  type StrategyCreate,
+  strategyCreateSchema,
+  type StrategyUpdate,
+  strategyUpdateSchema,
+} from './schema.ts';
 
 /** Filters of {@link StrategiesRepository.list} and {@link StrategiesRepository.search}. */
-export interface StrategyFilters {
-  /** Only this owner's strategies. */
-  ownerId?: string;
-  /** Only public (`true`) or only private (`false`) strategies. */
-  isPublic?: boolean;
-  /** Only this strategy type. */
-  strategyType?: string;
-}
+export type StrategyFilters = Pick<ListingFilters, 'ownerId' | 'isPublic' | 'strategyType'>;
 
 /** Filters and paging of {@link StrategiesRepository.list}. */
-export interface StrategyListOptions extends PageOptions {
-  fields?: readonly string[] | string;
+export interface StrategyListOptions extends ListingPageOptions {
   filters?: StrategyFilters;
 }
 
 /** Input of {@link StrategiesRepository.search}. */
-export interface StrategySearchOptions {
-  /** Search text, 2..100 characters: matched in name and description. */
-  query: string;
-  fields?: readonly string[] | string;
+export interface StrategySearchOptions extends ListingSearchOptions {
   filters?: StrategyFilters;
-  /**
-   * Maximum results, 1..100.
-   * @default 20
-   */
-  limit?: number;
-  /**
-   * Also match names by trigram similarity (typos). Costs more candidates to recheck.
-   * @default false
-   */
-  fuzzy?: boolean;
 }
 
 /** A search hit: the selected fields plus the trigram similarity score (0..1). */
@@ -160,13 +83,26 @@ export interface StrategiesRepositoryOptions {
   maxDependentRobots?: number;
 }
 
+/** What an update may set. */
+const STRATEGY_UPDATE: UpdateSpec = {
+  schema: strategyUpdateSchema,
+  what: 'strategy',
+  jsonColumn: 'parameters',
+};
 const TABLE = 'public.strategies';
-const WRITE_COLUMNS = ['name', 'description', 'strategy_type', 'parameters', 'is_public'] as const;
 const VISIBILITY = 't.id, t.user_id, t.is_public, t.strategy_type';
 
-/** Validated filters as SQL conditions over alias `t` (the shared {@link listingWhere}). */
+/** The strategies listing: its filters in the order `public.search_strategies` takes them. */
+const STRATEGIES: ListingTable = {
+  table: TABLE,
+  fields: STRATEGY_FIELDS,
+  filters: ['ownerId', 'isPublic', 'strategyType'],
+  searchFunction: 'public.search_strategies',
+};
+
+/** Validated filters as SQL conditions over alias `t` (the shared `listingWhere`). */
 export function strategyWhere(filters: StrategyFilters = {}): WhereBuilder {
-  return listingWhere(filters, ['ownerId', 'isPublic', 'strategyType']);
+  return listingTableWhere(STRATEGIES, filters);
 }
 
 /**
@@ -178,11 +114,12 @@ export function strategyWhere(filters: StrategyFilters = {}): WhereBuilder {
  * const page = await strategies.list(userCaller({ sub }), { filters: { isPublic: true } });
  * ```
  */
-export class StrategiesRepository {
+export class StrategiesRepository extends ListingRepository<Strategy, StrategyFilters> {
   #db: Database;
   #maxDependentRobots: number;
 
   constructor(db: Database, options: StrategiesRepositoryOptions = {}) {
+    super(db, STRATEGIES);
     const { maxDependentRobots = 1000 } = options;
     if (
       !Number.isInteger(maxDependentRobots) || maxDependentRobots < 1 ||
@@ -194,62 +131,6 @@ export class StrategiesRepository {
     }
     this.#db = db;
     this.#maxDependentRobots = maxDependentRobots;
-  }
-
-  /** A page of strategies, newest first (`created_at desc, id desc`), keyset-paginated. */
-  async list(caller: Caller, options: StrategyListOptions = {}): Promise<Page<Partial<Strategy>>> {
-    const selected = selectFields(STRATEGY_FIELDS, options.fields);
-    const where = strategyWhere(options.filters);
-    validatePage(options);
-    return await runAs(
-      this.#db,
-      caller,
-      (tx) =>
-        keysetPage<Partial<Strategy>>(tx, {
-          table: TABLE,
-          fields: STRATEGY_FIELDS,
-          selected,
-          where,
-          page: options,
-        }),
-    );
-  }
-
-  /**
-   * Trigram search on name and description, best similarity first. Users go through
-   * `public.search_strategies` (the trigram indexes cannot serve `ilike` under RLS, see its
-   * migration) and the result is joined under their RLS again; the service queries directly.
-   */
-  async search(caller: Caller, options: StrategySearchOptions): Promise<StrategySearchHit[]> {
-    const text = searchText(options.query);
-    const limit = parseLimit(options.limit);
-    const selected = selectFields(STRATEGY_FIELDS, options.fields);
-    const filters = options.filters ?? {};
-    const where = strategyWhere(filters);
-    return await trigramSearch<StrategySearchHit>(this.#db, caller, {
-      table: TABLE,
-      fields: STRATEGY_FIELDS,
-      selected,
-      text,
-      limit,
-      fuzzy: options.fuzzy === true,
-      where,
-      userFunction: 'public.search_strategies',
-      userFilterArgs: (p) => [
-        `${p.param(filters.ownerId ?? null)}::uuid`,
-        `${p.param(filters.isPublic ?? null)}::boolean`,
-        `${p.param(filters.strategyType ?? null)}::text`,
-      ],
-    });
-  }
-
-  /** One strategy or `null` (missing, or hidden from the caller by RLS). */
-  async getById(
-    caller: Caller,
-    id: string,
-    fields?: readonly string[] | string,
-  ): Promise<Partial<Strategy> | null> {
-    return await findById<Partial<Strategy>>(this.#db, caller, TABLE, STRATEGY_FIELDS, id, fields);
   }
 
   /** Creates a strategy owned by the caller (users) or `input.user_id` (service). */
@@ -302,22 +183,7 @@ export class StrategiesRepository {
     patch: StrategyUpdate,
     hooks: WriteHooks<StrategyWrite> = {},
   ): Promise<Strategy | null> {
-    id = requireUuid('id', id);
-    const data = parseInput(strategyUpdateSchema, patch, 'strategy') as Record<string, unknown>;
-    const columns = WRITE_COLUMNS.filter((column) => data[column] !== undefined);
-    if (columns.length === 0) {
-      throw new DbValidationError(
-        'strategy',
-        `needs at least one of ${WRITE_COLUMNS.join(', ')}: received ${JSON.stringify(patch)}`,
-        patch,
-      );
-    }
-    const where = new WhereBuilder([id]);
-    const sets = columns.map((column) =>
-      column === 'parameters'
-        ? `parameters = ${where.param(JSON.stringify(data.parameters))}::text::jsonb`
-        : `${column} = ${where.param(data[column])}`
-    );
+    const { sets, params } = updateAssignments(STRATEGY_UPDATE, id, patch);
     return await runAs(this.#db, caller, async (tx) => {
       // The old row, locked, in the same statement: what was public before the change.
       const rows = await tx.query<Strategy & { __was_public: boolean; __was_type: string }>(
@@ -327,7 +193,7 @@ export class StrategiesRepository {
          update ${TABLE} t set ${sets.join(', ')} from old where t.id = old.id
          returning ${selectList(STRATEGY_FIELDS, Object.keys(STRATEGY_FIELDS))},
            old.is_public as "__was_public", old.strategy_type as "__was_type"`,
-        where.params,
+        params,
       );
       if (rows.length === 0) return null;
       const { __was_public, __was_type, ...strategy } = rows[0];

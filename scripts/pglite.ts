@@ -4,14 +4,25 @@
  * applied and (on a new database) the seed at start, so the embedded database has exactly the
  * schema a Supabase project gets; with a data folder it survives restarts.
  *
+ * Dev-only, so it lives in scripts/ and not in shared/db/: `supabase functions deploy` uploads
+ * every file under shared/ (the functions' import maps map `@shared/` to that folder), and no
+ * function ever runs on PGlite (deployed functions have `SUPABASE_DB_URL`). The dev server and the
+ * tests create it and hand it to the functions with `setDatabase` (docs/deploy.md).
+ *
  * @module
  */
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { userTransaction } from './claims.ts';
-import { loadSchemaSql, type SchemaSql } from './schema_files.ts';
-import { type Database, type PingResult, pingResult, type Row, type SqlExecutor } from './types.ts';
-import { timeProbe } from '../runtime/ping.ts';
+import { userTransaction } from '../shared/db/claims.ts';
+import { loadSchemaSql, type SchemaSql } from '../shared/db/schema_files.ts';
+import {
+  type Database,
+  type PingResult,
+  pingResult,
+  type Row,
+  type SqlExecutor,
+} from '../shared/db/types.ts';
+import { timeProbe } from '../shared/runtime/ping.ts';
 
 /** What {@link createEmbeddedDatabase} did to the data folder at start. */
 export interface EmbeddedStartReport {
