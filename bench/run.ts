@@ -112,7 +112,7 @@ export const SCRIPTS: ScriptSpec[] = [
     owner: 'hotpath',
     sections: ['hot_path', 'miss_path', 'cold_start'],
     needsDb: true,
-    budget: [240, 60],
+    budget: [360, 60],
   },
   {
     script: 'bench/reliability.ts',
