@@ -8,9 +8,17 @@
  * none of the migration's indexes). The API's own SQL (captured from `RobotsRepository` as the
  * service caller) then runs `--iterations` times on each table.
  *
+ * With `QF_BENCH_DB_URL` set (bench/run.ts sets it: migrations applied, `QF_BENCH_ROBOTS` robots
+ * generated with the migration's indexes), it uses that database as it is: no scratch database,
+ * no generation; only `robots_noindex` is created, and dropped at the end.
+ *
+ * With/without are alternated per iteration. `--json=<path>` writes the `db_indexes` section
+ * (bench/lib/section.ts); `--quick` means 5 iterations and, when it generates, 50,000 robots.
+ *
  * ```sh
- * deno run -A bench/db_indexes.ts                      # 1,000,000 robots, 30 iterations
+ * deno run -A bench/db_indexes.ts                      # 1,000,000 robots, 7 iterations
  * deno run -A bench/db_indexes.ts --rows 200000 --iterations 10 --url postgres://postgres:postgres@127.0.0.1:5432/postgres
+ * deno run -A bench/db_indexes.ts --quick --json=/tmp/db_indexes.json
  * ```
  *
  * Not part of `npm test` (it takes a few minutes on 2 cores).
@@ -25,14 +33,19 @@ import { RobotsRepository } from '../shared/db/robots/repository.ts';
 import type { Database, SqlExecutor } from '../shared/db/types.ts';
 import { Metrics } from '../shared/optimizer/metrics.ts';
 import { QueryPlanOptimizer } from '../shared/optimizer/query-plan/mod.ts';
+import { benchArgs, type BenchMetric, spread, writeSections } from './lib/section.ts';
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
   return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
 }
 
-const ROWS = Number(arg('rows', '1000000'));
-const ITERATIONS = Number(arg('iterations', '30'));
+const { quick, json: JSON_PATH } = benchArgs();
+const SHARED_URL = Deno.env.get('QF_BENCH_DB_URL') || '';
+const ROWS = Number(
+  SHARED_URL ? Deno.env.get('QF_BENCH_ROBOTS') ?? '0' : arg('rows', quick ? '50000' : '1000000'),
+);
+const ITERATIONS = Number(arg('iterations', quick ? '5' : '7'));
 const USERS = Number(arg('users', '1000'));
 const URL_ARG = arg('url', '');
 if (!Number.isInteger(ROWS) || ROWS < 1000) {
@@ -75,39 +88,44 @@ function stats(samples: number[]): { mean: number; p95: number } {
 const fmt = (ms: number) => ms < 10 ? ms.toFixed(2) : ms.toFixed(1);
 const log = (message: string) => console.error(`[db_indexes] ${message}`);
 
-const server = URL_ARG ? undefined : await startPostgres();
-const serverUrl = URL_ARG || server!.url;
+const server = URL_ARG || SHARED_URL ? undefined : await startPostgres();
+const serverUrl = SHARED_URL || URL_ARG || server!.url;
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-const dbName = `qf_bench_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
+const dbName = SHARED_URL ? '' : `qf_bench_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
 const url = new URL(serverUrl);
-url.pathname = `/${dbName}`;
-await admin.unsafe(`create database ${dbName}`);
+if (!SHARED_URL) {
+  url.pathname = `/${dbName}`;
+  await admin.unsafe(`create database ${dbName}`);
+}
 const sql = postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} });
 const db = createPostgresDatabase(url.toString(), { maxConnections: 2 });
 try {
   const [{ version }] = await admin.unsafe('select version()');
   log(`${version}; ${navigator.hardwareConcurrency} cpus`);
   let started = performance.now();
-  await applyMigrations(url.toString());
-  log(`migrations applied in ${fmt(performance.now() - started)} ms`);
+  if (!SHARED_URL) {
+    await applyMigrations(url.toString());
+    log(`migrations applied in ${fmt(performance.now() - started)} ms`);
 
-  // Build the migration's indexes after the load (a bulk build is much faster than ROWS inserts
-  // into seven indexes), from their own definitions.
-  const indexes = await sql.unsafe<{ name: string; definition: string }[]>(
-    `select indexname as name, indexdef as definition from pg_indexes
-      where schemaname = 'public' and tablename = 'robots' and indexname <> 'robots_pkey'`,
-  );
-  for (const index of indexes) await sql.unsafe(`drop index public.${index.name}`);
+    // Build the migration's indexes after the load (a bulk build is much faster than ROWS
+    // inserts into seven indexes), from their own definitions.
+    const indexes = await sql.unsafe<{ name: string; definition: string }[]>(
+      `select indexname as name, indexdef as definition from pg_indexes
+        where schemaname = 'public' and tablename = 'robots' and indexname <> 'robots_pkey'`,
+    );
+    for (const index of indexes) await sql.unsafe(`drop index public.${index.name}`);
+    started = performance.now();
+    await sql.unsafe(`select public.generate_demo_robots(${ROWS}, ${USERS})`);
+    log(`${ROWS} robots generated in ${fmt((performance.now() - started) / 1000)} s`);
+    started = performance.now();
+    await sql.unsafe(`set maintenance_work_mem = '256MB'`);
+    for (const index of indexes) await sql.unsafe(index.definition);
+    log(
+      `${indexes.length} migration indexes built in ${fmt((performance.now() - started) / 1000)} s`,
+    );
+  }
   started = performance.now();
-  await sql.unsafe(`select public.generate_demo_robots(${ROWS}, ${USERS})`);
-  log(`${ROWS} robots generated in ${fmt((performance.now() - started) / 1000)} s`);
-  started = performance.now();
-  await sql.unsafe(`set maintenance_work_mem = '256MB'`);
-  for (const index of indexes) await sql.unsafe(index.definition);
-  log(
-    `${indexes.length} migration indexes built in ${fmt((performance.now() - started) / 1000)} s`,
-  );
-  started = performance.now();
+  await sql.unsafe('drop table if exists public.robots_noindex');
   await sql.unsafe(`create table public.robots_noindex
     (like public.robots including defaults including constraints)`);
   await sql.unsafe('insert into public.robots_noindex select * from public.robots');
@@ -168,15 +186,28 @@ try {
     query: (text, params = []) => sql.unsafe(text, params as never[]),
     metrics: new Metrics(),
   });
-  const time = async (text: string, params: readonly unknown[]): Promise<number[]> => {
-    for (let i = 0; i < 2; i++) await sql.unsafe(text, params as never[]); // warm-up
-    const samples: number[] = [];
-    for (let i = 0; i < ITERATIONS; i++) {
-      const t0 = performance.now();
-      await sql.unsafe(text, params as never[]);
-      samples.push(performance.now() - t0);
+  const once = async (text: string, params: readonly unknown[]): Promise<number> => {
+    const t0 = performance.now();
+    await sql.unsafe(text, params as never[]);
+    return performance.now() - t0;
+  };
+  /** Both statements alternated per iteration, after 2 warm-up runs each. */
+  const timeBoth = async (
+    a: string,
+    b: string,
+    params: readonly unknown[],
+  ): Promise<[number[], number[]]> => {
+    for (let i = 0; i < 2; i++) {
+      await once(a, params);
+      await once(b, params);
     }
-    return samples;
+    const samplesA: number[] = [];
+    const samplesB: number[] = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      samplesA.push(await once(a, params));
+      samplesB.push(await once(b, params));
+    }
+    return [samplesA, samplesB];
   };
   const planOf = async (text: string, params: readonly unknown[]) => {
     const a = await optimizer.analyze(text, params);
@@ -188,12 +219,21 @@ try {
     `|---|---|---|---|---|---|`,
   ];
   const ratios: number[] = [];
+  const metrics: BenchMetric[] = [];
+  const listingP95: number[] = [];
   for (const [label, statement] of queries) {
     const bare = statement.text.replaceAll('public.robots t', 'public.robots_noindex t');
-    const withIdx = stats(await time(statement.text, statement.params));
-    const without = stats(await time(bare, statement.params));
+    const [samplesWith, samplesWithout] = await timeBoth(statement.text, bare, statement.params);
+    const withIdx = stats(samplesWith);
+    const without = stats(samplesWithout);
     const ratio = without.mean / withIdx.mean;
     ratios.push(ratio);
+    if (label.startsWith('list')) listingP95.push(withIdx.p95);
+    metrics.push(
+      { name: label, variant: 'with the index migration', ...spread(samplesWith), unit: 'ms' },
+      { name: label, variant: 'without its indexes', ...spread(samplesWithout), unit: 'ms' },
+      { name: label, variant: 'ratio of means (without / with)', median: ratio, unit: 'x' },
+    );
     const line = `| ${label} | ${fmt(withIdx.mean)} / ${fmt(withIdx.p95)} | ${
       fmt(without.mean)
     } / ${fmt(without.p95)} | ${ratio.toFixed(1)}x | ${await planOf(
@@ -214,6 +254,39 @@ try {
   );
   console.log(lines.join('\n'));
   console.log(`\ngeometric mean of the ratios: ${geomean.toFixed(1)}x`);
+  const worstListing = Math.max(...listingP95);
+  const [{ server_version }] = await sql.unsafe('show server_version');
+  await writeSections(JSON_PATH, {
+    id: 'db_indexes',
+    title: 'List and search with vs without the index migration',
+    command: `DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/db_indexes.ts${
+      quick ? ' --quick' : ''
+    }`,
+    compared: `The API's own SQL (captured from RobotsRepository as the service caller) on ` +
+      `${ROWS.toLocaleString('en-US')} robots (${USERS} users), PostgreSQL ${server_version}: ` +
+      `public.robots with the migration's indexes vs robots_noindex (same rows and primary key, ` +
+      `none of the migration's indexes), alternated per iteration after 2 warm-up runs each; ` +
+      `median and min-max of ${ITERATIONS} iterations.`,
+    rounds: ITERATIONS,
+    metrics: [
+      ...metrics,
+      { name: 'all queries', variant: 'geometric mean of the ratios', median: geomean, unit: 'x' },
+    ],
+    claims: [
+      {
+        claim: 'Listings answer under 1.5 ms p95 with the index migration (docs/query-plan.md)',
+        measured: `worst listing p95 ${fmt(worstListing)} ms`,
+        verdict: worstListing < 1.5 ? 'met' : 'missed',
+      },
+    ],
+    notes: [
+      'A broad search term ("falcon") ranks every match: the trigram index helps it least.',
+      `The query-plan advisor, shown robots_noindex, proposes ${optimizer.advice().length} ` +
+      `index(es): ${
+        optimizer.advice().map((a) => a.sql.replace(/^.* on public\./, '')).join('; ')
+      }.`,
+    ],
+  });
   // What the advisor says about the table without the migration's indexes.
   console.log('\nadvice for robots_noindex (QueryPlanOptimizer, default options):');
   for (const advice of optimizer.advice()) {
@@ -222,7 +295,8 @@ try {
 } finally {
   await db.close();
   await sql.end({ timeout: 5 });
-  await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+  if (SHARED_URL) await admin.unsafe('drop table if exists public.robots_noindex');
+  else await admin.unsafe(`drop database if exists ${dbName} with (force)`);
   await admin.end({ timeout: 5 });
   await server?.stop();
 }
