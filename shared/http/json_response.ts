@@ -47,10 +47,10 @@ export function stringifyGuarded(value: unknown): string {
  *
  * @example
  * ```ts
- * const { text, etag } = serializeOnce(page);
+ * const { text, etag } = await serializeOnce(page);
  * ```
  */
-export function serializeOnce(value: unknown): SerializedBody {
+export async function serializeOnce(value: unknown): Promise<SerializedBody> {
   const cacheable = value !== null && typeof value === 'object';
   if (cacheable) {
     const known = serialized.get(value);
@@ -87,11 +87,11 @@ export function ifNoneMatchHits(header: string | undefined, etag: string): boole
  *
  * @example
  * ```ts
- * return conditionalJson(c, page);
+ * return await conditionalJson(c, page);
  * ```
  */
-export function conditionalJson(c: Context, value: unknown): Response {
-  const { text, etag } = serializeOnce(value);
+export async function conditionalJson(c: Context, value: unknown): Promise<Response> {
+  const { text, etag } = await serializeOnce(value);
   c.header('etag', etag);
   if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) return c.body(null, 304);
   c.header('content-type', 'application/json; charset=UTF-8');
