@@ -13,6 +13,9 @@
  * [--quick] [--json=<path>]` (budget: 2 min full, 25 s quick). Uses `QF_BENCH_REDIS_URL` and
  * `UPSTASH_REDIS_REST_URL`/`_TOKEN` when set, else starts its own redis-server and bridge.
  *
+ * Over 400 lines on purpose: one benchmark that must replay one trace through five variants and
+ * Belady's bound in one run, so the figures are comparable.
+ *
  * @module
  */
 import { Redis as IORedis } from 'ioredis';

@@ -24,6 +24,9 @@
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/warming.ts [--quick] [--json=<path>]
  * ```
  *
+ * Over 400 lines on purpose: the stand-in supervisor and the trace that drives it belong to this
+ * one benchmark.
+ *
  * @module
  */
 import {

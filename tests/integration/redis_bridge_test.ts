@@ -1,3 +1,7 @@
+/**
+ * Over 400 lines on purpose: the Upstash REST bridge's contract, one case per command family,
+ * against one real redis-server.
+ */
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';

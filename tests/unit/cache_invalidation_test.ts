@@ -1,6 +1,9 @@
 /**
  * Invalidation against loads in flight (issue 8, finding 10), own writes, invalidations the
  * store did not confirm (finding 2), and the store-request budget, on the memory store.
+ *
+ * Over 400 lines on purpose: every invalidation race (own writes, loads and reads in flight,
+ * missed and retried invalidations) side by side, on one set of fixtures.
  */
 import assert from 'node:assert/strict';
 import { settleBackground } from '../../shared/runtime/background.ts';

@@ -1,3 +1,7 @@
+/**
+ * Over 400 lines on purpose: the predictive cache's behaviour on one fake clock and memory store,
+ * one case per rule; the cases share the fixtures of cache_support.ts and read best together.
+ */
 import assert from 'node:assert/strict';
 import { settleBackground } from '../../shared/runtime/background.ts';
 import {

@@ -1,3 +1,7 @@
+/**
+ * Over 400 lines on purpose: the adaptive throttle's rules (limits, fair shares, adaptation,
+ * waits) on one fake clock, read best together.
+ */
 import assert from 'node:assert/strict';
 import FakeTimers from '@sinonjs/fake-timers';
 import { Metrics } from '../../shared/optimizer/metrics.ts';
