@@ -38,25 +38,15 @@ import {
 import { benchDatabase, benchRedis, freePort, robotsFor } from './lib/services.ts';
 import { runWrk, spawnServer, writeWrkScript, type WrkResult } from './lib/load.ts';
 import { mulberry32, zipfSampler } from './workload.ts';
+import { STRATEGY_TYPES } from '../shared/db/strategies/schema.ts';
 
 const SELF = 'bench/optimizer_vs_none.ts';
 const CONNECTIONS = 16;
 const DETAIL_IDS = 5_000;
 const SEARCH_TERMS = 20;
 const SEQUENCE = 8_000;
-const TYPES = [
-  '',
-  'trend_following',
-  'mean_reversion',
-  'breakout',
-  'scalping',
-  'grid',
-  'martingale',
-  'arbitrage',
-  'momentum',
-  'hedging',
-  'custom',
-];
+/** '' = every type, then each type the schema knows. */
+const TYPES = ['', ...STRATEGY_TYPES];
 
 const OFF_SWITCHES = {
   QF_ENABLE_PREDICTIVE_CACHING: 'false',
