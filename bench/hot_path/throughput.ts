@@ -138,8 +138,13 @@ export async function throughput(options: ThroughputOptions) {
     }
     for (let round = 0; round < rounds; round++) {
       for (const c of cases) {
-        results.bare.push(await runWrk(urlOf({ ...c, server: 'bare' }), seconds, []));
-        results[c.name].push(await runWrk(urlOf(c), seconds, c.jwt ? jwtHeaders : []));
+        results.bare.push(
+          await runWrk(urlOf({ ...c, server: 'bare' }), seconds, [], undefined, bare.child.pid),
+        );
+        const server = c.server === 'robots' ? robots : gateway;
+        results[c.name].push(
+          await runWrk(urlOf(c), seconds, c.jwt ? jwtHeaders : [], undefined, server.child.pid),
+        );
         console.error(
           `round ${round + 1}/${rounds} ${c.name}: ${Math.round(results[c.name].at(-1)!.rps)}` +
             ` rps (bare ${Math.round(results.bare.at(-1)!.rps)})`,
@@ -149,6 +154,12 @@ export async function throughput(options: ThroughputOptions) {
     const bareMedian = median(results.bare.map((r) => r.rps));
     const summary: Record<string, ReturnType<typeof summarize>> = {};
     for (const [name, runs] of Object.entries(results)) summary[name] = summarize(runs, bareMedian);
+    // Bare Hono's CPU per request over the case's: the throughput ratio on a core of its own.
+    const cpuRatio: Record<string, number> = {};
+    for (const c of cases) {
+      const ratio = summary.bare.cpuUsPerRequestMedian! / summary[c.name].cpuUsPerRequestMedian!;
+      cpuRatio[c.name] = Number(ratio.toFixed(3));
+    }
     const gw = (n: string) => summary[`gateway_${n}`].rpsMedian;
     const rb = (n: string) => summary[`robots_${n}`].rpsMedian;
     return {
@@ -159,6 +170,7 @@ export async function throughput(options: ThroughputOptions) {
       sameBody: bareBody === body,
       cacheHeaders,
       summary,
+      cpuRatioToBare: cpuRatio,
       gatewayToApp: {
         anon: Number((gw('anon') / rb('anon')).toFixed(3)),
         jwt: Number((gw('jwt') / rb('jwt')).toFixed(3)),

@@ -119,7 +119,9 @@ const FUNCTIONS_PATH = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
  * URL object per request); one with dots, percent escapes or backslashes is normalized by `URL`
  * first, as before.
  */
-export function forwardedUrl(url: string): { name: string; url: string } | null | undefined {
+export function forwardedUrl(
+  url: string,
+): { name: string; url: string; rebuilt: boolean } | null | undefined {
   const scheme = url.indexOf('://');
   const pathStart = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
   const queryStart = url.indexOf('?', pathStart);
@@ -127,7 +129,8 @@ export function forwardedUrl(url: string): { name: string; url: string } | null 
   let origin: string;
   let pathname: string;
   let search: string;
-  if (pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd))) {
+  const plain = pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd));
+  if (plain) {
     origin = url.slice(0, pathStart);
     pathname = url.slice(pathStart, pathEnd);
     search = url.slice(pathEnd);
@@ -144,12 +147,16 @@ export function forwardedUrl(url: string): { name: string; url: string } | null 
   }
   const match = FUNCTIONS_PATH.exec(pathname);
   if (!match) return null;
-  return { name: match[1], url: `${origin}/${match[1]}${match[2] ?? ''}${search}` };
+  return {
+    name: match[1],
+    url: `${origin}/${match[1]}${match[2] ?? ''}${search}`,
+    rebuilt: !plain,
+  };
 }
 
 /**
  * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`. Every
- * answer it makes itself is JSON with an `x-request-id` (passed on to the function too): 404 for
+ * answer it makes itself is JSON with an `x-request-id`: 404 for
  * an unknown path or function, 405 for TRACE/TRACK/CONNECT, 400 for a request it cannot rebuild,
  * 500 (no details) if a function throws instead of answering.
  *
@@ -196,16 +203,15 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
         `No function of that name. Functions here: ${names()}`,
       );
     }
-    let forwarded: Request;
-    try {
-      // One copy of the request (headers, body stream, signal) under the function's URL; the id
-      // header is only written when the caller did not send a usable one.
-      forwarded = new Request(target.url, request);
-      if (request.headers.get('x-request-id') !== requestId) {
-        forwarded.headers.set('x-request-id', requestId);
+    let forwarded = request;
+    if (target.rebuilt) {
+      try {
+        // A path URL normalized (dots, escapes): one copy under the function's URL. A plain
+        // path goes as it came: the apps route on it without `/functions/v1` (`functionPath`).
+        forwarded = new Request(target.url, request);
+      } catch {
+        return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
       }
-    } catch {
-      return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
     }
     try {
       let app: Hono;

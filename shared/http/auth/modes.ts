@@ -78,12 +78,18 @@ async function legacyKey(
   config: AuthConfig,
   verifier: TokenVerifier,
 ): Promise<Presented['key'] | { user: Record<string, unknown> } | undefined> {
-  const bytes = encoder.encode(value);
-  if (config.legacyServiceRoleKey && timingSafeEqual(bytes, config.legacyServiceRoleKey)) {
-    return { type: 'legacy_service_role', claims: { role: 'service_role' } };
-  }
-  if (config.legacyAnonKey && timingSafeEqual(bytes, config.legacyAnonKey)) {
-    return { type: 'legacy_anon', claims: { role: 'anon' } };
+  // Compared only at the configured key's length (a length is public: a user's token is longer
+  // than the legacy keys, and encoding it on every request cost 3% of a cached hit).
+  const service = config.legacyServiceRoleKey;
+  const anon = config.legacyAnonKey;
+  if (value.length === service?.length || value.length === anon?.length) {
+    const bytes = encoder.encode(value);
+    if (service && timingSafeEqual(bytes, service)) {
+      return { type: 'legacy_service_role', claims: { role: 'service_role' } };
+    }
+    if (anon && timingSafeEqual(bytes, anon)) {
+      return { type: 'legacy_anon', claims: { role: 'anon' } };
+    }
   }
   if (!value.startsWith('eyJ')) return undefined;
   let claims: Record<string, unknown>;
