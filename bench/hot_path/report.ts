@@ -98,7 +98,7 @@ function hitSection(result: Result): BenchSection | undefined {
     notes: [
       `load average (1, 5, 15 min) during the run: ${(result.loadAverages ?? []).join(' -> ')}`,
       'the machine is shared: bare Hono, the fastest server, varies most; read ratios as +-30%',
-      'CPU ratio to bare = bare Hono\'s server CPU per request / the case\'s (/proc/<pid>/stat, ' +
+      "CPU ratio to bare = bare Hono's server CPU per request / the case's (/proc/<pid>/stat, " +
       '10 ms ticks): the throughput ratio each would reach on a core of its own, steadier than ' +
       'requests per second on a shared machine; the verdicts use requests per second',
     ],

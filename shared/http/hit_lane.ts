@@ -22,7 +22,8 @@
  * - requests other than a plain `GET` (a body, `x-warmup`) always take the full path.
  *
  * Entries are bounded (`maxEntries`, oldest dropped first) and hold no answer: the text and
- * `ETag` are the ones `serializeOnce` keeps with the cached value. Turn the lane off with
+ * `ETag` are the ones `serializeOnce` keeps with the cached value. Each answer is counted as
+ * `http.hit_lane` in the optimizer's metrics. Turn the lane off with
  * `QF_HIT_LANE=false` (or the app's `hitLane: false`).
  *
  * @module
@@ -37,7 +38,7 @@ import type { CallerRateLimit, RateLimitCheck } from './rate_limit.ts';
 /** A read the full path answered, as the lane replays it. */
 export interface HitLaneRead {
   /** The optimizer the read went through. */
-  optimizer: Pick<AdvancedBackendOptimizer, 'memoryHit'>;
+  optimizer: Pick<AdvancedBackendOptimizer, 'memoryHit' | 'metrics'>;
   /** Its cache key. */
   cacheKey: string;
   /** Its tags. */
@@ -228,16 +229,19 @@ export class HitLane {
       return undefined;
     }
     markRequest();
+    entry.optimizer.metrics.increment('http.hit_lane');
     const cache = hit.cache!;
     const xCache = `${cache.status}; tier=${cache.tier}; reason=${cache.reason}`;
-    const timing = `optimizer;dur=${hit.durationMs.toFixed(1)};desc="${cache.status} ${cache.tier}",${
-      totalTiming(started)
-    }`;
+    const timing = `optimizer;dur=${
+      hit.durationMs.toFixed(1)
+    };desc="${cache.status} ${cache.tier}",${totalTiming(started)}`;
     const requestId = requestIdOf(headers.get('x-request-id'));
     if (ifNoneMatchHits(headers.get('if-none-match') ?? undefined, body.etag)) {
       const answer = staticHeaders(body.etag);
       answer.push(['x-cache', xCache], ['x-request-id', requestId], ['server-timing', timing]);
-      if (limited) for (const name in limited.headers) answer.push([name, limited.headers[name]]);
+      if (limited) {
+        for (const name in limited.headers) answer.push([name, limited.headers[name]]);
+      }
       return new Response(null, { status: 304, headers: answer });
     }
     // A copy of the entry's prepared answer: only what changes per request is validated again.
@@ -248,7 +252,7 @@ export class HitLane {
     if (xCache !== TEMPLATE_X_CACHE) out.set('x-cache', xCache);
     // Not in the template: appended (`set` would look for them first).
     out.append('x-request-id', requestId);
-    if (limited) for (const name in limited.headers) out.append(name, limited.headers[name]);
+    if (limited) { for (const name in limited.headers) out.append(name, limited.headers[name]); }
     out.append('server-timing', timing);
     return answer;
   }

@@ -42,8 +42,8 @@ export interface ResourceAppDependencies {
   db?: () => Promise<Database>;
   /** The optimizer reads go through. @default advancedBackendOptimizer */
   optimizer?: AdvancedBackendOptimizer;
-  /** Authentication options (the JWT secret's environment). @default process environment */
-  auth?: Pick<AuthOptions, 'env'>;
+  /** Authentication options (the JWT secret's environment, a verifier of its own). @default process environment */
+  auth?: Pick<AuthOptions, 'env' | 'verifier'>;
   /**
    * Largest request body, bytes.
    * @default 65536
@@ -80,7 +80,7 @@ export function createResourceApp(
   bodyLimit: MiddlewareHandler = bodyLimitOf(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
 ): Hono<ResourceEnv> {
   const app = createFunctionApp<ResourceEnv>(name);
-  const resolveCaller = callerResolver({ env: deps.auth?.env });
+  const resolveCaller = callerResolver({ env: deps.auth?.env, verifier: deps.auth?.verifier });
   const rateLimit = callerRateLimit(deps.rateLimit);
   app.use(
     '*',
