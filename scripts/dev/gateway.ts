@@ -5,6 +5,7 @@
  * @module
  */
 import type { Hono } from 'hono';
+import { functionPath } from '../../shared/http/app.ts';
 
 const functionsDir = new URL('../../supabase/functions/', import.meta.url);
 
@@ -122,36 +123,48 @@ const FUNCTIONS_PATH = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
 export function forwardedUrl(
   url: string,
 ): { name: string; url: string; rebuilt: boolean } | null | undefined {
+  const parts = urlParts(url);
+  if (!parts) return undefined;
+  const match = FUNCTIONS_PATH.exec(parts.pathname);
+  if (!match) return null;
+  return {
+    name: match[1],
+    url: `${parts.origin}/${match[1]}${match[2] ?? ''}${parts.search}`,
+    rebuilt: !parts.plain,
+  };
+}
+
+/**
+ * The origin, path and query of a URL as `URL` gives them; a plain path (no dots, escapes or
+ * backslashes, which `URL` would normalize) is sliced as a string, without a `URL` object.
+ * `plain` says which. `undefined` when it is no URL.
+ */
+export function urlParts(
+  url: string,
+): { origin: string; pathname: string; search: string; plain: boolean } | undefined {
   const scheme = url.indexOf('://');
   const pathStart = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
   const queryStart = url.indexOf('?', pathStart);
   const pathEnd = queryStart < 0 ? url.length : queryStart;
-  let origin: string;
-  let pathname: string;
-  let search: string;
-  const plain = pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd));
-  if (plain) {
-    origin = url.slice(0, pathStart);
-    pathname = url.slice(pathStart, pathEnd);
-    search = url.slice(pathEnd);
-  } else {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return undefined;
-    }
-    origin = parsed.origin;
-    pathname = parsed.pathname;
-    search = parsed.search;
+  if (pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd))) {
+    return {
+      origin: url.slice(0, pathStart),
+      pathname: url.slice(pathStart, pathEnd),
+      search: url.slice(pathEnd),
+      plain: true,
+    };
   }
-  const match = FUNCTIONS_PATH.exec(pathname);
-  if (!match) return null;
-  return {
-    name: match[1],
-    url: `${origin}/${match[1]}${match[2] ?? ''}${search}`,
-    rebuilt: !plain,
-  };
+  try {
+    const parsed = new URL(url);
+    return {
+      origin: parsed.origin,
+      pathname: parsed.pathname,
+      search: parsed.search,
+      plain: false,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -203,24 +216,33 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
         `No function of that name. Functions here: ${names()}`,
       );
     }
+    let app: Hono;
+    try {
+      if (typeof entry === 'function') {
+        // First request of a lazily loaded function: import it, then keep the app itself.
+        app = await entry();
+        byName.set(target.name, app);
+      } else app = entry;
+    } catch (error) {
+      console.error(
+        `[quantforge] gateway: ${target.name} failed to load (request ${requestId}):`,
+        error,
+      );
+      return gatewayError(requestId, 500, 'internal_error', 'Internal error');
+    }
     let forwarded = request;
-    if (target.rebuilt) {
+    // A plain path goes as it came to an app that routes without `/functions/v1`
+    // (`createFunctionApp`'s `functionPath`); else one copy of the request (headers, body
+    // stream, signal) under the function's URL, as Supabase's gateway hands it over.
+    if (target.rebuilt || app.getPath !== functionPath) {
       try {
-        // A path URL normalized (dots, escapes): one copy under the function's URL. A plain
-        // path goes as it came: the apps route on it without `/functions/v1` (`functionPath`).
         forwarded = new Request(target.url, request);
       } catch {
         return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
       }
     }
     try {
-      let app: Hono;
-      if (typeof entry === 'function') {
-        // First request of a lazily loaded function: import it, then keep the app itself.
-        app = await entry();
-        byName.set(target.name, app);
-      } else app = entry;
-      return await app.fetch(forwarded, { remoteAddr: info.remoteAddr });
+      return await app.fetch(forwarded, info);
     } catch (error) {
       console.error(`[quantforge] gateway: ${target.name} threw (request ${requestId}):`, error);
       return gatewayError(requestId, 500, 'internal_error', 'Internal error');
