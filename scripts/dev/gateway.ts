@@ -185,10 +185,12 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
   );
   const names = () => [...byName.keys()].join(', ');
   return async (request, info) => {
-    const requestId = requestIdOf(request);
+    // Only the gateway's own answers need an id (a function makes its own): made when needed.
+    let requestId: string | undefined;
+    const id = () => requestId ??= requestIdOf(request);
     if (REFUSED_METHODS.has(request.method.toUpperCase())) {
       return gatewayError(
-        requestId,
+        id(),
         405,
         'method_not_allowed',
         `Method ${request.method} is not allowed`,
@@ -197,11 +199,11 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
     }
     const target = forwardedUrl(request.url);
     if (target === undefined) {
-      return gatewayError(requestId, 400, 'bad_request', 'The request URL cannot be parsed');
+      return gatewayError(id(), 400, 'bad_request', 'The request URL cannot be parsed');
     }
     if (target === null) {
       return gatewayError(
-        requestId,
+        id(),
         404,
         'function_not_found',
         `No route for this path: functions are served at /functions/v1/<name> (${names()})`,
@@ -210,7 +212,7 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
     const entry = byName.get(target.name);
     if (!entry) {
       return gatewayError(
-        requestId,
+        id(),
         404,
         'function_not_found',
         `No function of that name. Functions here: ${names()}`,
@@ -225,10 +227,10 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
       } else app = entry;
     } catch (error) {
       console.error(
-        `[quantforge] gateway: ${target.name} failed to load (request ${requestId}):`,
+        `[quantforge] gateway: ${target.name} failed to load (request ${id()}):`,
         error,
       );
-      return gatewayError(requestId, 500, 'internal_error', 'Internal error');
+      return gatewayError(id(), 500, 'internal_error', 'Internal error');
     }
     let forwarded = request;
     // A plain path goes as it came to an app that routes without `/functions/v1`
@@ -238,14 +240,14 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
       try {
         forwarded = new Request(target.url, request);
       } catch {
-        return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
+        return gatewayError(id(), 400, 'bad_request', 'The request cannot be forwarded');
       }
     }
     try {
       return await app.fetch(forwarded, info);
     } catch (error) {
-      console.error(`[quantforge] gateway: ${target.name} threw (request ${requestId}):`, error);
-      return gatewayError(requestId, 500, 'internal_error', 'Internal error');
+      console.error(`[quantforge] gateway: ${target.name} threw (request ${id()}):`, error);
+      return gatewayError(id(), 500, 'internal_error', 'Internal error');
     }
   };
 }

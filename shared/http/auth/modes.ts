@@ -142,11 +142,11 @@ async function present(
     }
     bearer = match[1];
   }
-  const keys = new Set<string>();
+  const keys: string[] = [];
   const apikeyHeader = headers.get('apikey')?.trim();
-  if (apikeyHeader) keys.add(apikeyHeader);
+  if (apikeyHeader) keys.push(apikeyHeader);
   // supabase-js sends the project key as the bearer too when no user is signed in.
-  if (bearer?.startsWith('sb_')) keys.add(bearer);
+  if (bearer?.startsWith('sb_') && bearer !== apikeyHeader) keys.push(bearer);
   for (const value of keys) {
     const key = await apiKey(value, config, verifier);
     if (!result.key || RANK[key.type] > RANK[result.key.type]) result.key = key;
