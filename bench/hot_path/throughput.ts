@@ -31,6 +31,26 @@ export interface ThroughputOptions {
   profileCase?: string;
   /** bench/hot_path.ts itself (the server modes). */
   self: string;
+  /** PostgreSQL with the migrations and {@link seedHitRobots}' robots: every server's database. */
+  dbUrl: string;
+}
+
+/** Public robots the hit path's listing answers (five per page). */
+const HIT_ROBOTS = 20;
+
+/**
+ * Gives the database the robots the hit path reads (`generate_demo_robots`, public and private
+ * over a few demo users), unless it has some.
+ */
+export async function seedHitRobots(url: string): Promise<void> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [{ count }] = await sql`select count(*)::int as count from public.robots where is_public`;
+    if (count < 5) await sql`select public.generate_demo_robots(${HIT_ROBOTS}::int, 4::int)`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 interface CaseDef {
@@ -65,7 +85,7 @@ export async function throughput(options: ThroughputOptions) {
     : [];
   const robots = spawnServer(
     [self, '--serve-robots', String(robotsPort)],
-    benchEnv(),
+    benchEnv({ SUPABASE_DB_URL: options.dbUrl }),
     robotsPort,
     robotsFlags,
   );
@@ -75,7 +95,7 @@ export async function throughput(options: ThroughputOptions) {
     : [];
   const gateway = spawnServer(
     ['scripts/dev-server.ts'],
-    benchEnv({ PORT: String(gatewayPort), QF_LOCAL_DATA_DIR: 'memory://' }),
+    benchEnv({ PORT: String(gatewayPort), SUPABASE_DB_URL: options.dbUrl }),
     gatewayPort,
     gatewayFlags,
   );

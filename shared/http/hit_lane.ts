@@ -231,7 +231,9 @@ export class HitLane {
     markRequest();
     entry.optimizer.metrics.increment('http.hit_lane');
     const cache = hit.cache!;
-    const xCache = `${cache.status}; tier=${cache.tier}; reason=${cache.reason}`;
+    const xCache = cache.status === 'hit' && cache.reason === 'fresh'
+      ? TEMPLATE_X_CACHE
+      : `${cache.status}; tier=${cache.tier}; reason=${cache.reason}`;
     const timing = `optimizer;dur=${
       hit.durationMs.toFixed(1)
     };desc="${cache.status} ${cache.tier}",${totalTiming(started)}`;

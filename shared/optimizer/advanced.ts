@@ -305,12 +305,18 @@ export class AdvancedBackendOptimizer {
       options.expected,
     );
     if (!result) return undefined;
-    const { value, ...meta } = result;
     recordCacheAccess(this.metrics, cacheKey, true, 0);
     this.#operationDone();
     const durationMs = performance.now() - started;
     this.metrics.observe('optimizer.operation.ms', durationMs);
-    return { value, cache: meta, throttle: 'disabled', originCalled: false, durationMs };
+    // `cache` is the cache's result itself (its `value` too): no copy on the hot path.
+    return {
+      value: result.value,
+      cache: result,
+      throttle: 'disabled',
+      originCalled: false,
+      durationMs,
+    };
   }
 
   /** Every operation's end, answered or failed: counted, metrics flushed when due. */
