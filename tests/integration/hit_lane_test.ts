@@ -15,6 +15,7 @@ import { callerRateLimit } from '../../shared/http/rate_limit.ts';
 import { AdvancedBackendOptimizer, Metrics } from '../../shared/optimizer/mod.ts';
 import { MemoryStore } from '../../shared/store/memory.ts';
 import { createRobotsApp, type RobotsDependencies } from '../../supabase/functions/robots/app.ts';
+import { createStrategiesApp } from '../../supabase/functions/strategies/app.ts';
 
 type App = ReturnType<typeof createRobotsApp>;
 
@@ -48,7 +49,11 @@ async function withLane(body: (f: Fixture) => Promise<void>): Promise<void> {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-async function get(app: App, path: string, headers: Record<string, string> = {}) {
+async function get(
+  app: { request: App['request'] },
+  path: string,
+  headers: Record<string, string> = {},
+) {
   const response = await app.request(path, { headers });
   return { response, text: await response.text() };
 }
@@ -248,4 +253,17 @@ Deno.test('hit lane: entries are bounded', async () => {
   for (let i = 0; i < 5; i++) await fetch(new Request(`http://x/r?i=${i}`));
   assert.equal(lane.size, 3);
   assert.deepEqual(served, ['?i=0', '?i=1', '?i=2', '?i=3', '?i=4']);
+});
+
+Deno.test('hit lane: strategies reads take it too (listing and search)', async () => {
+  await withLane(async ({ db, optimizer, laneHits }) => {
+    const strategies = createStrategiesApp({ db: () => Promise.resolve(db), optimizer });
+    for (const path of ['/strategies/public?limit=3', '/strategies/search?q=grid']) {
+      const first = await get(strategies, path);
+      assert.equal(first.response.status, 200, first.text);
+      const again = await get(strategies, path);
+      assert.equal(again.text, first.text);
+    }
+    assert.equal(laneHits(), 2);
+  });
 });
