@@ -1,3 +1,4 @@
-import { app } from './app.ts';
+import { lazyFunctionApp } from '../_shared/serve.ts';
 
-Deno.serve(app.fetch);
+// app.ts loads while the server starts listening; warm-up pings do not wait for it (issue 11).
+Deno.serve(lazyFunctionApp('health', () => import('./app.ts')).fetch);
