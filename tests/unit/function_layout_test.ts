@@ -86,7 +86,7 @@ Deno.test('functions: no dev-only module (PGlite, the local auth server) is in a
   }
 });
 
-Deno.test('functions: health loads no repository or schema it does not use (cold start, issue 11)', async () => {
+Deno.test('functions: health loads no repository, schema or zod it does not use (cold start, issue 11)', async () => {
   const result = await new Deno.Command(Deno.execPath(), {
     args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
     cwd: new URL('health/', functionsDir).pathname,
@@ -98,7 +98,7 @@ Deno.test('functions: health loads no repository or schema it does not use (cold
   const graph = JSON.parse(new TextDecoder().decode(result.stdout));
   const specifiers: string[] = graph.modules.map((m: { specifier: string }) => m.specifier);
   const unused = specifiers.filter((s) =>
-    /shared\/db\/(robots\/|strategies\.ts|mod\.ts|pagination\.ts)|shared\/http\/(auth|validate)/
+    /shared\/db\/(robots\/|strategies\.ts|mod\.ts|pagination\.ts)|shared\/http\/(auth|validate)|^npm:\/?zod@/
       .test(s)
   );
   assert.deepEqual(unused, []);

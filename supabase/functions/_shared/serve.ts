@@ -57,8 +57,9 @@ const PING_METHODS = new Set(['GET', 'POST', 'HEAD']);
  *
  * @example
  * ```ts
- * // supabase/functions/optimizer/index.ts
- * Deno.serve(lazyFunctionApp('optimizer', () => import('./app.ts'), { eager: false }).fetch);
+ * // In supabase/functions/optimizer/index.ts, `loadApp` is a dynamic import of its app.ts (not
+ * // spelled out here: the Supabase CLI reads import specifiers in comments too).
+ * Deno.serve(lazyFunctionApp('optimizer', loadApp, { eager: false }).fetch);
  * ```
  */
 export function lazyFunctionApp(
