@@ -42,8 +42,8 @@ function echoModule(): ServedModule & { seen: { url: string; info: unknown }[] }
 
 Deno.test('serve: a warm-up ping answers while the app has not loaded', async () => {
   const { load, calls, resolve } = deferredLoad();
-  const handler = lazyFunctionApp('lazy-ping', load, { eager: false });
-  assert.equal(calls.length, 0, 'eager: false loads nothing before a request');
+  const handler = lazyFunctionApp('lazy-ping', load);
+  assert.equal(calls.length, 0, 'nothing loads before a request');
   const res = await handler.fetch(
     new Request('http://edge/lazy-ping/__warmup', { method: 'POST' }),
   );
@@ -70,7 +70,7 @@ Deno.test('serve: a warm-up ping answers while the app has not loaded', async ()
 
 Deno.test('serve: other requests wait for the app and reach it unchanged, request info included', async () => {
   const { load, calls, resolve } = deferredLoad();
-  const handler = lazyFunctionApp('lazy-route', load, { eager: false });
+  const handler = lazyFunctionApp('lazy-route', load);
   const module = echoModule();
   const info = { remoteAddr: { transport: 'tcp', hostname: '203.0.113.7', port: 5000 } };
   const pending = handler.fetch(new Request('http://edge/lazy-route/items?x=1'), info);
@@ -85,21 +85,22 @@ Deno.test('serve: other requests wait for the app and reach it unchanged, reques
   assert.equal(calls.length, 1, 'loaded once');
 });
 
-Deno.test('serve: eager loading starts when the handler is created', async () => {
+Deno.test('serve: ready() loads the app once', async () => {
   const { load, calls, resolve } = deferredLoad();
-  const handler = lazyFunctionApp('lazy-eager', load);
+  const handler = lazyFunctionApp('lazy-ready', load);
+  const ready = handler.ready();
   assert.equal(calls.length, 1);
   resolve(echoModule());
-  await handler.ready();
+  await ready;
   assert.equal(handler.loaded, true);
-  const res = await handler.fetch(new Request('http://edge/lazy-eager/'));
+  const res = await handler.fetch(new Request('http://edge/lazy-ready/'));
   assert.equal((await res.json()).served, 'app');
   assert.equal(calls.length, 1);
 });
 
 Deno.test('serve: a failed load is a JSON 500 and the next request loads again', async () => {
   const { load, calls, reject, resolve } = deferredLoad();
-  const handler = lazyFunctionApp('lazy-fail', load, { eager: false });
+  const handler = lazyFunctionApp('lazy-fail', load);
   const logged: unknown[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => logged.push(args);

@@ -10,10 +10,12 @@
  * - every other request waits for the app and is handed to it unchanged (`app.fetch(request,
  *   info)`, as `Deno.serve(app.fetch)` did).
  *
- * `eager: true` starts loading at once, for functions whose first request surely needs the app
- * (robots, strategies, health); `eager: false` waits for the first request (optimizer, warmup:
- * their first call is usually a warm-up ping). A failed load answers a JSON 500 and is retried on
- * the next request. Routes stay in `app.ts`, which tests and the dev server import directly.
+ * For the functions whose first call is usually a warm-up ping or a cron call that can wait
+ * (optimizer, warmup). A function whose first request needs the app anyway (health, robots,
+ * strategies) imports it statically: start-up is CPU-bound, so loading it behind the listener
+ * gains nothing there, and the second module graph cost about 4 ms (docs/performance.md). A failed
+ * load answers a JSON 500 and is retried on the next request. Routes stay in `app.ts`, which tests
+ * and the dev server import directly.
  *
  * A folder starting with `_` is not served; each function's own deno.json resolves this file's
  * imports (tests/unit/function_layout_test.ts checks it).
@@ -28,15 +30,6 @@ export interface ServedModule {
   app: {
     fetch(request: Request, env?: unknown): Response | Promise<Response>;
   };
-}
-
-/** Options of {@link lazyFunctionApp}. */
-export interface LazyFunctionAppOptions {
-  /**
-   * Start loading the app when the handler is created, not at the first request.
-   * @default true
-   */
-  eager?: boolean;
 }
 
 /** The handler {@link lazyFunctionApp} returns. */
@@ -59,13 +52,12 @@ const PING_METHODS = new Set(['GET', 'POST', 'HEAD']);
  * ```ts
  * // In supabase/functions/optimizer/index.ts, `loadApp` is a dynamic import of its app.ts (not
  * // spelled out here: the Supabase CLI reads import specifiers in comments too).
- * Deno.serve(lazyFunctionApp('optimizer', loadApp, { eager: false }).fetch);
+ * Deno.serve(lazyFunctionApp('optimizer', loadApp).fetch);
  * ```
  */
 export function lazyFunctionApp(
   name: string,
   load: () => Promise<ServedModule>,
-  options: LazyFunctionAppOptions = {},
 ): LazyFunctionApp {
   // The ping answer and its headers come from the same middleware as the full app's, so a ping
   // counts as this isolate's first request for both (`coldStart`, `edge.warmup_pings.cold`).
@@ -91,8 +83,6 @@ export function lazyFunctionApp(
   const isPing = (request: Request): boolean =>
     PING_METHODS.has(request.method) &&
     (request.headers.get('x-warmup') === '1' || new URL(request.url).pathname === pingPath);
-
-  if (options.eager ?? true) start().catch(() => {});
 
   return {
     async fetch(request: Request, info?: unknown): Promise<Response> {

@@ -1,4 +1,3 @@
-import { lazyFunctionApp } from '../_shared/serve.ts';
+import { app } from './app.ts';
 
-// app.ts loads while the server starts listening; warm-up pings do not wait for it (issue 11).
-Deno.serve(lazyFunctionApp('robots', () => import('./app.ts')).fetch);
+Deno.serve(app.fetch);
