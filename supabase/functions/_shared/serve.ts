@@ -17,6 +17,10 @@
  * load answers a JSON 500 and is retried on the next request. Routes stay in `app.ts`, which tests
  * and the dev server import directly.
  *
+ * The `import()` in `index.ts` must name `./app.ts` as a string literal: the deploy bundles only
+ * statically analysable imports (a computed specifier works locally and fails once deployed,
+ * supabase/supabase#19125); tests/e2e/deploy_test.ts checks that the CLI uploads the app's graph.
+ *
  * A folder starting with `_` is not served; each function's own deno.json resolves this file's
  * imports (tests/unit/function_layout_test.ts checks it).
  *
