@@ -121,3 +121,68 @@ Deno.test('serve: a failed load is a JSON 500 and the next request loads again',
   resolve(echoModule());
   assert.equal((await retry).status, 200);
 });
+
+/** Serves `supabase/functions/<name>/index.ts` as deployed (its own import map) on a free port. */
+function serveFunction(name: string) {
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  const dir = new URL(`../../supabase/functions/${name}/`, import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ['run', '-A', '--unstable-no-legacy-abort', '--config', 'deno.json', 'index.ts'],
+    cwd: dir,
+    env: {
+      DENO_NO_PACKAGE_JSON: '1',
+      NO_COLOR: '1',
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      // Nothing listens there: the ping and the first answers must not need the database.
+      SUPABASE_DB_URL: 'postgres://postgres:postgres@127.0.0.1:9/postgres',
+      QF_RATELIMIT_ENABLED: 'false',
+      LOCAL_CRON: 'off',
+      UPSTASH_REDIS_REST_URL: '',
+      UPSTASH_REDIS_REST_TOKEN: '',
+      CRON_SECRET: '',
+    },
+    stdout: 'null',
+    stderr: 'null',
+  }).spawn();
+  const base = `http://127.0.0.1:${port}/${name}`;
+  const deadline = Date.now() + 30_000;
+  const request = async (path: string, init?: RequestInit): Promise<Response> => {
+    for (;;) {
+      try {
+        return await fetch(`${base}${path}`, init);
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  };
+  const stop = async () => {
+    child.kill('SIGKILL');
+    await child.status;
+  };
+  return { request, stop };
+}
+
+for (const name of ['optimizer', 'warmup']) {
+  Deno.test(`serve: ${name}'s index.ts answers a ping, then its app's routes on first use`, async () => {
+    const server = serveFunction(name);
+    try {
+      const ping = await server.request('/__warmup', { method: 'POST' });
+      assert.equal(ping.status, 200);
+      const body = await ping.json();
+      assert.equal(body.function, name);
+      assert.equal(body.coldStart, true);
+      // The first request of the app itself: its service auth answers, through the loaded app.
+      const path = name === 'optimizer' ? '/status' : '';
+      const denied = await server.request(path, { method: name === 'optimizer' ? 'GET' : 'POST' });
+      assert.equal(denied.status, 401);
+      const error = await denied.json();
+      assert.equal(typeof error.error.code, 'string');
+      assert.ok(denied.headers.get('x-request-id'));
+    } finally {
+      await server.stop();
+    }
+  });
+}
