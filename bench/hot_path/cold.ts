@@ -3,7 +3,15 @@
  * (`deno run -A --unstable-no-legacy-abort --config supabase/functions/<fn>/deno.json
  * supabase/functions/<fn>/index.ts`, address from `DENO_SERVE_ADDRESS`) to its first 200, with
  * `SUPABASE_DB_URL` on a real PostgreSQL 15, against bare Hono served the same way; and the dev
- * server's first health answer on embedded defaults (scripts/startup_time.ts).
+ * server's first health answer on embedded defaults (scripts/startup_time.ts). Each run also
+ * records the server's CPU time at its first 200 (`cpuMedianMs`: all its threads, from /proc).
+ *
+ * Run alone, it compares this tree with another checkout, alternated run by run:
+ *
+ * ```sh
+ * git archive <commit> supabase shared bench deno.json | tar -x -C /tmp/before
+ * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path/cold.ts --baseline=/tmp/before --runs=7
+ * ```
  *
  * @module
  */
@@ -21,7 +29,34 @@ export const COLD_TARGETS: Record<string, string> = {
   warmup: '/warmup/__warmup',
 };
 
-async function once(name: string, env: Record<string, string>): Promise<number> {
+/**
+ * CPU time the process has used so far, ms: the sum of its threads' run time from
+ * `/proc/<pid>/task/<tid>/schedstat` (nanoseconds; `undefined` where /proc is absent). Start-up is
+ * CPU-bound on this machine (the server is pinned to one core), and CPU time varies far less with
+ * the load of other processes than the wall time does.
+ */
+async function cpuMs(pid: number): Promise<number | undefined> {
+  let ns = 0;
+  try {
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      try {
+        const stat = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/schedstat`);
+        ns += Number(stat.split(' ')[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return ns / 1e6;
+}
+
+async function once(
+  name: string,
+  env: Record<string, string>,
+  tree = root,
+): Promise<{ ms: number; cpuMs?: number }> {
   const port = freePort();
   const args = name === 'bare'
     ? ['bench/hot_path/bare_index.ts']
@@ -29,13 +64,14 @@ async function once(name: string, env: Record<string, string>): Promise<number> 
   const started = performance.now();
   const child = new Deno.Command('taskset', {
     args: ['-c', '0', Deno.execPath(), 'run', '-A', '--unstable-no-legacy-abort', ...args],
-    cwd: root,
+    cwd: tree,
     env: { ...env, DENO_NO_PACKAGE_JSON: '1', DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` },
     stdout: 'null',
     stderr: 'null',
   }).spawn();
   try {
-    return await waitFor(`http://127.0.0.1:${port}${COLD_TARGETS[name]}`, started, 30_000);
+    const ms = await waitFor(`http://127.0.0.1:${port}${COLD_TARGETS[name]}`, started, 30_000);
+    return { ms, cpuMs: await cpuMs(child.pid) };
   } finally {
     child.kill('SIGKILL');
     await child.status;
@@ -53,13 +89,26 @@ async function once(name: string, env: Record<string, string>): Promise<number> 
 export async function coldStart(url: string, runs: number) {
   const env = benchEnv({ SUPABASE_DB_URL: url });
   const times: Record<string, number[]> = {};
-  for (const name of Object.keys(COLD_TARGETS)) times[name] = [];
+  const cpu: Record<string, number[]> = {};
+  for (const name of Object.keys(COLD_TARGETS)) [times[name], cpu[name]] = [[], []];
   for (let i = 0; i < runs; i++) {
-    for (const name of Object.keys(COLD_TARGETS)) times[name].push(await once(name, env));
+    for (const name of Object.keys(COLD_TARGETS)) {
+      const run = await once(name, env);
+      times[name].push(run.ms);
+      if (run.cpuMs !== undefined) cpu[name].push(run.cpuMs);
+    }
   }
   const summary: Record<
     string,
-    { medianMs: number; minMs: number; maxMs: number; runsMs: number[] }
+    {
+      medianMs: number;
+      minMs: number;
+      maxMs: number;
+      runsMs: number[];
+      cpuMedianMs?: number;
+      cpuMinMs?: number;
+      cpuRunsMs?: number[];
+    }
   > = {};
   for (const [name, values] of Object.entries(times)) {
     summary[name] = {
@@ -67,6 +116,13 @@ export async function coldStart(url: string, runs: number) {
       minMs: Math.round(Math.min(...values)),
       maxMs: Math.round(Math.max(...values)),
       runsMs: values.map(Math.round),
+      ...(cpu[name].length
+        ? {
+          cpuMedianMs: Math.round(median(cpu[name])),
+          cpuMinMs: Math.round(Math.min(...cpu[name])),
+          cpuRunsMs: cpu[name].map(Math.round),
+        }
+        : {}),
     };
   }
   return { runs, paths: COLD_TARGETS, summary };
@@ -106,5 +162,70 @@ export async function devServerStart(runs: number) {
       if (value === undefined) Deno.env.delete(name!);
       else Deno.env.set(name!, value);
     }
+  }
+}
+
+/**
+ * Cold starts of this tree against another checkout of the project (`baseline`, e.g. a
+ * `git archive` export of an earlier commit), alternated run by run on the same PostgreSQL:
+ * bare Hono, then each function from the baseline and from this tree. Wall and CPU medians.
+ *
+ * @example
+ * ```ts
+ * const rows = await compareColdStart(pg.url, 7, '/tmp/before');
+ * ```
+ */
+export async function compareColdStart(url: string, runs: number, baseline: string) {
+  const env = benchEnv({ SUPABASE_DB_URL: url });
+  const trees = { baseline: baseline.endsWith('/') ? baseline : `${baseline}/`, current: root };
+  const runsOf: Record<string, { ms: number[]; cpu: number[] }> = {};
+  const record = (label: string, run: { ms: number; cpuMs?: number }) => {
+    runsOf[label] ??= { ms: [], cpu: [] };
+    runsOf[label].ms.push(run.ms);
+    if (run.cpuMs !== undefined) runsOf[label].cpu.push(run.cpuMs);
+  };
+  for (let i = 0; i < runs; i++) {
+    record('bare', await once('bare', env));
+    for (const name of Object.keys(COLD_TARGETS).filter((n) => n !== 'bare')) {
+      for (const [tree, dir] of Object.entries(trees)) {
+        record(`${name} ${tree}`, await once(name, env, dir));
+      }
+    }
+  }
+  return Object.entries(runsOf).map(([label, v]) => ({
+    label,
+    medianMs: Math.round(median(v.ms)),
+    minMs: Math.round(Math.min(...v.ms)),
+    maxMs: Math.round(Math.max(...v.ms)),
+    cpuMedianMs: v.cpu.length ? Math.round(median(v.cpu)) : undefined,
+    cpuMinMs: v.cpu.length ? Math.round(Math.min(...v.cpu)) : undefined,
+  }));
+}
+
+if (import.meta.main) {
+  // deno run -A bench/hot_path/cold.ts --baseline=<checkout> [--runs=7]: this tree against another.
+  const baseline = Deno.args.find((a) => a.startsWith('--baseline='))?.slice(11);
+  const runs = Number(Deno.args.find((a) => a.startsWith('--runs='))?.slice(7) ?? 7);
+  if (!baseline || !Number.isInteger(runs) || runs < 1) {
+    throw new Error(
+      `usage: cold.ts --baseline=<checkout> [--runs=N]: received ${Deno.args.join(' ')}`,
+    );
+  }
+  const { startPostgres, applyMigrations } = await import('../../scripts/services/postgres.ts');
+  const { loadAverage } = await import('./load.ts');
+  const pg = await startPostgres();
+  try {
+    await applyMigrations(pg.url);
+    const before = await loadAverage();
+    const rows = await compareColdStart(pg.url, runs, baseline);
+    console.log(`| case | wall median (min-max) | CPU median (min) |\n|---|---:|---:|`);
+    for (const r of rows) {
+      console.log(
+        `| ${r.label} | ${r.medianMs} (${r.minMs}-${r.maxMs}) | ${r.cpuMedianMs} (${r.cpuMinMs}) |`,
+      );
+    }
+    console.log(`load average before / after: ${before} / ${await loadAverage()}`);
+  } finally {
+    await pg.stop();
   }
 }

@@ -19,8 +19,14 @@ export interface SharedBreakerState {
   by: string;
 }
 
+/**
+ * The default of `resilience.breakerKeyPrefix` (`QF_BREAKER_KEY_PREFIX`), here rather than only in
+ * the options' schema so that `health` reads it without loading zod (issue 11: cold start).
+ */
+export const DEFAULT_BREAKER_KEY_PREFIX = 'qf:breaker:';
+
 /** The store key of the set of resource keys whose breaker ever opened. */
-export function breakerIndexKey(prefix = 'qf:breaker:'): string {
+export function breakerIndexKey(prefix = DEFAULT_BREAKER_KEY_PREFIX): string {
   return `${prefix}~index`;
 }
 
@@ -55,7 +61,7 @@ export async function readOpenBreakers(
   store: KeyValueStore,
   options: { prefix?: string; now?: number } = {},
 ): Promise<OpenBreaker[]> {
-  const prefix = options.prefix ?? 'qf:breaker:';
+  const prefix = options.prefix ?? DEFAULT_BREAKER_KEY_PREFIX;
   const now = options.now ?? Date.now();
   // The prefix is configurable (`QF_BREAKER_KEY_PREFIX`): callers pass the configured one.
   const keys = (await store.smembers(breakerIndexKey(prefix))).sort();

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { EnvBinding } from '../env.ts';
+import { DEFAULT_BREAKER_KEY_PREFIX } from './breaker_state.ts';
 
 const ratio = () => z.number().min(0).max(1);
 const ms = () => z.number().min(0).max(3_600_000);
@@ -64,7 +65,7 @@ export const resilienceOptionsSchema = z.object({
   /** Lease of the half-open probe claim (`SET NX PX`) across isolates, ms. @default 5000 */
   breakerProbeLeaseMs: z.number().min(1).max(3_600_000).default(5000),
   /** Prefix of the breakers' keys in the store (one per deployment sharing a Redis). @default 'qf:breaker:' */
-  breakerKeyPrefix: z.string().min(1).max(200).default('qf:breaker:'),
+  breakerKeyPrefix: z.string().min(1).max(200).default(DEFAULT_BREAKER_KEY_PREFIX),
 
   /**
    * Requests per window and resource key (all isolates together on Redis). High enough not to

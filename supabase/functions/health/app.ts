@@ -14,8 +14,11 @@ import { processEnv } from '@shared/runtime/env.ts';
 import { timeProbe } from '@shared/runtime/ping.ts';
 import { getStore, type KeyValueStore } from '@shared/store/mod.ts';
 import { getDatabase } from '@shared/db/isolate.ts';
-import { type OpenBreaker, readOpenBreakers } from '@shared/optimizer/resilience/breaker_state.ts';
-import { resilienceOptionsSchema } from '@shared/optimizer/resilience/options.ts';
+import {
+  DEFAULT_BREAKER_KEY_PREFIX,
+  type OpenBreaker,
+  readOpenBreakers,
+} from '@shared/optimizer/resilience/breaker_state.ts';
 
 /** Something with a backend name and a round trip to measure. */
 export interface Pingable {
@@ -133,8 +136,9 @@ export function createHealthApp(deps: HealthDependencies) {
 
 function breakerKeyPrefix(): string {
   const configured = processEnv('QF_BREAKER_KEY_PREFIX');
-  if (configured) return configured;
-  return resilienceOptionsSchema.parse({}).breakerKeyPrefix;
+  // The options' default without their zod schema (cold start); the optimizer validates the
+  // variable when it loads its configuration.
+  return configured || DEFAULT_BREAKER_KEY_PREFIX;
 }
 
 /** The deployed app: the isolate's store and database, and the breakers shared in the store. */

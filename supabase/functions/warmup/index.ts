@@ -1,3 +1,4 @@
-import { app } from './app.ts';
+import { lazyFunctionApp } from '../_shared/serve.ts';
 
-Deno.serve(app.fetch);
+// app.ts loads on the first request that needs it, or after a warm-up ping (issue 11).
+Deno.serve(lazyFunctionApp('warmup', () => import('./app.ts')).fetch);
