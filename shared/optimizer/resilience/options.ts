@@ -90,7 +90,7 @@ export const resilienceOptionsSchema = z.object({
   throttleIncreaseRatio: z.number().gt(0).max(1).default(0.1),
   /** Least time between two adjustments of one resource's limits, ms. @default 1000 */
   throttleAdjustIntervalMs: z.number().min(1).max(3_600_000).default(1000),
-  /** Bound of one `@upstash/ratelimit` call before it fails open, ms. @default 50 */
+  /** Bound of one shared-window store request (a reservation) before it fails open, ms. @default 50 */
   throttleStoreTimeoutMs: z.number().min(1).max(60_000).default(50),
   /** Prefix of the shared rate windows' keys in the store. @default 'qf:throttle' */
   throttleKeyPrefix: z.string().min(1).max(200).default('qf:throttle'),
