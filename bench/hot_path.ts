@@ -21,6 +21,7 @@
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path.ts --quick    # ~1 min
  * # --no-hit --no-miss --no-cold skip a part; --rows=N robots for the miss path
  * # --profile=all|robots|gateway|bare runs those hit servers with --cpu-prof; =miss both miss servers
+ * # --miss-rounds=N: alternated rounds of the miss path (reports the median of the pairs' ratios)
  * # --miss-store=memory|upstash: the miss servers' store (default: upstash when
  * #   UPSTASH_REDIS_REST_URL is set, as under npm run bench; a bridge is started if needed)
  * # --json=<path> writes the sections hot_path, miss_path, cold_start (bench/lib/section.ts)
@@ -118,8 +119,10 @@ async function main(): Promise<void> {
         if (missStore !== undefined && missStore !== 'memory' && missStore !== 'upstash') {
           throw new Error(`--miss-store must be memory or upstash: received ${missStore}`);
         }
+        const missRounds = Deno.args.find((a) => a.startsWith('--miss-rounds='))?.slice(14);
         result.missPath = await missPath({
           ...mode.miss,
+          ...(missRounds ? { rounds: Number(missRounds) } : {}),
           url: pg.url,
           rows,
           self,

@@ -260,6 +260,9 @@ export async function missPath(options: MissPathOptions) {
       }
     }
     const bareMedian = median(results.bare.map((r) => r.rps));
+    // Each app round over the bare round just before it: the machine's load drifts less within a
+    // pair than across the run.
+    const pairRatios = results.app.map((r, i) => Number((r.rps / results.bare[i].rps).toFixed(3)));
     return {
       rows,
       generated,
@@ -273,6 +276,8 @@ export async function missPath(options: MissPathOptions) {
         bare_repository: summarize(results.bare, bareMedian),
         robots_app: summarize(results.app, bareMedian),
       },
+      pairRatios,
+      pairRatioMedian: median(pairRatios),
       perRequest,
     };
   } finally {
