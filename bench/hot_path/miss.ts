@@ -99,6 +99,8 @@ export interface PerRequest {
   statements: number;
   /** The statements, by text (first 80 characters), per request, most frequent first. */
   byStatement: Record<string, number>;
+  /** The server's CPU time (user + system, /proc) per request, microseconds (10 ms ticks). */
+  cpuUsPerRequest: number | null;
   /** Store requests (HTTP requests at the bridge) per request; `null` on the memory store. */
   storeRequests: number | null;
   /** The store requests by command names, per request. */
@@ -129,20 +131,34 @@ const perRequestOf = (counts: Map<string, number>, requests: number) =>
     [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, Number((n / requests).toFixed(3))]),
   );
 
+/** CPU time (user + system) of process `pid` so far, ms; `null` when /proc cannot say. */
+async function cpuMs(pid: number): Promise<number | null> {
+  try {
+    const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 100 ticks a second
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Runs `wrk` against `port` for `seconds` and divides what the database and the store saw by the
- * requests answered.
+ * Runs `wrk` against `port` for `seconds` and divides what the database, the store and the
+ * server's CPU saw by the requests answered.
  */
 async function countRun(
+  pid: number,
   port: number,
   seconds: number,
   script: string,
   statements: Awaited<ReturnType<typeof statementCounter>>,
   bridge: { counts: { requests: number; names: string[] }; reset(): void } | undefined,
 ): Promise<PerRequest> {
+  await runWrk(`http://127.0.0.1:${port}`, 1, [], script); // warm (JIT) before counting
   await statements.reset();
   bridge?.reset();
+  const cpuBefore = await cpuMs(pid);
   const run = await runWrk(`http://127.0.0.1:${port}`, seconds, [], script);
+  const cpuAfter = await cpuMs(pid);
   // Background work of the last requests (metric flushes, plan analyses) lands within this.
   await new Promise((resolve) => setTimeout(resolve, 200));
   const rows = await statements.read();
@@ -162,6 +178,9 @@ async function countRun(
     requests: run.requests,
     non2xx: run.non2xx,
     statements: Number((total / requests).toFixed(3)),
+    cpuUsPerRequest: cpuBefore === null || cpuAfter === null
+      ? null
+      : Math.round((cpuAfter - cpuBefore) * 1000 / requests),
     byStatement: perRequestOf(byStatement, requests),
     storeRequests: bridge ? Number((bridge.counts.requests / requests).toFixed(3)) : null,
     byCommand: perRequestOf(byCommand, requests),
@@ -249,8 +268,22 @@ export async function missPath(options: MissPathOptions) {
         pair = spawnPair(envOf(bridge?.url));
         await ready(pair);
         perRequest = {
-          bare: await countRun(pair.barePort, countSeconds, script, statements, bridge),
-          app: await countRun(pair.appPort, countSeconds, script, statements, bridge),
+          bare: await countRun(
+            pair.servers[0].child.pid,
+            pair.barePort,
+            countSeconds,
+            script,
+            statements,
+            bridge,
+          ),
+          app: await countRun(
+            pair.servers[1].child.pid,
+            pair.appPort,
+            countSeconds,
+            script,
+            statements,
+            bridge,
+          ),
         };
         console.error(`miss per request: ${JSON.stringify(perRequest)}`);
       } finally {
