@@ -157,7 +157,7 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
         throw read.whenMissing(value);
       }
       try {
-        const response = await conditionalJson(c, value);
+        const response = conditionalJson(c, value);
         if (value !== null && typeof value === 'object') {
           // The next identical request may be answered by the hit lane (`hit_lane.ts`).
           HitLane.remember(c.req.raw, c.get('auth') as AuthContext | undefined, {

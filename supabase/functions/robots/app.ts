@@ -204,7 +204,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
       }, 'robots dependency pre-warm');
     }
     try {
-      const response = await conditionalJson(c, page);
+      const response = conditionalJson(c, page);
       if (page) {
         // The next identical request may be answered by the hit lane.
         HitLane.remember(c.req.raw, c.get('auth'), {
