@@ -96,6 +96,8 @@ export async function waitFor(url: string, started: number, limitMs = 120_000): 
 export interface WrkResult {
   rps: number;
   requests: number;
+  /** The server's CPU time (user + system) per request, us, when its pid was given. */
+  cpuUsPerRequest?: number;
   non2xx: number;
   errors: number;
   latencyP50Ms: number;
@@ -122,14 +124,17 @@ export async function runWrk(
   seconds: number,
   headers: string[],
   script?: string,
+  serverPid?: number,
 ): Promise<WrkResult> {
   const args = ['-c', '1', 'wrk', '-t', '2', '-c', String(CONNECTIONS), '-d', `${seconds}s`];
   args.push('--latency');
   for (const header of headers) args.push('-H', header);
   if (script) args.push('-s', script);
   args.push(url);
+  const cpuBefore = serverPid === undefined ? 0 : await cpuSeconds(serverPid);
   const out = await new Deno.Command('taskset', { args, stdout: 'piped', stderr: 'piped' })
     .output();
+  const cpu = serverPid === undefined ? undefined : await cpuSeconds(serverPid) - cpuBefore;
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
@@ -139,7 +144,26 @@ export async function runWrk(
   const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   const p50 = /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? '';
   const p99 = /^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? '';
-  return { rps, requests, non2xx, errors, latencyP50Ms: toMs(p50), latencyP99Ms: toMs(p99) };
+  return {
+    rps,
+    requests,
+    ...(cpu === undefined ? {} : { cpuUsPerRequest: Number((cpu * 1e6 / requests).toFixed(1)) }),
+    non2xx,
+    errors,
+    latencyP50Ms: toMs(p50),
+    latencyP99Ms: toMs(p99),
+  };
+}
+
+/**
+ * CPU time (user + system) a process has used, seconds (`/proc/<pid>/stat`, 10 ms ticks). A
+ * server's CPU per request barely moves with the machine's load, where its requests per second
+ * do: the benchmarks report both.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(') ')[1].split(' ');
+  // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The median of a list (NaN when empty). */
@@ -153,7 +177,9 @@ export const median = (values: number[]): number => {
 /** Per-variant summary of wrk runs, with the ratio to a reference median. */
 export function summarize(runs: WrkResult[], referenceMedian: number) {
   const rps = runs.map((r) => r.rps);
+  const cpu = runs.map((r) => r.cpuUsPerRequest).filter((v): v is number => v !== undefined);
   return {
+    ...(cpu.length ? { cpuUsPerRequestMedian: median(cpu), cpuUsPerRequest: cpu } : {}),
     rpsMedian: Math.round(median(rps)),
     rpsMin: Math.round(Math.min(...rps)),
     rpsMax: Math.round(Math.max(...rps)),

@@ -12,6 +12,7 @@ interface Summary {
   rpsMax: number;
   ratioToBare: number;
   non2xx: number;
+  cpuUsPerRequestMedian?: number;
 }
 
 interface Cold {
@@ -50,6 +51,18 @@ function hitSection(result: Result): BenchSection | undefined {
       metrics.push({ name: 'ratio to bare', variant: v, median: s[k].ratioToBare, unit: 'x' });
     }
   }
+  for (const [k, v] of Object.entries(names)) {
+    const cpu = s[k]?.cpuUsPerRequestMedian;
+    if (cpu !== undefined) {
+      metrics.push({ name: 'server CPU per request', variant: v, median: cpu, unit: 'us' });
+    }
+  }
+  const cpuRatio = (t.cpuRatioToBare ?? {}) as Record<string, number>;
+  for (const [k, v] of Object.entries(names)) {
+    if (cpuRatio[k] !== undefined) {
+      metrics.push({ name: 'CPU ratio to bare', variant: v, median: cpuRatio[k], unit: 'x' });
+    }
+  }
   const g = t.gatewayToApp as { anon: number; jwt: number };
   metrics.push({ name: 'gateway / app', variant: 'no auth', median: g.anon, unit: 'x' });
   metrics.push({ name: 'gateway / app', variant: 'user JWT', median: g.jwt, unit: 'x' });
@@ -85,6 +98,9 @@ function hitSection(result: Result): BenchSection | undefined {
     notes: [
       `load average (1, 5, 15 min) during the run: ${(result.loadAverages ?? []).join(' -> ')}`,
       'the machine is shared: bare Hono, the fastest server, varies most; read ratios as +-30%',
+      "CPU ratio to bare = bare Hono's server CPU per request / the case's (/proc/<pid>/stat, " +
+      '10 ms ticks): the throughput ratio each would reach on a core of its own, steadier than ' +
+      'requests per second on a shared machine; the verdicts use requests per second',
     ],
   };
 }

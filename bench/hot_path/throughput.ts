@@ -31,6 +31,26 @@ export interface ThroughputOptions {
   profileCase?: string;
   /** bench/hot_path.ts itself (the server modes). */
   self: string;
+  /** PostgreSQL with the migrations and {@link seedHitRobots}' robots: every server's database. */
+  dbUrl: string;
+}
+
+/** Public robots the hit path's listing answers (five per page). */
+const HIT_ROBOTS = 20;
+
+/**
+ * Gives the database the robots the hit path reads (`generate_demo_robots`, public and private
+ * over a few demo users), unless it has some.
+ */
+export async function seedHitRobots(url: string): Promise<void> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [{ count }] = await sql`select count(*)::int as count from public.robots where is_public`;
+    if (count < 5) await sql`select public.generate_demo_robots(${HIT_ROBOTS}::int, 4::int)`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 interface CaseDef {
@@ -65,7 +85,7 @@ export async function throughput(options: ThroughputOptions) {
     : [];
   const robots = spawnServer(
     [self, '--serve-robots', String(robotsPort)],
-    benchEnv(),
+    benchEnv({ SUPABASE_DB_URL: options.dbUrl }),
     robotsPort,
     robotsFlags,
   );
@@ -75,7 +95,7 @@ export async function throughput(options: ThroughputOptions) {
     : [];
   const gateway = spawnServer(
     ['scripts/dev-server.ts'],
-    benchEnv({ PORT: String(gatewayPort), QF_LOCAL_DATA_DIR: 'memory://' }),
+    benchEnv({ PORT: String(gatewayPort), SUPABASE_DB_URL: options.dbUrl }),
     gatewayPort,
     gatewayFlags,
   );
@@ -138,8 +158,13 @@ export async function throughput(options: ThroughputOptions) {
     }
     for (let round = 0; round < rounds; round++) {
       for (const c of cases) {
-        results.bare.push(await runWrk(urlOf({ ...c, server: 'bare' }), seconds, []));
-        results[c.name].push(await runWrk(urlOf(c), seconds, c.jwt ? jwtHeaders : []));
+        results.bare.push(
+          await runWrk(urlOf({ ...c, server: 'bare' }), seconds, [], undefined, bare.child.pid),
+        );
+        const server = c.server === 'robots' ? robots : gateway;
+        results[c.name].push(
+          await runWrk(urlOf(c), seconds, c.jwt ? jwtHeaders : [], undefined, server.child.pid),
+        );
         console.error(
           `round ${round + 1}/${rounds} ${c.name}: ${Math.round(results[c.name].at(-1)!.rps)}` +
             ` rps (bare ${Math.round(results.bare.at(-1)!.rps)})`,
@@ -149,6 +174,12 @@ export async function throughput(options: ThroughputOptions) {
     const bareMedian = median(results.bare.map((r) => r.rps));
     const summary: Record<string, ReturnType<typeof summarize>> = {};
     for (const [name, runs] of Object.entries(results)) summary[name] = summarize(runs, bareMedian);
+    // Bare Hono's CPU per request over the case's: the throughput ratio on a core of its own.
+    const cpuRatio: Record<string, number> = {};
+    for (const c of cases) {
+      const ratio = summary.bare.cpuUsPerRequestMedian! / summary[c.name].cpuUsPerRequestMedian!;
+      cpuRatio[c.name] = Number(ratio.toFixed(3));
+    }
     const gw = (n: string) => summary[`gateway_${n}`].rpsMedian;
     const rb = (n: string) => summary[`robots_${n}`].rpsMedian;
     return {
@@ -159,6 +190,7 @@ export async function throughput(options: ThroughputOptions) {
       sameBody: bareBody === body,
       cacheHeaders,
       summary,
+      cpuRatioToBare: cpuRatio,
       gatewayToApp: {
         anon: Number((gw('anon') / rb('anon')).toFixed(3)),
         jwt: Number((gw('jwt') / rb('jwt')).toFixed(3)),

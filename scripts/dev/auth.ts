@@ -6,6 +6,7 @@
  * @module
  */
 import type { Hono } from 'hono';
+import { urlParts } from './gateway.ts';
 
 /** The local JWKS route of Supabase Auth, served next to the functions. */
 export const LOCAL_JWKS_PATH = '/auth/v1/.well-known/jwks.json';
@@ -39,7 +40,7 @@ export async function configureLocalAuth(): Promise<{ keys: unknown[] }> {
 export function withLocalJwks(handler: Deno.ServeHandler, jwks: unknown): Deno.ServeHandler {
   const body = JSON.stringify(jwks);
   return (request, info) => {
-    if (new URL(request.url).pathname !== LOCAL_JWKS_PATH) return handler(request, info);
+    if (urlParts(request.url)?.pathname !== LOCAL_JWKS_PATH) return handler(request, info);
     return new Response(request.method === 'HEAD' ? null : body, {
       headers: {
         'content-type': 'application/json',
@@ -99,10 +100,10 @@ export function withLocalAuth(
 ): Deno.ServeHandler {
   let app: Hono | undefined;
   Promise.resolve(auth).then((loaded) => app = loaded, () => {});
-  return async (request, info) => {
-    const { pathname } = new URL(request.url);
+  return (request, info) => {
+    const pathname = urlParts(request.url)?.pathname ?? '';
     if (pathname.startsWith('/auth/v1/') && pathname !== LOCAL_JWKS_PATH) {
-      return (app ?? await auth).fetch(request);
+      return app ? app.fetch(request) : Promise.resolve(auth).then((a) => a.fetch(request));
     }
     return handler(request, info);
   };

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Hono } from 'hono';
+import { functionPath } from '../../shared/http/app.ts';
 
 const functionsDir = new URL('../../supabase/functions/', import.meta.url);
 
@@ -119,37 +120,56 @@ const FUNCTIONS_PATH = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
  * URL object per request); one with dots, percent escapes or backslashes is normalized by `URL`
  * first, as before.
  */
-export function forwardedUrl(url: string): { name: string; url: string } | null | undefined {
+export function forwardedUrl(
+  url: string,
+): { name: string; url: string; rebuilt: boolean } | null | undefined {
+  const parts = urlParts(url);
+  if (!parts) return undefined;
+  const match = FUNCTIONS_PATH.exec(parts.pathname);
+  if (!match) return null;
+  return {
+    name: match[1],
+    url: `${parts.origin}/${match[1]}${match[2] ?? ''}${parts.search}`,
+    rebuilt: !parts.plain,
+  };
+}
+
+/**
+ * The origin, path and query of a URL as `URL` gives them; a plain path (no dots, escapes or
+ * backslashes, which `URL` would normalize) is sliced as a string, without a `URL` object.
+ * `plain` says which. `undefined` when it is no URL.
+ */
+export function urlParts(
+  url: string,
+): { origin: string; pathname: string; search: string; plain: boolean } | undefined {
   const scheme = url.indexOf('://');
   const pathStart = scheme < 0 ? -1 : url.indexOf('/', scheme + 3);
   const queryStart = url.indexOf('?', pathStart);
   const pathEnd = queryStart < 0 ? url.length : queryStart;
-  let origin: string;
-  let pathname: string;
-  let search: string;
   if (pathStart > 0 && !/[.%\\#]/.test(url.slice(pathStart, pathEnd))) {
-    origin = url.slice(0, pathStart);
-    pathname = url.slice(pathStart, pathEnd);
-    search = url.slice(pathEnd);
-  } else {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return undefined;
-    }
-    origin = parsed.origin;
-    pathname = parsed.pathname;
-    search = parsed.search;
+    return {
+      origin: url.slice(0, pathStart),
+      pathname: url.slice(pathStart, pathEnd),
+      search: url.slice(pathEnd),
+      plain: true,
+    };
   }
-  const match = FUNCTIONS_PATH.exec(pathname);
-  if (!match) return null;
-  return { name: match[1], url: `${origin}/${match[1]}${match[2] ?? ''}${search}` };
+  try {
+    const parsed = new URL(url);
+    return {
+      origin: parsed.origin,
+      pathname: parsed.pathname,
+      search: parsed.search,
+      plain: false,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The gateway: `/functions/v1/<name>/rest` goes to `<name>`'s app as `/<name>/rest`. Every
- * answer it makes itself is JSON with an `x-request-id` (passed on to the function too): 404 for
+ * answer it makes itself is JSON with an `x-request-id`: 404 for
  * an unknown path or function, 405 for TRACE/TRACK/CONNECT, 400 for a request it cannot rebuild,
  * 500 (no details) if a function throws instead of answering.
  *
@@ -165,10 +185,12 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
   );
   const names = () => [...byName.keys()].join(', ');
   return async (request, info) => {
-    const requestId = requestIdOf(request);
+    // Only the gateway's own answers need an id (a function makes its own): made when needed.
+    let requestId: string | undefined;
+    const id = () => requestId ??= requestIdOf(request);
     if (REFUSED_METHODS.has(request.method.toUpperCase())) {
       return gatewayError(
-        requestId,
+        id(),
         405,
         'method_not_allowed',
         `Method ${request.method} is not allowed`,
@@ -177,11 +199,11 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
     }
     const target = forwardedUrl(request.url);
     if (target === undefined) {
-      return gatewayError(requestId, 400, 'bad_request', 'The request URL cannot be parsed');
+      return gatewayError(id(), 400, 'bad_request', 'The request URL cannot be parsed');
     }
     if (target === null) {
       return gatewayError(
-        requestId,
+        id(),
         404,
         'function_not_found',
         `No route for this path: functions are served at /functions/v1/<name> (${names()})`,
@@ -190,34 +212,42 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
     const entry = byName.get(target.name);
     if (!entry) {
       return gatewayError(
-        requestId,
+        id(),
         404,
         'function_not_found',
         `No function of that name. Functions here: ${names()}`,
       );
     }
-    let forwarded: Request;
+    let app: Hono;
     try {
-      // One copy of the request (headers, body stream, signal) under the function's URL; the id
-      // header is only written when the caller did not send a usable one.
-      forwarded = new Request(target.url, request);
-      if (request.headers.get('x-request-id') !== requestId) {
-        forwarded.headers.set('x-request-id', requestId);
-      }
-    } catch {
-      return gatewayError(requestId, 400, 'bad_request', 'The request cannot be forwarded');
-    }
-    try {
-      let app: Hono;
       if (typeof entry === 'function') {
         // First request of a lazily loaded function: import it, then keep the app itself.
         app = await entry();
         byName.set(target.name, app);
       } else app = entry;
-      return await app.fetch(forwarded, { remoteAddr: info.remoteAddr });
     } catch (error) {
-      console.error(`[quantforge] gateway: ${target.name} threw (request ${requestId}):`, error);
-      return gatewayError(requestId, 500, 'internal_error', 'Internal error');
+      console.error(
+        `[quantforge] gateway: ${target.name} failed to load (request ${id()}):`,
+        error,
+      );
+      return gatewayError(id(), 500, 'internal_error', 'Internal error');
+    }
+    let forwarded = request;
+    // A plain path goes as it came to an app that routes without `/functions/v1`
+    // (`createFunctionApp`'s `functionPath`); else one copy of the request (headers, body
+    // stream, signal) under the function's URL, as Supabase's gateway hands it over.
+    if (target.rebuilt || app.getPath !== functionPath) {
+      try {
+        forwarded = new Request(target.url, request);
+      } catch {
+        return gatewayError(id(), 400, 'bad_request', 'The request cannot be forwarded');
+      }
+    }
+    try {
+      return await app.fetch(forwarded, info);
+    } catch (error) {
+      console.error(`[quantforge] gateway: ${target.name} threw (request ${id()}):`, error);
+      return gatewayError(id(), 500, 'internal_error', 'Internal error');
     }
   };
 }

@@ -8,6 +8,7 @@
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
+import { getPath } from 'hono/utils/url';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { TimingVariables } from 'hono/timing';
 import { instanceId, markRequest } from '../runtime/instance.ts';
@@ -52,9 +53,23 @@ const corsPreflight = cors({
   allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
   maxAge: 86_400,
 });
-const EXPOSED_HEADERS_VALUE = EXPOSED_HEADERS.join(',');
+/** `access-control-expose-headers` of every answer. */
+export const EXPOSED_HEADERS_VALUE: string = EXPOSED_HEADERS.join(',');
 /** What Hono's `requestId` accepts from a caller (longer or other characters: a new id). */
 const CALLER_REQUEST_ID = /^[\w\-=]{1,255}$/;
+
+/**
+ * The request id of an answer: the caller's `x-request-id` when it is 1-255 of
+ * `[A-Za-z0-9_=-]` (what Hono's `requestId` accepts), else a new UUID.
+ */
+export function requestIdOf(given: string | null | undefined): string {
+  return given && CALLER_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}
+
+/** `Server-Timing`'s closing entry (`hono/timing`'s format), `startedAt` from `performance.now()`. */
+export function totalTiming(startedAt: number): string {
+  return `total;dur=${(performance.now() - startedAt).toFixed(1)};desc="Total Response Time"`;
+}
 
 /** The `metric` variable of `hono/timing`, so its `setMetric` works in handlers. */
 interface TimingMetric {
@@ -94,8 +109,7 @@ const baseHeaders = createMiddleware<FunctionEnv>(async function baseHeaders(c, 
   const started = performance.now();
   const metric: TimingMetric = { headers: [], timers: new Map() };
   c.set('metric', metric as never);
-  const given = c.req.header('x-request-id');
-  const id = given && CALLER_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+  const id = requestIdOf(c.req.header('x-request-id'));
   c.set('requestId', id);
   c.set('coldStart', markRequest());
   c.header('x-request-id', id);
@@ -118,10 +132,22 @@ const baseHeaders = createMiddleware<FunctionEnv>(async function baseHeaders(c, 
     if (!c.res.headers.has('x-request-id')) addHeader(c, 'x-request-id', id);
     if (!c.res.headers.has('x-instance-id')) addHeader(c, 'x-instance-id', instanceId);
   }
-  const total = `total;dur=${(performance.now() - started).toFixed(1)};desc="Total Response Time"`;
-  metric.headers.push(total);
+  metric.headers.push(totalTiming(started));
   addHeader(c, 'server-timing', metric.headers.join(','));
 });
+
+/** The public URL's prefix of every function (`/functions/v1/<name>/...`). */
+const PUBLIC_PREFIX = '/functions/v1/';
+
+/**
+ * The path a function routes on: Hono's, without the public `/functions/v1` prefix when a
+ * request still has it (the dev server hands requests over as they came, without rebuilding them
+ * under `/<name>/...` as Supabase's gateway does; docs/performance.md).
+ */
+export function functionPath(request: Request): string {
+  const path = getPath(request);
+  return path.startsWith(PUBLIC_PREFIX) ? path.slice(PUBLIC_PREFIX.length - 1) : path;
+}
 
 /**
  * Creates a function's app with the shared middleware.
@@ -138,7 +164,7 @@ export function createFunctionApp<E extends FunctionEnv = FunctionEnv>(name: str
       `function name must match /^[a-z][a-z0-9_-]*$/: received ${JSON.stringify(name)}`,
     );
   }
-  const app = new Hono<E>().basePath(`/${name}`);
+  const app = new Hono<E>({ getPath: functionPath }).basePath(`/${name}`);
   // First, so every response, errors and CORS preflights included, carries ids, CORS, timing.
   app.use('*', baseHeaders as never);
   app.use('*', warmupPing(name) as never);

@@ -139,13 +139,33 @@ export function signLocalJwt(
 export function authenticate(
   options: AuthOptions = {},
 ): MiddlewareHandler<{ Variables: AuthVariables }> {
+  const resolve = callerResolver(options);
+  return createMiddleware<{ Variables: AuthVariables }>(async function authenticate(c, next) {
+    c.set('auth', await resolve(c.req.raw.headers));
+    await next();
+  });
+}
+
+/**
+ * Who is calling, as {@link authenticate} decides it from a request's headers: the caller, or
+ * the `ApiError` (401/403) to answer. For code that answers before Hono's chain (the hit lane,
+ * `hit_lane.ts`) and must admit exactly whom the middleware admits.
+ *
+ * @example
+ * ```ts
+ * const resolve = callerResolver({ auth: 'user' });
+ * const auth = await resolve(request.headers); // throws ApiError 401 without a user
+ * ```
+ */
+export function callerResolver(
+  options: AuthOptions = {},
+): (headers: Headers) => Promise<AuthContext> {
   const env = options.env ?? processEnv;
   const modes = authModes(options);
   const verifier = options.verifier ?? defaultVerifier;
-  return createMiddleware<{ Variables: AuthVariables }>(async function authenticate(c, next) {
-    let auth: AuthContext;
+  return async (headers) => {
     try {
-      auth = await resolveCaller(c.req.raw.headers, modes, readAuthConfig(env), verifier);
+      return await resolveCaller(headers, modes, readAuthConfig(env), verifier);
     } catch (error) {
       if (error instanceof ApiError) throw error;
       if (error instanceof JwtError) {
@@ -156,7 +176,5 @@ export function authenticate(
       console.warn('auth: unexpected error while verifying credentials', error);
       throw new ApiError(401, 'invalid_credentials', 'The credentials could not be verified');
     }
-    c.set('auth', auth);
-    await next();
-  });
+  };
 }

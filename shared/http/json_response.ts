@@ -68,6 +68,18 @@ export function serializeOnce(value: unknown): SerializedBody {
 }
 
 /**
+ * The body {@link serializeOnce} made for `value` (the same object), if it made one.
+ *
+ * @example
+ * ```ts
+ * serializedOf(page)?.etag; // '"…"' once the page was answered
+ * ```
+ */
+export function serializedOf(value: object): SerializedBody | undefined {
+  return serialized.get(value);
+}
+
+/**
  * Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 13.1.2).
  *
  * @example

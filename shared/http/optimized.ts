@@ -25,6 +25,8 @@ import { getDatabase } from '../db/mod.ts';
 import { enqueueInvalidation, MAX_OUTBOX_TAGS } from '../optimizer/cache/outbox.ts';
 import type { ApiError } from './errors.ts';
 import { conditionalJson } from './json_response.ts';
+import type { AuthContext } from './auth.ts';
+import { HitLane } from './hit_lane.ts';
 
 /** Options of {@link optimizedResource}. */
 export interface OptimizedResourceOptions<R> {
@@ -155,7 +157,18 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
         throw read.whenMissing(value);
       }
       try {
-        return conditionalJson(c, value);
+        const response = conditionalJson(c, value);
+        if (value !== null && typeof value === 'object') {
+          // The next identical request may be answered by the hit lane (`hit_lane.ts`).
+          HitLane.remember(c.req.raw, c.get('auth') as AuthContext | undefined, {
+            optimizer,
+            cacheKey: read.cacheKey,
+            tags: read.tags,
+            dependencies: read.dependencies && (() => read.dependencies),
+            value,
+          });
+        }
+        return response;
       } catch (error) {
         // A value that cannot be serialized must not stay cached and fail every later request
         // (the schemas bound what users store; this is the last guard): drop it, answer 500 once.

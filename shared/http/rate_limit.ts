@@ -107,23 +107,38 @@ async function digest(text: string): Promise<string> {
  * app.get('/who', (c) => c.json(await callerIdentity(c))); // { tier: 'anon', identifier: 'ip:...' }
  * ```
  */
-export async function callerIdentity(
+export function callerIdentity(
   c: Context,
 ): Promise<{ tier: CallerTier; identifier: string }> {
-  const auth = c.get('auth') as AuthContext | undefined;
+  const env = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return identityOf(
+    c.get('auth') as AuthContext | undefined,
+    c.req.raw.headers,
+    env?.remoteAddr?.hostname,
+  );
+}
+
+/**
+ * {@link callerIdentity} from its inputs: the verified caller, the request's headers and the
+ * connection's address (what `Deno.serve` gives as `info.remoteAddr.hostname`).
+ */
+export async function identityOf(
+  auth: AuthContext | undefined,
+  headers: Headers,
+  remoteHostname: string | undefined,
+): Promise<{ tier: CallerTier; identifier: string }> {
   if (auth?.isService) {
     return { tier: 'service', identifier: `service:${auth.userId ?? auth.role}` };
   }
   if (auth?.userId && auth.role === 'authenticated') {
     return { tier: 'user', identifier: `user:${auth.userId.toLowerCase()}` };
   }
-  const env = c.env as { remoteAddr?: { hostname?: string } } | undefined;
-  const ip = address(c.req.header('x-forwarded-for')) ??
-    address(c.req.header('cf-connecting-ip')) ??
-    address(env?.remoteAddr?.hostname);
+  const ip = address(headers.get('x-forwarded-for') ?? undefined) ??
+    address(headers.get('cf-connecting-ip') ?? undefined) ??
+    address(remoteHostname);
   if (ip) return { tier: 'anon', identifier: `ip:${ip}` };
-  const key = c.req.header('apikey') ??
-    /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+  const key = headers.get('apikey') ??
+    /^Bearer\s+(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1];
   if (key) return { tier: 'anon', identifier: `key:${await digest(key)}` };
   return { tier: 'anon', identifier: 'anonymous' };
 }
@@ -150,45 +165,110 @@ export type RateLimitVariables = { rateLimit?: RateLimitDecision };
 export function rateLimitByCaller(
   options: RateLimitOptions = {},
 ): MiddlewareHandler<{ Variables: RateLimitVariables }> {
+  return callerRateLimit(options).middleware;
+}
+
+/** The outcome of {@link CallerRateLimit.check}: admitted with its headers, or the 429. */
+export type RateLimitCheck =
+  | { admitted: true; decision?: RateLimitDecision; headers: Record<string, string> }
+  | { admitted: false; error: ApiError };
+
+/** One per-caller limit: its middleware, and the same check for code outside Hono's chain. */
+export interface CallerRateLimit {
+  /** Whether the limit is on (`QF_RATELIMIT_ENABLED`). */
+  readonly enabled: boolean;
+  /** The middleware {@link rateLimitByCaller} returns. */
+  readonly middleware: MiddlewareHandler<{ Variables: RateLimitVariables }>;
+  /**
+   * Counts one request of this caller: `admitted` with the `RateLimit-*` headers to answer (none
+   * when the limit is off or the caller exempt), or the 429 to answer.
+   */
+  check(
+    method: string,
+    auth: AuthContext | undefined,
+    headers: Headers,
+    remoteHostname: string | undefined,
+  ): Promise<RateLimitCheck>;
+  /**
+   * Hands a check already made for `request` to the middleware, which then answers from it
+   * instead of counting the request again (the hit lane, when it does not answer).
+   */
+  decided(request: Request, result: RateLimitCheck): void;
+}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * The per-caller limit behind {@link rateLimitByCaller}, for the middleware and for the hit
+ * lane (`hit_lane.ts`), which answers repeated reads before Hono's chain and must count them the
+ * same way.
+ *
+ * @example
+ * ```ts
+ * const limit = callerRateLimit({ anonLimit: 100 });
+ * app.use('*', limit.middleware);
+ * ```
+ */
+export function callerRateLimit(options: RateLimitOptions = {}): CallerRateLimit {
   const settings = rateLimitSettingsFromEnv(options.env ?? processEnv, options);
   const counters = options.metrics ?? isolateMetrics;
   let limiter: CallerRateLimiter | undefined = options.limiter;
-  return createMiddleware<{ Variables: RateLimitVariables }>(
+  const taken = new WeakMap<Request, RateLimitCheck>();
+
+  const check: CallerRateLimit['check'] = async (method, auth, headers, remoteHostname) => {
+    if (!settings.enabled || method === 'OPTIONS') return { admitted: true, headers: NO_HEADERS };
+    const { tier, identifier } = await identityOf(auth, headers, remoteHostname);
+    const limit = tier === 'anon'
+      ? settings.anonLimit
+      : tier === 'user'
+      ? settings.userLimit
+      : settings.serviceLimit;
+    if (limit === 0) return { admitted: true, headers: NO_HEADERS }; // exempt
+    limiter ??= createCallerRateLimiter(settings, options.store ?? getStore(), counters);
+    const decision = await limiter.limit(identifier, tier, limit);
+    const resetSeconds = Math.max(0, Math.ceil((decision.reset - Date.now()) / 1000));
+    const answer = {
+      'ratelimit-limit': String(decision.limit),
+      'ratelimit-remaining': String(decision.remaining),
+      'ratelimit-reset': String(resetSeconds),
+    };
+    if (decision.success) return { admitted: true, decision, headers: answer };
+    counters.increment(`ratelimit.denied.${tier}`);
+    const retryAfter = Math.max(1, resetSeconds);
+    return {
+      admitted: false,
+      error: new ApiError(
+        429,
+        'rate_limited',
+        `Too many requests: ${limit} per ${
+          settings.windowMs / 1000
+        } s for this caller; retry in ${retryAfter} s`,
+        { headers: { ...answer, 'retry-after': String(retryAfter) } },
+      ),
+    };
+  };
+
+  const middleware = createMiddleware<{ Variables: RateLimitVariables }>(
     async function rateLimitByCaller(c, next) {
       if (!settings.enabled || c.req.method === 'OPTIONS') return await next();
-      const { tier, identifier } = await callerIdentity(c);
-      const limit = tier === 'anon'
-        ? settings.anonLimit
-        : tier === 'user'
-        ? settings.userLimit
-        : settings.serviceLimit;
-      if (limit === 0) return await next(); // exempt
-      limiter ??= createCallerRateLimiter(settings, options.store ?? getStore(), counters);
-      const decision = await limiter.limit(identifier, tier, limit);
-      c.set('rateLimit', decision);
-      const resetSeconds = Math.max(0, Math.ceil((decision.reset - Date.now()) / 1000));
-      const headers = {
-        'ratelimit-limit': String(decision.limit),
-        'ratelimit-remaining': String(decision.remaining),
-        'ratelimit-reset': String(resetSeconds),
-      };
-      if (!decision.success) {
-        counters.increment(`ratelimit.denied.${tier}`);
-        const retryAfter = Math.max(1, resetSeconds);
-        return errorResponse(
-          c,
-          new ApiError(
-            429,
-            'rate_limited',
-            `Too many requests: ${limit} per ${
-              settings.windowMs / 1000
-            } s for this caller; retry in ${retryAfter} s`,
-            { headers: { ...headers, 'retry-after': String(retryAfter) } },
-          ),
-        );
-      }
+      const env = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+      const result = taken.get(c.req.raw) ?? await check(
+        c.req.method,
+        c.get('auth' as never) as AuthContext | undefined,
+        c.req.raw.headers,
+        env?.remoteAddr?.hostname,
+      );
+      if (!result.admitted) return errorResponse(c, result.error);
+      if (result.decision) c.set('rateLimit', result.decision);
       await next();
-      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+      for (const [name, value] of Object.entries(result.headers)) c.header(name, value);
     },
   );
+
+  return {
+    enabled: settings.enabled,
+    middleware,
+    check,
+    decided: (request, result) => void taken.set(request, result),
+  };
 }

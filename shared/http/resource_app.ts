@@ -23,11 +23,14 @@ import type { AdvancedBackendOptimizer } from '../optimizer/mod.ts';
 import { type KeyPart, scopedKey, userKey } from '../optimizer/keys.ts';
 import type { ListingFilters } from './resource_reads.ts';
 import { createFunctionApp, type FunctionEnv } from './app.ts';
-import { authenticate, type AuthOptions, type AuthVariables } from './auth.ts';
+import { type AuthOptions, type AuthVariables, callerResolver } from './auth.ts';
 import { callerOf, writesNeedUser } from './caller.ts';
 import { ApiError } from './errors.ts';
 import type { OptimizedResource } from './optimized.ts';
-import { rateLimitByCaller, type RateLimitOptions } from './rate_limit.ts';
+import { callerRateLimit, type RateLimitOptions } from './rate_limit.ts';
+import { HitLane } from './hit_lane.ts';
+import { processEnv } from '../runtime/env.ts';
+import { createMiddleware } from 'hono/factory';
 import type { FieldMap } from '../db/pagination.ts';
 import { bodyLimitOf, idParams, listingQuerySchemas, validParams } from './validate.ts';
 
@@ -39,13 +42,18 @@ export interface ResourceAppDependencies {
   db?: () => Promise<Database>;
   /** The optimizer reads go through. @default advancedBackendOptimizer */
   optimizer?: AdvancedBackendOptimizer;
-  /** Authentication options (the JWT secret's environment). @default process environment */
-  auth?: Pick<AuthOptions, 'env'>;
+  /** Authentication options (the JWT secret's environment, a verifier of its own). @default process environment */
+  auth?: Pick<AuthOptions, 'env' | 'verifier'>;
   /**
    * Largest request body, bytes.
    * @default 65536
    */
   maxBodyBytes?: number;
+  /**
+   * Answer repeated cached reads before Hono's chain (`hit_lane.ts`).
+   * @default true unless `QF_HIT_LANE=false`
+   */
+  hitLane?: boolean;
 }
 
 /** The Hono environment of a resource app: the base variables and `auth`. */
@@ -57,7 +65,8 @@ export const DEFAULT_MAX_BODY_BYTES = 65_536;
 /**
  * A function app (`createFunctionApp(name)`) with the middleware every resource route runs
  * behind: `authenticate`, the per-caller rate limit (one caller's flood never starves another),
- * `writesNeedUser`, then `bodyLimit` (by default {@link bodyLimitOf} `deps.maxBodyBytes`).
+ * `writesNeedUser`, then `bodyLimit` (by default {@link bodyLimitOf} `deps.maxBodyBytes`); and,
+ * unless `deps.hitLane` is false, the hit lane (`hit_lane.ts`) in front of its `fetch`.
  *
  * @example
  * ```ts
@@ -71,11 +80,23 @@ export function createResourceApp(
   bodyLimit: MiddlewareHandler = bodyLimitOf(deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
 ): Hono<ResourceEnv> {
   const app = createFunctionApp<ResourceEnv>(name);
-  app.use('*', authenticate({ env: deps.auth?.env }) as never);
+  const resolveCaller = callerResolver({ env: deps.auth?.env, verifier: deps.auth?.verifier });
+  const rateLimit = callerRateLimit(deps.rateLimit);
+  app.use(
+    '*',
+    createMiddleware<ResourceEnv>(async function authenticate(c, next) {
+      c.set('auth', await resolveCaller(c.req.raw.headers));
+      await next();
+    }) as never,
+  );
   // Per caller (user id, else client address): one caller's flood never starves another.
-  app.use('*', rateLimitByCaller(deps.rateLimit) as never);
+  app.use('*', rateLimit.middleware as never);
   app.use('*', writesNeedUser as never);
   app.use('*', bodyLimit as never);
+  if (deps.hitLane ?? processEnv('QF_HIT_LANE') !== 'false') {
+    // Repeated cached reads are answered before the chain above, with the same admission.
+    app.fetch = new HitLane({ resolveCaller, rateLimit }).wrap(app.fetch);
+  }
   return app;
 }
 

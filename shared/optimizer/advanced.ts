@@ -265,16 +265,64 @@ export class AdvancedBackendOptimizer {
     } catch (error) {
       if (!(error instanceof ResultCarrier)) {
         this.metrics.increment('optimizer.errors');
+        this.#operationDone();
         throw error;
       }
       value = error.result as T;
-    } finally {
-      this.metrics.increment('optimizer.operations');
-      this.#maybeFlush();
     }
+    this.#operationDone();
     const durationMs = performance.now() - started;
     this.metrics.observe('optimizer.operation.ms', durationMs);
     return { value, cache: cacheMeta, throttle: admission, originCalled, durationMs };
+  }
+
+  /**
+   * The answer {@link executeOptimizedOperationDetailed} would give from the memory tier, when
+   * it would give one without the origin (see `PredictiveCache.peekHit`): counted the same way
+   * (cache, per-prefix and per-key access, operations, duration). `undefined`, with nothing
+   * counted, otherwise: the caller then runs the operation as usual. The HTTP layer's hit lane
+   * (`shared/http/hit_lane.ts`) answers repeated reads with it.
+   *
+   * @example
+   * ```ts
+   * const hit = advancedBackendOptimizer.memoryHit('pub:robots:list');
+   * if (hit) return hit.value;
+   * ```
+   */
+  memoryHit<T>(
+    cacheKey: string,
+    options: Pick<OptimizedOperationOptions, 'dependencies' | 'tags'> & {
+      /** Only this value (the same object): another one under the key is not a hit here. */
+      expected?: unknown;
+    } = {},
+  ): OptimizedResult<T> | undefined {
+    if (!this.config.enablePredictiveCaching) return undefined;
+    const started = performance.now();
+    const result = this.cache.peekHit<T>(
+      cacheKey,
+      options.dependencies,
+      { tags: options.tags },
+      options.expected,
+    );
+    if (!result) return undefined;
+    recordCacheAccess(this.metrics, cacheKey, true, 0);
+    this.#operationDone();
+    const durationMs = performance.now() - started;
+    this.metrics.observe('optimizer.operation.ms', durationMs);
+    // `cache` is the cache's result itself (its `value` too): no copy on the hot path.
+    return {
+      value: result.value,
+      cache: result,
+      throttle: 'disabled',
+      originCalled: false,
+      durationMs,
+    };
+  }
+
+  /** Every operation's end, answered or failed: counted, metrics flushed when due. */
+  #operationDone(): void {
+    this.metrics.increment('optimizer.operations');
+    this.#maybeFlush();
   }
 
   /**

@@ -61,6 +61,18 @@ interface BucketTotals {
   dirty: boolean;
 }
 
+/** A counter: its total, and what is not in a shared bucket yet. */
+interface CounterEntry {
+  total: number;
+  pending: number;
+}
+
+/** A histogram: everything, and what is not in a shared bucket yet (`null`: nothing). */
+interface HistogramEntry {
+  total: Histogram;
+  pending: Histogram | null;
+}
+
 /**
  * In-memory metrics of one isolate.
  *
@@ -76,12 +88,14 @@ export class Metrics {
   /** Identifies this instance's documents in the shared store. */
   readonly writerId: string = crypto.randomUUID();
   #since = Date.now();
-  #counters = new Map<string, number>();
+  // One entry per name: the total, and what has not been assigned to a shared bucket yet (a hit
+  // counts six counters: one lookup each, docs/performance.md).
+  #counters = new Map<string, CounterEntry>();
   #gauges = new Map<string, number>();
-  #histograms = new Map<string, Histogram>();
-  // What has not been assigned to a shared bucket yet.
-  #pendingCounters = new Map<string, number>();
-  #pendingHistograms = new Map<string, Histogram>();
+  #histograms = new Map<string, HistogramEntry>();
+  // The entries with something not assigned to a shared bucket yet.
+  #pendingCounters = new Map<string, CounterEntry>();
+  #pendingHistograms = new Map<string, HistogramEntry>();
   // Cumulative totals per shared bucket start, kept until written and the bucket is over.
   #buckets = new Map<number, BucketTotals>();
   // Flushes run one after the other: two writes of one document must not land out of order.
@@ -89,8 +103,11 @@ export class Metrics {
 
   /** Adds `by` (default 1) to a counter. */
   increment(name: string, by = 1): void {
-    this.#counters.set(name, (this.#counters.get(name) ?? 0) + by);
-    this.#pendingCounters.set(name, (this.#pendingCounters.get(name) ?? 0) + by);
+    let entry = this.#counters.get(name);
+    if (!entry) this.#counters.set(name, entry = { total: 0, pending: 0 });
+    entry.total += by;
+    if (entry.pending === 0) this.#pendingCounters.set(name, entry);
+    entry.pending += by;
   }
 
   /** Sets a gauge (a level, not a count: pool in use, breaker open). */
@@ -100,31 +117,36 @@ export class Metrics {
 
   /** Records one value (ms) in a histogram. */
   observe(name: string, value: number): void {
-    for (const map of [this.#histograms, this.#pendingHistograms]) {
-      let h = map.get(name);
-      if (!h) map.set(name, h = emptyHistogram());
-      recordValue(h, value);
+    let entry = this.#histograms.get(name);
+    if (!entry) this.#histograms.set(name, entry = { total: emptyHistogram(), pending: null });
+    recordValue(entry.total, value);
+    if (!entry.pending) {
+      entry.pending = emptyHistogram();
+      this.#pendingHistograms.set(name, entry);
     }
+    recordValue(entry.pending, value);
   }
 
   /** A counter's value (0 when never incremented). */
   counter(name: string): number {
-    return this.#counters.get(name) ?? 0;
+    return this.#counters.get(name)?.total ?? 0;
   }
 
   /** A histogram's state, or `undefined`. */
   histogram(name: string): HistogramSnapshot | undefined {
     const h = this.#histograms.get(name);
-    return h ? snapshotOf(h) : undefined;
+    return h ? snapshotOf(h.total) : undefined;
   }
 
   /** Everything recorded since start (or the last {@link reset}). */
   snapshot(): MetricsSnapshot {
     return {
       since: this.#since,
-      counters: Object.fromEntries(this.#counters),
+      counters: Object.fromEntries([...this.#counters].map(([name, c]) => [name, c.total])),
       gauges: Object.fromEntries(this.#gauges),
-      histograms: snapshotsOf(this.#histograms),
+      histograms: snapshotsOf(
+        new Map([...this.#histograms].map(([name, h]) => [name, h.total])),
+      ),
     };
   }
 
@@ -203,10 +225,14 @@ export class Metrics {
         bucket = { counters: new Map(), histograms: new Map(), dirty: true },
       );
     }
-    for (const [name, by] of this.#pendingCounters) {
-      bucket.counters.set(name, (bucket.counters.get(name) ?? 0) + by);
+    for (const [name, entry] of this.#pendingCounters) {
+      bucket.counters.set(name, (bucket.counters.get(name) ?? 0) + entry.pending);
+      entry.pending = 0;
     }
-    for (const [name, h] of this.#pendingHistograms) addHistogram(bucket.histograms, name, h);
+    for (const [name, entry] of this.#pendingHistograms) {
+      addHistogram(bucket.histograms, name, entry.pending!);
+      entry.pending = null;
+    }
     bucket.dirty = true;
     this.#pendingCounters = new Map();
     this.#pendingHistograms = new Map();

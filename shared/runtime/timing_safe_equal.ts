@@ -19,3 +19,19 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ (b[i % (b.length || 1)] ?? 0);
   return diff === 0;
 }
+
+/**
+ * {@link timingSafeEqual} of two strings, code unit by code unit, without encoding them first
+ * (an API key is compared on every request: encoding it cost 5% of a cached hit).
+ *
+ * @example
+ * ```ts
+ * timingSafeEqualText('sb_publishable_x', 'sb_publishable_x'); // true
+ * ```
+ */
+export function timingSafeEqualText(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  const n = b.length || 1;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ (b.charCodeAt(i % n) || 0);
+  return diff === 0;
+}

@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { startingDatabase } from '../../scripts/dev/backends.ts';
 import { createGateway } from '../../scripts/dev/gateway.ts';
 import type { Database } from '../../shared/db/types.ts';
+import { createFunctionApp } from '../../shared/http/app.ts';
 
 function fakeDatabase(): Database & { queries: string[] } {
   const queries: string[] = [];
@@ -76,4 +77,25 @@ Deno.test('dev start: a lazily loaded function is imported on its first request,
   } finally {
     console.error = error;
   }
+});
+
+Deno.test('dev gateway: a plain path reaches a function app as it came; a normalized one as a copy under /<name>', async () => {
+  const seen: { request: Request; path: string }[] = [];
+  const app = createFunctionApp('demo');
+  app.get('/items/:id', (c) => {
+    seen.push({ request: c.req.raw, path: c.req.path });
+    return c.json({ id: c.req.param('id') });
+  });
+  const gateway = createGateway([{ name: 'demo', app: app as unknown as Hono }]);
+  const info = { remoteAddr: { transport: 'tcp', hostname: '127.0.0.1', port: 1 } } as never;
+  const plain = new Request('http://127.0.0.1/functions/v1/demo/items/7?x=1');
+  const res = await gateway(plain, info);
+  assert.deepEqual(await res.json(), { id: '7' });
+  assert.equal(seen[0].request, plain, 'no copy of the request');
+  assert.equal(seen[0].path, '/demo/items/7');
+  // An escape (or dots, backslashes: Deno.serve hands the path over raw) is normalized by URL.
+  const escaped = new Request('http://127.0.0.1/functions/v1/demo/items/a%20b');
+  assert.deepEqual(await (await gateway(escaped, info)).json(), { id: 'a b' });
+  assert.notEqual(seen[1].request, escaped);
+  assert.equal(seen[1].request.url, 'http://127.0.0.1/demo/items/a%20b');
 });

@@ -31,6 +31,8 @@ interface ImportedKey {
   fingerprint: string;
   alg: JwtAlgorithm;
   key: Promise<CryptoKey>;
+  /** The key once imported. */
+  resolved?: CryptoKey;
 }
 
 function publicPart(
@@ -107,8 +109,11 @@ export class JwksKeySet {
         false,
         ['verify'],
       );
-      key.catch(() => {}); // a bad key fails the tokens naming it, not the process
-      next.set(jwk.kid, { fingerprint, alg: part.alg, key });
+      const entry: ImportedKey = { fingerprint, alg: part.alg, key };
+      // A bad key fails the tokens naming it, not the process; a good one is also kept as it
+      // resolved, for the synchronous check of a cached token (`holdsNow`).
+      key.then((resolved) => entry.resolved = resolved, () => {});
+      next.set(jwk.kid, entry);
     }
     this.#keys = next;
   }
@@ -180,6 +185,17 @@ export class JwksKeySet {
   }
 
   /** Whether `key` is still the set's key for `kid` (false once the key was dropped). */
+  /**
+   * {@link holds} without waiting, when it can tell: `undefined` when the set is due for a
+   * refresh (`ensureFresh` would fetch) or the key is still being imported.
+   */
+  holdsNow(kid: string, key: CryptoKey): boolean | undefined {
+    if (this.#url && this.#now() - this.#loadedAt >= this.#maxAgeMs) return undefined;
+    const entry = this.#keys.get(kid);
+    if (!entry) return false;
+    return entry.resolved === undefined ? undefined : entry.resolved === key;
+  }
+
   async holds(kid: string, key: CryptoKey): Promise<boolean> {
     const entry = this.#keys.get(kid);
     if (!entry) return false;

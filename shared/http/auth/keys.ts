@@ -18,7 +18,7 @@
  * @module
  */
 import { type EnvReader, processEnv } from '../../runtime/env.ts';
-import { timingSafeEqual } from '../../runtime/timing_safe_equal.ts';
+import { timingSafeEqualText } from '../../runtime/timing_safe_equal.ts';
 
 /** The Supabase CLI's local JWT secret: the legacy HS256 default on a local machine. */
 export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
@@ -56,7 +56,8 @@ export interface Jwk {
 /** One configured key, pre-encoded for comparison. */
 export interface NamedKey {
   name: string;
-  bytes: Uint8Array;
+  /** The key as configured (compared with {@link timingSafeEqualText}). */
+  text: string;
 }
 
 /** The parsed configuration. Built once per distinct set of variable values. */
@@ -90,10 +91,9 @@ const encoder = new TextEncoder();
  * ```
  */
 export function matchKey(presented: string, keys: NamedKey[]): string | undefined {
-  const bytes = encoder.encode(presented);
   let match: string | undefined;
   for (const key of keys) {
-    if (timingSafeEqual(bytes, key.bytes) && match === undefined) match = key.name;
+    if (timingSafeEqualText(presented, key.text) && match === undefined) match = key.name;
   }
   return match;
 }
@@ -119,7 +119,7 @@ function parseKeys(
   }
   return entries
     .filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '')
-    .map(([name, value]) => ({ name, bytes: encoder.encode(value) }));
+    .map(([name, value]) => ({ name, text: value }));
 }
 
 /**

@@ -106,7 +106,15 @@ export class TokenVerifier {
     const state = this.#state(config);
     const cached = state.cache.get(token);
     if (cached) {
-      if (await this.#stillValid(cached, config, state)) return cached;
+      // The signing key still listed: known without waiting unless the JWKS is due a refresh.
+      const known = cached.kid === null
+        ? undefined
+        : state.keySet?.holdsNow(cached.kid, cached.key);
+      if (
+        known === true || (known === undefined && await this.#stillValid(cached, config, state))
+      ) {
+        return cached;
+      }
       state.cache.delete(token);
     }
     const decoded = decodeJwt(token);

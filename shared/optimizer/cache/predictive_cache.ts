@@ -21,6 +21,7 @@
 import { metrics as sharedMetrics } from '../metrics.ts';
 import { scopeOfKey } from '../keys.ts';
 import { CacheCore, FAILED } from './core.ts';
+import type { CacheEntry } from './memory_tier.ts';
 import type { Loader } from './loaders.ts';
 import { OriginLoads } from './load.ts';
 import { Predictor } from './predictor.ts';
@@ -151,42 +152,99 @@ export class PredictiveCache {
     if (!this.#enabled) return this.#passThrough(operation);
     const core = this.#core;
     const now = core.now();
-    core.counts.requests++;
-    core.popularity.record(key, now);
-    this.#predictor.observe(options?.scope ?? scopeOfKey(key), key, now);
-    if (now >= this.#nextFlushAt) this.#scheduleFlush(now);
     const entry = core.memory.get(key);
-    if (
-      entry !== undefined && now < entry.freshUntil && now - entry.checkedAt <= this.#recheckMs
-    ) {
+    this.#recordAccess(key, now, options);
+    if (this.#servable(entry, now)) {
       // Hot path: no network, no store.
-      entry.hits++;
-      core.counts.hitsMemory++;
-      core.metrics.increment('cache.hit.memory');
-      core.credit(entry);
-      const ttlMs = entry.freshUntil - entry.storedAt;
-      let status: CacheStatus = 'hit';
-      let reason: CacheReason = 'fresh';
-      if (entry.prewarmed) {
-        entry.prewarmed = false;
-        status = reason = 'prewarmed';
-        core.prewarmedRead();
-      }
-      if (entry.freshUntil - now < ttlMs * this.#refreshRatio) {
-        this.#ahead.maybeRefreshAhead(key, entry, operation, options, now);
-      }
-      this.#ahead.afterAccess(key, dependencies, now);
-      return Promise.resolve({
-        value: entry.value as T,
-        status,
-        tier: 'memory',
-        reason,
-        ageMs: now - entry.storedAt,
-        ttlMs,
-      });
+      return Promise.resolve(
+        this.#serveMemory<T>(key, entry!, now, dependencies, options, operation),
+      );
     }
     this.#ahead.afterAccess(key, dependencies, now);
     return this.#reads.read(key, entry, operation, options, now);
+  }
+
+  /**
+   * The memory-tier hit `execute` would answer, without an origin: `undefined` (and nothing
+   * counted) unless the key is fresh in memory, needs no re-check against the store and is not
+   * due for a refresh ahead (which needs the origin). Counted exactly as `execute` counts a
+   * memory hit. With `expected`, only that value (the same object) is a hit. The HTTP layer's
+   * hit lane (`shared/http/hit_lane.ts`) answers with it.
+   *
+   * @example
+   * ```ts
+   * const hit = cache.peekHit('pub:robots:list'); // { value, status: 'hit', tier: 'memory', ... }
+   * ```
+   */
+  peekHit<T>(
+    key: string,
+    dependencies?: readonly string[],
+    options?: ExecuteOptions,
+    expected?: unknown,
+  ): CacheResult<T> | undefined {
+    if (!this.#enabled) return undefined;
+    const core = this.#core;
+    const now = core.now();
+    const entry = core.memory.get(key);
+    if (!this.#servable(entry, now) || this.#refreshDue(entry!, now)) return undefined;
+    if (expected !== undefined && entry!.value !== expected) return undefined;
+    this.#recordAccess(key, now, options);
+    return this.#serveMemory<T>(key, entry!, now, dependencies, options);
+  }
+
+  /** Counts a request for `key` (popularity, co-access, the periodic flush). */
+  #recordAccess(key: string, now: number, options: ExecuteOptions | undefined): void {
+    this.#core.counts.requests++;
+    this.#core.popularity.record(key, now);
+    this.#predictor.observe(options?.scope ?? scopeOfKey(key), key, now);
+    if (now >= this.#nextFlushAt) this.#scheduleFlush(now);
+  }
+
+  /** Whether a memory entry answers without the store: fresh and re-checked recently enough. */
+  #servable(entry: CacheEntry | undefined, now: number): boolean {
+    return entry !== undefined && now < entry.freshUntil &&
+      now - entry.checkedAt <= this.#recheckMs;
+  }
+
+  /** Whether a fresh entry is close enough to its end to be refreshed ahead. */
+  #refreshDue(entry: CacheEntry, now: number): boolean {
+    return entry.freshUntil - now < (entry.freshUntil - entry.storedAt) * this.#refreshRatio;
+  }
+
+  /** A memory hit: counted, pre-warm and refresh-ahead triggered (the latter with an origin). */
+  #serveMemory<T>(
+    key: string,
+    entry: CacheEntry,
+    now: number,
+    dependencies: readonly string[] | undefined,
+    options: ExecuteOptions | undefined,
+    operation?: () => Promise<T>,
+  ): CacheResult<T> {
+    const core = this.#core;
+    entry.hits++;
+    core.counts.hitsMemory++;
+    core.metrics.increment('cache.hit.memory');
+    core.credit(entry);
+    const ttlMs = entry.freshUntil - entry.storedAt;
+    let status: CacheStatus = 'hit';
+    let reason: CacheReason = 'fresh';
+    if (entry.prewarmed) {
+      entry.prewarmed = false;
+      status = reason = 'prewarmed';
+      core.prewarmedRead();
+    }
+    if (operation && this.#refreshDue(entry, now)) {
+      this.#ahead.maybeRefreshAhead(key, entry, operation, options, now);
+    }
+    this.#ahead.afterAccess(key, dependencies, now);
+    return {
+      value: entry.value as T,
+      status,
+      tier: 'memory',
+      reason,
+      ageMs: now - entry.storedAt,
+      ttlMs,
+    };
   }
 
   async #passThrough<T>(operation: () => Promise<T>): Promise<CacheResult<T>> {

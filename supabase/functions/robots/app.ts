@@ -30,6 +30,7 @@ import { ApiError } from '@shared/http/errors.ts';
 import { conditionalJson, jsonResponse } from '@shared/http/json_response.ts';
 import { runInBackground } from '@shared/runtime/background.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
+import { HitLane } from '@shared/http/hit_lane.ts';
 import {
   callerScopedReads,
   createResourceApp,
@@ -203,7 +204,18 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
       }, 'robots dependency pre-warm');
     }
     try {
-      return conditionalJson(c, page);
+      const response = conditionalJson(c, page);
+      if (page) {
+        // The next identical request may be answered by the hit lane.
+        HitLane.remember(c.req.raw, c.get('auth'), {
+          optimizer,
+          cacheKey: read.cacheKey,
+          tags: read.tags,
+          dependencies: () => remembered.get(read.cacheKey),
+          value: page,
+        });
+      }
+      return response;
     } catch (error) {
       await optimizer.invalidate(read.cacheKey).catch(() => false);
       throw error;
