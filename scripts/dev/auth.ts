@@ -40,7 +40,10 @@ export async function configureLocalAuth(): Promise<{ keys: unknown[] }> {
 export function withLocalJwks(handler: Deno.ServeHandler, jwks: unknown): Deno.ServeHandler {
   const body = JSON.stringify(jwks);
   return (request, info) => {
-    if (urlParts(request.url)?.pathname !== LOCAL_JWKS_PATH) return handler(request, info);
+    // URL normalization never makes 'auth' appear: most requests skip the parse.
+    if (!request.url.includes('auth') || urlParts(request.url)?.pathname !== LOCAL_JWKS_PATH) {
+      return handler(request, info);
+    }
     return new Response(request.method === 'HEAD' ? null : body, {
       headers: {
         'content-type': 'application/json',
@@ -101,6 +104,7 @@ export function withLocalAuth(
   let app: Hono | undefined;
   Promise.resolve(auth).then((loaded) => app = loaded, () => {});
   return (request, info) => {
+    if (!request.url.includes('auth')) return handler(request, info);
     const pathname = urlParts(request.url)?.pathname ?? '';
     if (pathname.startsWith('/auth/v1/') && pathname !== LOCAL_JWKS_PATH) {
       return app ? app.fetch(request) : Promise.resolve(auth).then((a) => a.fetch(request));

@@ -184,7 +184,39 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
     functions.map((f) => [f.name, 'app' in f ? f.app : f.load]),
   );
   const names = () => [...byName.keys()].join(', ');
-  return async (request, info) => {
+  /** A function's app took the request, or threw instead of answering: a JSON 500. */
+  const served = (
+    name: string,
+    app: Hono,
+    request: Request,
+    target: { url: string; rebuilt: boolean },
+    info: Deno.ServeHandlerInfo,
+    id: () => string,
+  ): Response | Promise<Response> => {
+    let forwarded = request;
+    // A plain path goes as it came to an app that routes without `/functions/v1`
+    // (`createFunctionApp`'s `functionPath`); else one copy of the request (headers, body
+    // stream, signal) under the function's URL, as Supabase's gateway hands it over.
+    if (target.rebuilt || app.getPath !== functionPath) {
+      try {
+        forwarded = new Request(target.url, request);
+      } catch {
+        return gatewayError(id(), 400, 'bad_request', 'The request cannot be forwarded');
+      }
+    }
+    const threw = (error: unknown) => {
+      console.error(`[quantforge] gateway: ${name} threw (request ${id()}):`, error);
+      return gatewayError(id(), 500, 'internal_error', 'Internal error');
+    };
+    try {
+      // Answered as the app answers: a Response as it is, a promise without another await.
+      const answer = app.fetch(forwarded, info);
+      return answer instanceof Promise ? answer.catch(threw) : answer;
+    } catch (error) {
+      return threw(error);
+    }
+  };
+  return (request, info) => {
     // Only the gateway's own answers need an id (a function makes its own): made when needed.
     let requestId: string | undefined;
     const id = () => requestId ??= requestIdOf(request);
@@ -218,36 +250,20 @@ export function createGateway(functions: (FunctionApp | LazyFunctionApp)[]): Den
         `No function of that name. Functions here: ${names()}`,
       );
     }
-    let app: Hono;
-    try {
-      if (typeof entry === 'function') {
-        // First request of a lazily loaded function: import it, then keep the app itself.
-        app = await entry();
+    if (typeof entry !== 'function') return served(target.name, entry, request, target, info, id);
+    // First request of a lazily loaded function: import it, then keep the app itself.
+    return Promise.resolve().then(entry).then(
+      (app) => {
         byName.set(target.name, app);
-      } else app = entry;
-    } catch (error) {
-      console.error(
-        `[quantforge] gateway: ${target.name} failed to load (request ${id()}):`,
-        error,
-      );
-      return gatewayError(id(), 500, 'internal_error', 'Internal error');
-    }
-    let forwarded = request;
-    // A plain path goes as it came to an app that routes without `/functions/v1`
-    // (`createFunctionApp`'s `functionPath`); else one copy of the request (headers, body
-    // stream, signal) under the function's URL, as Supabase's gateway hands it over.
-    if (target.rebuilt || app.getPath !== functionPath) {
-      try {
-        forwarded = new Request(target.url, request);
-      } catch {
-        return gatewayError(id(), 400, 'bad_request', 'The request cannot be forwarded');
-      }
-    }
-    try {
-      return await app.fetch(forwarded, info);
-    } catch (error) {
-      console.error(`[quantforge] gateway: ${target.name} threw (request ${id()}):`, error);
-      return gatewayError(id(), 500, 'internal_error', 'Internal error');
-    }
+        return served(target.name, app, request, target, info, id);
+      },
+      (error) => {
+        console.error(
+          `[quantforge] gateway: ${target.name} failed to load (request ${id()}):`,
+          error,
+        );
+        return gatewayError(id(), 500, 'internal_error', 'Internal error');
+      },
+    );
   };
 }

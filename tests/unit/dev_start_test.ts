@@ -99,3 +99,30 @@ Deno.test('dev gateway: a plain path reaches a function app as it came; a normal
   assert.notEqual(seen[1].request, escaped);
   assert.equal(seen[1].request.url, 'http://127.0.0.1/demo/items/a%20b');
 });
+
+Deno.test('dev gateway: an app that throws, at once or later, is a JSON 500 without details', async () => {
+  const throwing = {
+    fetch: () => {
+      throw new Error('sync secret');
+    },
+  } as unknown as Hono;
+  const rejecting = { fetch: () => Promise.reject(new Error('async secret')) } as unknown as Hono;
+  const gateway = createGateway([{ name: 'sync', app: throwing }, {
+    name: 'late',
+    app: rejecting,
+  }]);
+  const info = { remoteAddr: { transport: 'tcp', hostname: '127.0.0.1', port: 1 } } as never;
+  const error = console.error;
+  console.error = () => {};
+  try {
+    for (const name of ['sync', 'late']) {
+      const res = await gateway(new Request(`http://127.0.0.1/functions/v1/${name}/x`), info);
+      assert.equal(res.status, 500);
+      const text = await res.text();
+      assert.equal(JSON.parse(text).error.code, 'internal_error');
+      assert.doesNotMatch(text, /secret/);
+    }
+  } finally {
+    console.error = error;
+  }
+});
