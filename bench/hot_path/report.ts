@@ -19,6 +19,7 @@ interface Cold {
   medianMs: number;
   minMs: number;
   maxMs: number;
+  cpuMedianMs?: number;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -122,6 +123,18 @@ function missSection(result: Result): BenchSection | undefined {
       rpsMetric('bare Hono + repository', bare),
       rpsMetric('robots app', app),
       { name: 'ratio to bare', variant: 'robots app', median: app.ratioToBare, unit: 'x' },
+      ...(m.pairRatioMedian === undefined ? [] : [{
+        name: 'median of per-round ratios',
+        variant: 'robots app',
+        median: m.pairRatioMedian as number,
+        unit: 'x',
+      }]),
+      ...(['bare', 'app'] as const).filter((k) => m.perRequest?.[k]?.cpuUsPerRequest).map((k) => ({
+        name: 'server CPU per request',
+        variant: k === 'bare' ? 'bare Hono + repository' : 'robots app',
+        median: m.perRequest[k].cpuUsPerRequest as number,
+        unit: 'us',
+      })),
       { name: 'non-2xx (429)', variant: 'robots app', median: app.non2xx, unit: 'count' },
     ],
     claims: [
@@ -151,6 +164,16 @@ function coldSection(result: Result): BenchSection | undefined {
     max: v.maxMs,
     unit: 'ms',
   }));
+  for (const [name, v] of Object.entries(s)) {
+    if (v.cpuMedianMs !== undefined) {
+      metrics.push({
+        name: 'CPU to first 200',
+        variant: name === 'bare' ? 'bare Hono' : name,
+        median: v.cpuMedianMs,
+        unit: 'ms',
+      });
+    }
+  }
   const functions = Object.entries(s).filter(([name]) => name !== 'bare');
   const worst = functions.reduce((a, b) => (b[1].medianMs > a[1].medianMs ? b : a));
   const claims: BenchClaim[] = [{
