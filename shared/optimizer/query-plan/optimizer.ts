@@ -12,7 +12,7 @@ import { runInBackground } from '../../runtime/background.ts';
 import type { IndexAdvice } from './advice.ts';
 import { CatalogProbe, type QueryPlanAnalysis, readAnalysis } from './analysis.ts';
 import { normalizeSql } from './normalize.ts';
-import { type QueryPlanOptions, queryPlanOptionsSchema } from './options.ts';
+import { parseQueryPlanOptions, type QueryPlanOptions } from './options.ts';
 import type { QueryFn } from './stats.ts';
 import {
   chooseCountStrategy,
@@ -111,7 +111,7 @@ export class QueryPlanOptimizer {
         `'query' must be a function (sql, params) => rows: received ${typeof init?.query}`,
       );
     }
-    this.options = queryPlanOptionsSchema.parse(init.options ?? {});
+    this.options = parseQueryPlanOptions(init.options ?? {});
     this.enabled = init.enabled ?? true;
     this.#query = init.query;
     this.#metrics = init.metrics ?? sharedMetrics;

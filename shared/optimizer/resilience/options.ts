@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { EnvBinding } from '../env.ts';
 import { DEFAULT_BREAKER_KEY_PREFIX } from './breaker_state.ts';
+import { setsOnlyDefaults } from '../options_defaults.ts';
 
 const ratio = () => z.number().min(0).max(1);
 const ms = () => z.number().min(0).max(3_600_000);
@@ -155,6 +156,15 @@ export const resilienceEnvBindings: readonly EnvBinding[] = [
 ];
 
 /**
+ * The resilience options' defaults (`resilienceOptionsSchema.parse({})`), frozen. An input that
+ * sets only these values is answered from here without running the schema
+ * (`shared/optimizer/options_defaults.ts`).
+ */
+export const RESILIENCE_OPTION_DEFAULTS: Readonly<ResilienceOptions> = Object.freeze(
+  resilienceOptionsSchema.parse({}, { jitless: true }),
+);
+
+/**
  * Validates resilience options (defaults applied), with errors that name the option and what
  * it received. The classes of this folder call it on the `resilience` they are given.
  *
@@ -164,7 +174,8 @@ export const resilienceEnvBindings: readonly EnvBinding[] = [
  * ```
  */
 export function parseResilienceOptions(input: Partial<ResilienceOptions> = {}): ResilienceOptions {
-  const result = resilienceOptionsSchema.safeParse(input);
+  if (setsOnlyDefaults(input, RESILIENCE_OPTION_DEFAULTS)) return { ...RESILIENCE_OPTION_DEFAULTS };
+  const result = resilienceOptionsSchema.safeParse(input, { jitless: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.join('.');
