@@ -115,7 +115,6 @@ Deno.test('option defaults: a fresh isolate starting on defaults builds no optio
   }).output();
   const text = new TextDecoder().decode(out.stdout).trim();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  // None on defaults; a non-default value builds the top-level schema and its lazy sections
-  // (cache, queryPlan; resilience's is built with its module).
-  assert.deepEqual(JSON.parse(text), [0, 3]);
+  // None on defaults; a non-default value builds the top-level schema and its three sections.
+  assert.deepEqual(JSON.parse(text), [0, 4]);
 });
