@@ -20,7 +20,10 @@
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path.ts            # ~6 min
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path.ts --quick    # ~1 min
  * # --no-hit --no-miss --no-cold skip a part; --rows=N robots for the miss path
- * # --profile=all|robots|gateway|bare runs those hit servers with --cpu-prof
+ * # --profile=all|robots|gateway|bare runs those hit servers with --cpu-prof; =miss both miss servers
+ * # --miss-rounds=N: alternated rounds of the miss path (reports the median of the pairs' ratios)
+ * # --miss-store=memory|upstash: the miss servers' store (default: upstash when
+ * #   UPSTASH_REDIS_REST_URL is set, as under npm run bench; a bridge is started if needed)
  * # --json=<path> writes the sections hot_path, miss_path, cold_start (bench/lib/section.ts)
  * ```
  *
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
   const { quick, json } = benchArgs();
   const mode = quick ? MODES.quick : MODES.full;
   const profileCase = Deno.args.find((a) => a.startsWith('--profile='))?.slice(10);
+  const hitProfile = profileCase === 'miss' ? undefined : profileCase;
   const rowsArg = Deno.args.find((a) => a.startsWith('--rows='))?.slice(7);
   const rows = rowsArg ? Number(rowsArg) : mode.miss.rows;
   if (!Number.isInteger(rows) || rows < 1000) {
@@ -93,7 +97,7 @@ async function main(): Promise<void> {
   if (!skip('hit')) {
     log('hit path');
     const { throughput } = await import('./hot_path/throughput.ts');
-    result.throughput = await throughput({ ...mode.hit, profileCase, self });
+    result.throughput = await throughput({ ...mode.hit, profileCase: hitProfile, self });
     loads.push(await loadAverage());
   }
   if (!skip('miss') || !skip('cold')) {
@@ -111,7 +115,22 @@ async function main(): Promise<void> {
       if (!skip('miss')) {
         log(`miss path (${rows} robots)`);
         const { missPath } = await import('./hot_path/miss.ts');
-        result.missPath = await missPath({ ...mode.miss, url: pg.url, rows, self });
+        const missStore = Deno.args.find((a) => a.startsWith('--miss-store='))?.slice(13);
+        if (missStore !== undefined && missStore !== 'memory' && missStore !== 'upstash') {
+          throw new Error(`--miss-store must be memory or upstash: received ${missStore}`);
+        }
+        const missRounds = Deno.args.find((a) => a.startsWith('--miss-rounds='))?.slice(14);
+        result.missPath = await missPath({
+          ...mode.miss,
+          ...(missRounds ? { rounds: Number(missRounds) } : {}),
+          url: pg.url,
+          rows,
+          self,
+          store: missStore,
+          profileDir: profileCase === 'miss'
+            ? await Deno.makeTempDir({ prefix: 'qf-miss-prof-' })
+            : undefined,
+        });
         loads.push(await loadAverage());
       }
     } finally {

@@ -155,7 +155,7 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
         throw read.whenMissing(value);
       }
       try {
-        return await conditionalJson(c, value);
+        return conditionalJson(c, value);
       } catch (error) {
         // A value that cannot be serialized must not stay cached and fail every later request
         // (the schemas bound what users store; this is the last guard): drop it, answer 500 once.

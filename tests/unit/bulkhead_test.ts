@@ -175,3 +175,38 @@ Deno.test('optimizer: useSettings reaches the throttle and the pools', async () 
     await optimizer.close();
   }
 });
+
+Deno.test('bulkhead: one timer serves the queue; each waiter still times out at its own deadline', async () => {
+  const { fake, clock } = fakeClock();
+  let timers = 0;
+  const counting = {
+    ...clock,
+    setTimeout: (fn: () => void, ms: number) => {
+      timers++;
+      return clock.setTimeout(fn, ms);
+    },
+  };
+  const metrics = new Metrics();
+  const db = new Bulkhead('db', {
+    resilience: { poolMaxConcurrent: 1, poolMaxQueue: 100, poolQueueTimeoutMs: 500 },
+  }, { clock: counting, metrics });
+  assert.equal(db.tryAcquire(), true);
+  const outcome = (p: Promise<void>) => p.then(() => 'granted', (e) => e.reason as string);
+  const early = Array.from({ length: 50 }, () => outcome(db.acquire()));
+  assert.equal(timers, 1, 'one timer for 50 waiters (before: one each)');
+  await fake.tickAsync(300);
+  const later = outcome(db.acquire());
+  db.release(); // the oldest waiter takes the slot
+  assert.equal(await early[0], 'granted');
+  await fake.tickAsync(200); // t=500: the other early waiters expire, the later one does not
+  assert.deepEqual(new Set(await Promise.all(early.slice(1))), new Set(['queue-timeout']));
+  assert.equal(db.queued, 1);
+  await fake.tickAsync(299);
+  assert.equal(db.queued, 1, 'not before its own deadline (t=800)');
+  await fake.tickAsync(1);
+  assert.equal(await later, 'queue-timeout');
+  assert.equal(db.queued, 0);
+  assert.equal(metrics.counter('pool.rejected.queue-timeout'), 50);
+  db.release();
+  assert.equal(db.inUse, 0);
+});

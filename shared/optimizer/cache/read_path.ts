@@ -125,6 +125,16 @@ export class ReadPath {
         if (read.record !== null) {
           candidate = this.#remote.toEntry(key, read, read.record, memoryEntry, now);
           tier = 'redis';
+        } else if (
+          memoryEntry !== undefined && read.localGeneration === core.generation &&
+          core.memory.peek(key) === memoryEntry &&
+          this.#remote.ownWriteBackPending(key, memoryEntry, read)
+        ) {
+          // Our own load, its write-back not landed yet and no generation it read moved: the
+          // record is absent for that reason only, not invalidated (dropping the copy would
+          // load the key a second time, and lose a pre-warm before its first read).
+          memoryEntry.checkedAt = now;
+          candidate = memoryEntry;
         } else if (memoryEntry !== undefined) {
           core.memory.delete(key); // invalidated or evicted elsewhere
         }

@@ -62,6 +62,8 @@ export class RemoteTier {
   #prefix: string;
   #pending: PendingInvalidations;
   #downUntil = 0;
+  /** This isolate's write-backs on their way, by key: the entry's version, the load's read. */
+  #writing = new Map<string, { version: string; read: StoreRead }>();
 
   constructor(core: CacheCore, pending: PendingInvalidations) {
     this.#core = core;
@@ -254,38 +256,72 @@ export class RemoteTier {
    */
   writeBack(key: string, entry: CacheEntry, read: StoreRead, token: string | undefined): void {
     const core = this.#core;
+    const writing = { version: entry.version, read };
+    this.#writing.set(key, writing);
     core.background(async () => {
-      const lifetime = Math.max(entry.staleUntil, entry.errorUntil) - core.now();
-      const tags = entry.tags ?? [];
-      const keys = [
-        this.valueKey(key),
-        this.leaseKey(key),
-        ...read.generationKeys,
-        ...tags.map((tag) => this.tagKey(tag)),
-      ];
-      const args: (string | number)[] = [
-        encodeRecord(entry),
-        Math.max(1, Math.ceil(lifetime)),
-        token ?? '',
-        core.maxLifetimeMs(),
-        read.generationKeys.length,
-        ...read.generations,
-        key,
-      ];
-      const stored = await this.bounded(() => core.store.runScript(writeBackScript, keys, args));
-      if (stored === FAILED) {
-        // Unknown outcome: the memory copy is re-checked against the store within the
-        // staleness bound, like any other.
-        if (token !== undefined) this.release(key, token);
-        return;
-      }
-      if (Number(stored) !== 1) {
-        core.metrics.increment('cache.writeback.refused');
-        if (core.memory.peek(key)?.version === entry.version) core.memory.delete(key);
-      } else {
-        core.metrics.increment('cache.writeback.stored');
+      try {
+        await this.#writeBack(key, entry, read, token);
+      } finally {
+        if (this.#writing.get(key) === writing) this.#writing.delete(key);
       }
     }, 'cache write-back');
+  }
+
+  /**
+   * Whether `entry` is this isolate's own load whose write-back is still on its way, and `read`
+   * (sent after it, finding no record) shows every generation that load read unchanged: the
+   * record is absent only because the write-back has not landed, and the entry is as current as
+   * the record will be. A moved generation (an invalidation elsewhere), or one `read` did not
+   * fetch, answers `false`.
+   */
+  ownWriteBackPending(key: string, entry: CacheEntry, read: StoreRead): boolean {
+    const writing = this.#writing.get(key);
+    if (writing === undefined || writing.version !== entry.version) return false;
+    const before = writing.read;
+    for (let i = 0; i < before.generationKeys.length; i++) {
+      const at = read.generationKeys.indexOf(before.generationKeys[i]);
+      if (at < 0 || read.generations[at] !== before.generations[i]) return false;
+    }
+    return true;
+  }
+
+  async #writeBack(
+    key: string,
+    entry: CacheEntry,
+    read: StoreRead,
+    token: string | undefined,
+  ): Promise<void> {
+    const core = this.#core;
+    const lifetime = Math.max(entry.staleUntil, entry.errorUntil) - core.now();
+    const tags = entry.tags ?? [];
+    const keys = [
+      this.valueKey(key),
+      this.leaseKey(key),
+      ...read.generationKeys,
+      ...tags.map((tag) => this.tagKey(tag)),
+    ];
+    const args: (string | number)[] = [
+      encodeRecord(entry),
+      Math.max(1, Math.ceil(lifetime)),
+      token ?? '',
+      core.maxLifetimeMs(),
+      read.generationKeys.length,
+      ...read.generations,
+      key,
+    ];
+    const stored = await this.bounded(() => core.store.runScript(writeBackScript, keys, args));
+    if (stored === FAILED) {
+      // Unknown outcome: the memory copy is re-checked against the store within the
+      // staleness bound, like any other.
+      if (token !== undefined) this.release(key, token);
+      return;
+    }
+    if (Number(stored) !== 1) {
+      core.metrics.increment('cache.writeback.refused');
+      if (core.memory.peek(key)?.version === entry.version) core.memory.delete(key);
+    } else {
+      core.metrics.increment('cache.writeback.stored');
+    }
   }
 
   /** Releases `key`'s load lease in the background, if `token` still holds it. */

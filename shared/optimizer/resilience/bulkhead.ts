@@ -34,14 +34,19 @@ export interface BulkheadDeps {
 interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
-  timer: unknown;
   enqueuedAt: number;
+  /** `enqueuedAt + poolQueueTimeoutMs`: FIFO with one timeout, so deadlines follow the queue. */
+  deadline: number;
   signal?: AbortSignal;
   onAbort?: () => void;
 }
 
 /**
  * A bounded-concurrency slot pool with a bounded queue.
+ *
+ * One timer serves the whole queue, armed for the oldest waiter's deadline (the queue is FIFO and
+ * every waiter has the same timeout, so no later waiter expires first): under load, when most
+ * calls queue, a call costs no timer of its own.
  *
  * Counts `pool.acquired`, `pool.queued`, `pool.rejected.queue-full|queue-timeout`; observes
  * `pool.wait.ms` for queued calls; gauges `pool.<key>.in_use` and `pool.<key>.utilization`
@@ -73,6 +78,8 @@ export class Bulkhead {
   #queue: (Waiter | undefined)[] = [];
   #head = 0;
   #queued = 0;
+  /** The queue's one timer, armed for the oldest waiter's deadline while anyone waits. */
+  #timer: unknown = undefined;
 
   constructor(
     resourceKey: string,
@@ -122,6 +129,7 @@ export class Bulkhead {
       if (!waiter) continue;
       this.#queued--;
       this.#clearWaiter(waiter);
+      if (this.#queued === 0) this.#disarm();
       this.#metrics.increment('pool.acquired');
       this.#metrics.observe('pool.wait.ms', this.#clock.now() - waiter.enqueuedAt);
       waiter.resolve();
@@ -173,28 +181,23 @@ export class Bulkhead {
     }
     this.#metrics.increment('pool.queued');
     return new Promise<void>((resolve, reject) => {
+      const enqueuedAt = this.#clock.now();
       const waiter: Waiter = {
         resolve,
         reject,
-        timer: undefined,
-        enqueuedAt: this.#clock.now(),
+        enqueuedAt,
+        deadline: enqueuedAt + this.#queueTimeoutMs,
         signal,
       };
       const index = this.#queue.push(waiter) - 1;
       this.#queued++;
-      const leave = () => {
-        this.#queue[index] = undefined;
-        this.#queued--;
-        this.#clearWaiter(waiter);
-      };
-      waiter.timer = this.#clock.setTimeout(() => {
-        leave();
-        this.#metrics.increment('pool.rejected.queue-timeout');
-        reject(new BulkheadRejectedError(this.resourceKey, 'queue-timeout', this.maxConcurrent));
-      }, this.#queueTimeoutMs);
+      if (this.#timer === undefined) this.#arm(this.#queueTimeoutMs);
       if (signal) {
         waiter.onAbort = () => {
-          leave();
+          this.#queue[index] = undefined;
+          this.#queued--;
+          this.#clearWaiter(waiter);
+          if (this.#queued === 0) this.#disarm();
           reject(signal.reason);
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -202,8 +205,41 @@ export class Bulkhead {
     });
   }
 
+  #arm(delayMs: number): void {
+    this.#timer = this.#clock.setTimeout(() => this.#expire(), Math.max(0, delayMs));
+  }
+
+  #disarm(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The timer fired: rejects the waiters past their deadline, re-arms for the next one. */
+  #expire(): void {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const waiter = this.#queue[i];
+      if (!waiter) continue;
+      if (waiter.deadline > now) {
+        this.#arm(waiter.deadline - now);
+        return;
+      }
+      this.#queue[i] = undefined;
+      this.#queued--;
+      this.#clearWaiter(waiter);
+      this.#metrics.increment('pool.rejected.queue-timeout');
+      waiter.reject(
+        new BulkheadRejectedError(this.resourceKey, 'queue-timeout', this.maxConcurrent),
+      );
+    }
+    // Nobody waits any more (no abort listener left refers to a slot): start the queue afresh.
+    this.#queue.length = 0;
+    this.#head = 0;
+  }
+
   #clearWaiter(waiter: Waiter): void {
-    this.#clock.clearTimeout(waiter.timer);
     if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
   }
 

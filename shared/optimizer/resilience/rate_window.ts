@@ -1,11 +1,11 @@
 /**
  * Rate windows: how many requests a resource key may take per window, counted across isolates
- * on Redis with `@upstash/ratelimit`, or in memory on the embedded store with the same sliding
- * window semantics (`floor(previous * (1 - elapsed/window)) + current < limit` admits one more).
+ * on Redis (`@upstash/ratelimit`'s sliding window: same keys, same arithmetic), or in memory on
+ * the embedded store with the same semantics (`floor(previous * (1 - elapsed/window)) + current
+ * < limit` admits one more).
  *
  * @module
  */
-import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis';
 import { type Metrics, metrics as sharedMetrics } from '../metrics.ts';
 import type { Clock } from './clock.ts';
@@ -98,7 +98,7 @@ export class MemoryRateWindow implements RateWindow {
 /** Options of {@link UpstashRateWindow}. */
 export interface UpstashRateWindowOptions {
   /** The store's raw client (`UpstashStore.redis`). */
-  redis: Redis;
+  redis: Pick<Redis, 'createScript'>;
   /** Window, ms. */
   windowMs: number;
   /** Bound of one call; past it the request is let through (`failOpen: 'timeout'`). */
@@ -107,12 +107,76 @@ export interface UpstashRateWindowOptions {
   prefix?: string;
   /** @default the isolate's shared `metrics` */
   metrics?: Metrics;
+  /** Clock, ms since the epoch (tests). @default Date.now */
+  now?: () => number;
 }
 
 /**
- * Sliding window on Redis through `@upstash/ratelimit`. Limiters are created once per isolate
- * and per limit value, all over the same Redis counters, so isolates count together.
- * Fail-opens (timeout, error) are counted as `throttle.fail_open`.
+ * A reservation's size as a share of this isolate's admissions of the last full window: about
+ * that much of a window's time passes between two store requests at a steady rate.
+ */
+export const RESERVATION_RATE_SHARE = 0.1;
+/**
+ * The largest reservation as a share of the limit (at least 1): what one isolate may hold unused
+ * at a window's end, so the bound of the admitted rate's shortfall under a saturated window.
+ */
+export const RESERVATION_LIMIT_SHARE = 0.05;
+
+/**
+ * Counts `want` admissions at once in `@upstash/ratelimit`'s sliding window (its keys
+ * `<prefix>:<id>:<window>` and arithmetic), granting as many as are within the limit, as that
+ * many one-by-one calls would. KEYS: current window, previous window. ARGV: limit, now (ms),
+ * window (ms), want. Returns `{ granted, remaining after them }`.
+ */
+const RESERVE_SCRIPT = `
+local limit = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local weighted = math.floor((1 - (now % window) / window) * previous)
+local free = limit - weighted - current
+if free <= 0 then return { 0, 0 } end
+local granted = math.min(want, free)
+local counted = redis.call('INCRBY', KEYS[1], granted)
+if counted == granted then redis.call('PEXPIRE', KEYS[1], window * 2 + 1000) end
+return { granted, limit - weighted - counted }`;
+
+/** One identifier's admissions in this isolate. */
+interface Reservations {
+  /** The window (`floor(now / windowMs)`) the tokens and counts belong to. */
+  window: number;
+  /** Admissions counted in Redis for this window and not handed out yet. */
+  tokens: number;
+  /** The shared window's remaining count after the last reservation. */
+  sharedRemaining: number;
+  /** Admissions handed out in this window and in the one before. */
+  admitted: number;
+  previousAdmitted: number;
+  /** Callers waiting for a reservation. */
+  waiting: number;
+  /** The reservation in flight. */
+  pending: Promise<'ok' | 'timeout' | 'error'> | undefined;
+  /** No store request before this time, after a refusal (ms since the epoch). */
+  blockedUntil: number;
+}
+
+/**
+ * Sliding window on Redis with `@upstash/ratelimit`'s keys and arithmetic, shared by every
+ * isolate, that costs one store request per reservation instead of one per call: a request that
+ * finds no token left reserves several admissions at once (a script counts them in the window
+ * only while they are within the limit), and the next calls take them without a store request.
+ * A reservation asks for {@link RESERVATION_RATE_SHARE} of this isolate's admissions in its last
+ * window, at least the callers waiting and 1, at most {@link RESERVATION_LIMIT_SHARE} of the
+ * limit (at least 1: small limits are counted call by call, exactly as before).
+ *
+ * Bounds: every admission is counted in Redis before it is handed out, so the isolates together
+ * never pass the limit. Tokens left at a window's end are dropped (they were counted there, and
+ * weigh on the next window as the sliding window says): a saturated window may admit up to one
+ * reservation per isolate fewer than its limit. Fail-opens (timeout, error) are counted as
+ * `throttle.fail_open`; reservations as `throttle.window.reservations` and
+ * `throttle.window.reserved` (admissions counted by them).
  *
  * After a refusal the identifier is blocked locally for `windowMs / limit` (the time one
  * admission takes to free in a saturated sliding window), not until the window's end as
@@ -128,58 +192,148 @@ export interface UpstashRateWindowOptions {
  */
 export class UpstashRateWindow implements RateWindow {
   readonly #options: UpstashRateWindowOptions;
-  readonly #limiters = new Map<number, Ratelimit>();
-  // identifier -> blocked until (ms since epoch), after a refusal.
-  readonly #blocked = new Map<string, number>();
+  readonly #prefix: string;
+  readonly #now: () => number;
+  readonly #script: { exec(keys: string[], args: string[]): Promise<unknown> };
+  readonly #byIdentifier = new Map<string, Reservations>();
   readonly #metrics: Metrics;
 
   constructor(options: UpstashRateWindowOptions) {
     this.#options = options;
+    this.#prefix = options.prefix ?? 'qf:throttle';
+    this.#now = options.now ?? Date.now;
     this.#metrics = options.metrics ?? sharedMetrics;
+    // EVALSHA, and EVAL once when Redis does not know the script.
+    this.#script = options.redis.createScript<unknown>(RESERVE_SCRIPT);
   }
 
-  #limiter(limit: number): Ratelimit {
-    let limiter = this.#limiters.get(limit);
-    if (!limiter) {
-      if (this.#limiters.size >= 256) this.#limiters.clear();
-      limiter = new Ratelimit({
-        redis: this.#options.redis,
-        limiter: Ratelimit.slidingWindow(limit, `${this.#options.windowMs} ms`),
-        prefix: this.#options.prefix ?? 'qf:throttle',
-        timeout: this.#options.timeoutMs,
-        analytics: false,
-        ephemeralCache: false,
-      });
-      this.#limiters.set(limit, limiter);
+  /** The reservations of `identifier`, rolled over to the window of `now`. */
+  #reservations(identifier: string, now: number): Reservations {
+    const window = Math.floor(now / this.#options.windowMs);
+    let r = this.#byIdentifier.get(identifier);
+    if (r === undefined) {
+      if (this.#byIdentifier.size >= 10_000) this.#byIdentifier.clear();
+      r = {
+        window,
+        tokens: 0,
+        sharedRemaining: 0,
+        admitted: 0,
+        previousAdmitted: 0,
+        waiting: 0,
+        pending: undefined,
+        blockedUntil: 0,
+      };
+      this.#byIdentifier.set(identifier, r);
+    } else if (r.window !== window) {
+      r.previousAdmitted = window === r.window + 1 ? r.admitted : 0;
+      r.admitted = 0;
+      r.tokens = 0; // counted in their window: never handed out in another
+      r.window = window;
     }
-    return limiter;
+    return r;
   }
 
-  async limit(identifier: string, limit: number): Promise<RateDecision> {
-    const blockedUntil = this.#blocked.get(identifier);
-    if (blockedUntil !== undefined) {
-      const left = blockedUntil - Date.now();
-      if (left > 0) return { success: false, remaining: 0, retryAfterMs: Math.ceil(left) };
-      this.#blocked.delete(identifier);
+  /** Hands out one reserved admission, if any is left. */
+  #take(r: Reservations): RateDecision | undefined {
+    if (r.tokens <= 0) return undefined;
+    r.tokens--;
+    r.admitted++;
+    return { success: true, remaining: r.sharedRemaining + r.tokens, retryAfterMs: 0 };
+  }
+
+  limit(identifier: string, limit: number): RateDecision | Promise<RateDecision> {
+    const now = this.#now();
+    const r = this.#reservations(identifier, now);
+    const taken = this.#take(r);
+    if (taken !== undefined) return taken;
+    if (r.blockedUntil > now) {
+      return { success: false, remaining: 0, retryAfterMs: Math.ceil(r.blockedUntil - now) };
     }
+    return this.#reserveAndTake(identifier, r, limit);
+  }
+
+  async #reserveAndTake(identifier: string, r: Reservations, limit: number): Promise<RateDecision> {
+    r.waiting++;
     try {
-      const r = await this.#limiter(limit).limit(identifier);
-      if (r.reason === 'timeout') {
-        this.#metrics.increment('throttle.fail_open');
-        return { success: true, remaining: 0, retryAfterMs: 0, failOpen: 'timeout' };
+      // Each pass either takes a token, or sees a refusal or a failure; another pass only when
+      // the callers that joined the same reservation took all it granted.
+      for (let pass = 0; pass < 8; pass++) {
+        r.pending ??= this.#reserve(identifier, r, limit).finally(() => {
+          r.pending = undefined;
+        });
+        const outcome = await r.pending;
+        if (outcome !== 'ok') {
+          this.#metrics.increment('throttle.fail_open');
+          return { success: true, remaining: 0, retryAfterMs: 0, failOpen: outcome };
+        }
+        const now = this.#now();
+        const current = this.#reservations(identifier, now);
+        const taken = this.#take(current);
+        if (taken !== undefined) return taken;
+        if (current.blockedUntil > now) {
+          const retryAfterMs = Math.ceil(current.blockedUntil - now);
+          return { success: false, remaining: 0, retryAfterMs };
+        }
       }
-      if (r.success) return { success: true, remaining: r.remaining, retryAfterMs: 0 };
-      const now = Date.now();
+      return { success: false, remaining: 0, retryAfterMs: 1 };
+    } finally {
+      r.waiting--;
+    }
+  }
+
+  /** One store request: reserves admissions for `identifier`'s current window. */
+  async #reserve(
+    identifier: string,
+    r: Reservations,
+    limit: number,
+  ): Promise<'ok' | 'timeout' | 'error'> {
+    const { windowMs, timeoutMs } = this.#options;
+    const now = this.#now();
+    const window = Math.floor(now / windowMs);
+    const byRate = Math.ceil(Math.max(r.admitted, r.previousAdmitted) * RESERVATION_RATE_SHARE);
+    const cap = Math.max(1, Math.floor(limit * RESERVATION_LIMIT_SHARE));
+    const want = Math.max(1, r.waiting, Math.min(byRate, cap));
+    const counter = `${this.#prefix}:${identifier}`;
+    const keys = [`${counter}:${window}`, `${counter}:${window - 1}`];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let reply: unknown;
+    try {
+      const call = this.#script.exec(keys, [
+        String(limit),
+        String(now),
+        String(windowMs),
+        String(want),
+      ]);
+      call.catch(() => {}); // a late rejection after the timeout is not unhandled
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      reply = await Promise.race([call, timeout]);
+    } catch {
+      return 'error';
+    } finally {
+      clearTimeout(timer);
+    }
+    if (reply === 'timeout') return 'timeout';
+    const [granted, remaining] = (reply as unknown[]).map(Number);
+    this.#metrics.increment('throttle.window.reservations');
+    const current = this.#reservations(identifier, this.#now());
+    if (!(granted > 0)) {
+      // Refused: ask again once one admission frees in a saturated sliding window.
+      const windowEnd = (window + 1) * windowMs;
       const blockMs = Math.max(
         1,
-        Math.min(Math.ceil(this.#options.windowMs / Math.max(1, limit)), r.reset - now),
+        Math.min(Math.ceil(windowMs / Math.max(1, limit)), windowEnd - now),
       );
-      if (this.#blocked.size >= 10_000) this.#blocked.clear();
-      this.#blocked.set(identifier, now + blockMs);
-      return { success: false, remaining: 0, retryAfterMs: blockMs };
-    } catch {
-      this.#metrics.increment('throttle.fail_open');
-      return { success: true, remaining: 0, retryAfterMs: 0, failOpen: 'error' };
+      current.blockedUntil = now + blockMs;
+      return 'ok';
     }
+    this.#metrics.increment('throttle.window.reserved', granted);
+    // Granted in `window`: handed out only while it lasts.
+    if (current.window === window) {
+      current.tokens += granted;
+      current.sharedRemaining = Math.max(0, remaining);
+    }
+    return 'ok';
   }
 }

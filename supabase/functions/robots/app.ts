@@ -203,7 +203,7 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
       }, 'robots dependency pre-warm');
     }
     try {
-      return await conditionalJson(c, page);
+      return conditionalJson(c, page);
     } catch (error) {
       await optimizer.invalidate(read.cacheKey).catch(() => false);
       throw error;
