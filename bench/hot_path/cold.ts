@@ -6,7 +6,8 @@
  * server's first health answer on embedded defaults (scripts/startup_time.ts). Each run also
  * records the server's CPU time at its first 200 (`cpuMedianMs`: all its threads, from /proc).
  *
- * Run alone, it compares this tree with another checkout, alternated run by run:
+ * Run alone, it compares this tree with another checkout (or several, comma-separated, each
+ * labelled by its folder's name), alternated run by run:
  *
  * ```sh
  * git archive <commit> supabase shared bench deno.json | tar -x -C /tmp/before
@@ -177,7 +178,12 @@ export async function devServerStart(runs: number) {
  */
 export async function compareColdStart(url: string, runs: number, baseline: string) {
   const env = benchEnv({ SUPABASE_DB_URL: url });
-  const trees = { baseline: baseline.endsWith('/') ? baseline : `${baseline}/`, current: root };
+  // Several checkouts, comma-separated: each labelled by its folder's name.
+  const dirs = baseline.split(',').map((dir) => dir.endsWith('/') ? dir : `${dir}/`);
+  const trees: Record<string, string> = dirs.length === 1
+    ? { baseline: dirs[0] }
+    : Object.fromEntries(dirs.map((dir) => [dir.split('/').filter(Boolean).at(-1)!, dir]));
+  trees.current = root;
   const runsOf: Record<string, { ms: number[]; cpu: number[] }> = {};
   const record = (label: string, run: { ms: number; cpuMs?: number }) => {
     runsOf[label] ??= { ms: [], cpu: [] };

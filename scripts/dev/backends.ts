@@ -122,7 +122,8 @@ export const relative = (path: string) => {
 
 /** The key-value store, with Upstash credentials checked by one PING. */
 export async function openStore(): Promise<KeyValueStore> {
-  const { getStore, UpstashStore } = await import('../../shared/store/mod.ts');
+  const { getStore } = await import('../../shared/store/mod.ts');
+  const { UpstashStore } = await import('../../shared/store/upstash.ts');
   let store: KeyValueStore;
   try {
     store = getStore();

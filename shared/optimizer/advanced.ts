@@ -228,13 +228,15 @@ export class AdvancedBackendOptimizer {
     // Layers 2-6: throttle, breaker, retry, bulkhead, origin.
     const origin = async (): Promise<T> => {
       originCalled = true;
-      this.#queryPlans.inspectFilters(_client, options.table, options.filters);
-      return await throughLayers(this, operation, {
+      const called = throughLayers(this, operation, {
         resourceKey,
         idempotent: options.idempotent,
         signal: options.signal,
         onAdmitted: (a) => admission = a,
       });
+      // The plan inspection runs after this call and its answer, on the connection it used.
+      this.#queryPlans.inspectFilters(_client, options.table, options.filters, called);
+      return await called;
     };
 
     // Layer 1: cache with deduplication.

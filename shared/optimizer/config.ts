@@ -10,42 +10,75 @@ import { z } from 'zod';
 import { type EnvReader, processEnv } from '../runtime/env.ts';
 import { ConfigError, type EnvBinding, readEnvBindings } from './env.ts';
 import {
+  CACHE_OPTION_DEFAULTS,
   cacheEnvBindings,
   cacheOptionsSchema,
   DEFAULT_PREDICTIVE_CACHE_TTL_MS,
 } from './cache/options.ts';
-import { resilienceEnvBindings, resilienceOptionsSchema } from './resilience/options.ts';
-import { queryPlanEnvBindings, queryPlanOptionsSchema } from './query-plan/options.ts';
+import {
+  RESILIENCE_OPTION_DEFAULTS,
+  resilienceEnvBindings,
+  resilienceOptionsSchema,
+} from './resilience/options.ts';
+import {
+  QUERY_PLAN_OPTION_DEFAULTS,
+  queryPlanEnvBindings,
+  queryPlanOptionsSchema,
+} from './query-plan/options.ts';
+import { countSchemaBuild, setsOnlyDefaults } from './options_defaults.ts';
 
 export { ConfigError } from './env.ts';
 
-/** Schema of {@link OptimizationConfig}. */
-export const optimizationConfigSchema = z.object({
-  /** Cache operation results in two tiers with popularity-adjusted TTL and pre-warming. @default true */
-  enablePredictiveCaching: z.boolean().default(true),
-  /** Inspect query plans and pick the cheaper strategy; advise indexes. @default true */
-  enableQueryPlanOptimization: z.boolean().default(true),
-  /** Bound concurrency per resource (bulkheads) and pool database connections. @default true */
-  enableResourcePooling: z.boolean().default(true),
-  /** Rate windows per resource whose limits adapt to latency and errors. @default true */
-  enableAdaptiveThrottling: z.boolean().default(true),
-  /** Retry transient failures with exponential backoff and jitter. @default true */
-  enableIntelligentRetries: z.boolean().default(true),
-  /** Base time to live of a cache entry (ms), before popularity adjusts it. @default 300000 */
-  predictiveCacheTTL: z.number().int().min(1000).max(7 * 86_400_000).default(
-    DEFAULT_PREDICTIVE_CACHE_TTL_MS,
-  ),
-  /** Most attempts of one operation, the first included. @default 3 */
-  maxRetryAttempts: z.number().int().min(1).max(10).default(3),
-  /** Base delay of the exponential backoff (ms): `retryBackoffBase * 2^(n-1) + jitter`. @default 100 */
-  retryBackoffBase: z.number().min(1).max(60_000).default(100),
-  /** Predictive cache details. */
-  cache: cacheOptionsSchema.default(cacheOptionsSchema.parse({})),
-  /** Retry, breaker, throttle, pool, dedup and batch details. */
-  resilience: resilienceOptionsSchema.default(resilienceOptionsSchema.parse({})),
-  /** Query-plan analysis details. */
-  queryPlan: queryPlanOptionsSchema.default(queryPlanOptionsSchema.parse({})),
-}).strict();
+/**
+ * The top-level options' defaults (the spec's options; the sections have theirs:
+ * `CACHE_OPTION_DEFAULTS`, `RESILIENCE_OPTION_DEFAULTS`, `QUERY_PLAN_OPTION_DEFAULTS`).
+ */
+const TOP_LEVEL_DEFAULTS = Object.freeze({
+  enablePredictiveCaching: true,
+  enableQueryPlanOptimization: true,
+  enableResourcePooling: true,
+  enableAdaptiveThrottling: true,
+  enableIntelligentRetries: true,
+  predictiveCacheTTL: DEFAULT_PREDICTIVE_CACHE_TTL_MS,
+  maxRetryAttempts: 3,
+  retryBackoffBase: 100,
+});
+
+/**
+ * Schema of {@link OptimizationConfig}. Built on its first use (`z.lazy`): a configuration that
+ * sets only defaults needs no schema (see {@link parseOptimizationConfig}).
+ */
+export const optimizationConfigSchema = z.lazy(() => {
+  countSchemaBuild();
+  return z.object({
+    /** Cache operation results in two tiers with popularity-adjusted TTL and pre-warming. @default true */
+    enablePredictiveCaching: z.boolean().default(TOP_LEVEL_DEFAULTS.enablePredictiveCaching),
+    /** Inspect query plans and pick the cheaper strategy; advise indexes. @default true */
+    enableQueryPlanOptimization: z.boolean().default(
+      TOP_LEVEL_DEFAULTS.enableQueryPlanOptimization,
+    ),
+    /** Bound concurrency per resource (bulkheads) and pool database connections. @default true */
+    enableResourcePooling: z.boolean().default(TOP_LEVEL_DEFAULTS.enableResourcePooling),
+    /** Rate windows per resource whose limits adapt to latency and errors. @default true */
+    enableAdaptiveThrottling: z.boolean().default(TOP_LEVEL_DEFAULTS.enableAdaptiveThrottling),
+    /** Retry transient failures with exponential backoff and jitter. @default true */
+    enableIntelligentRetries: z.boolean().default(TOP_LEVEL_DEFAULTS.enableIntelligentRetries),
+    /** Base time to live of a cache entry (ms), before popularity adjusts it. @default 300000 */
+    predictiveCacheTTL: z.number().int().min(1000).max(7 * 86_400_000).default(
+      TOP_LEVEL_DEFAULTS.predictiveCacheTTL,
+    ),
+    /** Most attempts of one operation, the first included. @default 3 */
+    maxRetryAttempts: z.number().int().min(1).max(10).default(TOP_LEVEL_DEFAULTS.maxRetryAttempts),
+    /** Base delay of the exponential backoff (ms): `retryBackoffBase * 2^(n-1) + jitter`. @default 100 */
+    retryBackoffBase: z.number().min(1).max(60_000).default(TOP_LEVEL_DEFAULTS.retryBackoffBase),
+    /** Predictive cache details. */
+    cache: cacheOptionsSchema.default({ ...CACHE_OPTION_DEFAULTS }),
+    /** Retry, breaker, throttle, pool, dedup and batch details. */
+    resilience: resilienceOptionsSchema.default({ ...RESILIENCE_OPTION_DEFAULTS }),
+    /** Query-plan analysis details. */
+    queryPlan: queryPlanOptionsSchema.default({ ...QUERY_PLAN_OPTION_DEFAULTS }),
+  }).strict();
+});
 
 /** The optimizer's configuration, defaults applied. */
 export type OptimizationConfig = z.infer<typeof optimizationConfigSchema>;
@@ -78,8 +111,28 @@ export const optimizationEnvBindings: readonly EnvBinding[] = [
   ...queryPlanEnvBindings,
 ];
 
+/** A fresh copy of the defaults (what validating `{}` yields). */
+function defaultOptimizationConfig(): OptimizationConfig {
+  return {
+    ...TOP_LEVEL_DEFAULTS,
+    cache: { ...CACHE_OPTION_DEFAULTS },
+    resilience: { ...RESILIENCE_OPTION_DEFAULTS },
+    queryPlan: { ...QUERY_PLAN_OPTION_DEFAULTS },
+  };
+}
+
+/** True when `input` sets nothing but default values, in its sections too. */
+function setsOnlyDefaultOptions(input: Record<string, unknown>): boolean {
+  const { cache, resilience, queryPlan, ...top } = input;
+  return setsOnlyDefaults(top, TOP_LEVEL_DEFAULTS) &&
+    setsOnlyDefaults(cache, CACHE_OPTION_DEFAULTS) &&
+    setsOnlyDefaults(resilience, RESILIENCE_OPTION_DEFAULTS) &&
+    setsOnlyDefaults(queryPlan, QUERY_PLAN_OPTION_DEFAULTS);
+}
+
 /**
- * Validates a configuration, applying defaults. Throws {@link ConfigError} naming every bad
+ * Validates a configuration, applying defaults. A configuration setting only default values is
+ * answered without building the schema (a cold start's usual case). Throws {@link ConfigError} naming every bad
  * option and what it received.
  *
  * @example
@@ -95,7 +148,8 @@ export function parseOptimizationConfig(input: OptimizationConfigInput = {}): Op
     resilience: input.resilience ?? {},
     queryPlan: input.queryPlan ?? {},
   };
-  const result = optimizationConfigSchema.safeParse(withSections);
+  if (setsOnlyDefaultOptions(withSections)) return defaultOptimizationConfig();
+  const result = optimizationConfigSchema.safeParse(withSections, { jitless: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.join('.');

@@ -3,10 +3,15 @@
  * function does: Upstash when `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` are set,
  * the embedded memory store otherwise.
  *
+ * The Upstash adapter (`./upstash.ts`, with `@upstash/redis`) is loaded only when the process
+ * starts with both variables set (a top-level `await import()`, a string literal the deploy
+ * bundles): on the memory store a cold start does not pay for it. Import `UpstashStore` from
+ * `./upstash.ts`; code that names Upstash later (its own environment reader, or variables set
+ * after start) calls {@link loadUpstashAdapter} first.
+ *
  * @module
  */
 import { MemoryStore } from './memory.ts';
-import { UpstashStore } from './upstash.ts';
 import type { KeyValueStore } from './types.ts';
 import { type EnvReader, processEnv } from '../runtime/env.ts';
 
@@ -22,10 +27,38 @@ export {
   type ZRangeOptions,
 } from './types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './memory.ts';
-export { UpstashStore, type UpstashStoreOptions } from './upstash.ts';
+export type { UpstashStore, UpstashStoreOptions } from './upstash.ts';
 
 // Compatibility: the environment reader lives in shared/runtime/env.ts.
 export { type EnvReader, processEnv } from '../runtime/env.ts';
+
+type UpstashModule = typeof import('./upstash.ts');
+
+const namesUpstash = (env: EnvReader) =>
+  Boolean(env('UPSTASH_REDIS_REST_URL') && env('UPSTASH_REDIS_REST_TOKEN'));
+
+let upstashModule: UpstashModule | undefined = namesUpstash(processEnv)
+  ? await import('./upstash.ts')
+  : undefined;
+
+/** Whether this isolate has loaded the Upstash adapter (and `@upstash/redis`). */
+export function upstashAdapterLoaded(): boolean {
+  return upstashModule !== undefined;
+}
+
+/**
+ * Loads the Upstash adapter, for {@link storeFromEnv} with an environment that names Upstash when
+ * the process did not start with it.
+ *
+ * @example
+ * ```ts
+ * await loadUpstashAdapter();
+ * const store = storeFromEnv((name) => settings[name]);
+ * ```
+ */
+export async function loadUpstashAdapter(): Promise<void> {
+  upstashModule ??= await import('./upstash.ts');
+}
 
 /**
  * Builds the store the environment names.
@@ -45,8 +78,18 @@ export function storeFromEnv(env: EnvReader = processEnv): KeyValueStore {
   const url = env('UPSTASH_REDIS_REST_URL');
   const token = env('UPSTASH_REDIS_REST_TOKEN');
   if (url && token) {
+    if (!upstashModule) {
+      throw new Error(
+        'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN name Upstash, but the process did ' +
+          'not start with them: await loadUpstashAdapter() before building the store',
+      );
+    }
     const timeout = env('UPSTASH_TIMEOUT_MS');
-    return new UpstashStore({ url, token, timeoutMs: timeout ? Number(timeout) : undefined });
+    return new upstashModule.UpstashStore({
+      url,
+      token,
+      timeoutMs: timeout ? Number(timeout) : undefined,
+    });
   }
   if (url || token) {
     throw new TypeError(

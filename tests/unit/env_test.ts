@@ -15,3 +15,22 @@ Deno.test('processEnv: reads a set variable, undefined for an unset one', () => 
   // The store's old export is the same reader, kept for compatibility.
   assert.equal(storeProcessEnv, processEnv);
 });
+
+Deno.test('processEnv: under Deno an unset variable does not touch globalThis.process', () => {
+  // Its first access loads Deno's Node `process` layer (about 15 ms of a cold start's CPU).
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'process')!;
+  let reads = 0;
+  Object.defineProperty(globalThis, 'process', {
+    configurable: true,
+    get() {
+      reads++;
+      return descriptor.get ? descriptor.get.call(globalThis) : descriptor.value;
+    },
+  });
+  try {
+    assert.equal(processEnv(`QF_ENV_UNSET_${crypto.randomUUID().slice(0, 8)}`), undefined);
+    assert.equal(reads, 0);
+  } finally {
+    Object.defineProperty(globalThis, 'process', descriptor);
+  }
+});

@@ -242,3 +242,47 @@ Deno.test('QueryPlanOptimizer: validates what it is given', () => {
     new QueryPlanOptimizer({ query: fakeServer().query, options: { seqScanRowThreshold: -1 } })
   );
 });
+
+Deno.test('inspect: with the caller query pending, nothing runs until it settled, then one statement at a time', async () => {
+  const server = fakeServer();
+  let inFlight = 0;
+  let most = 0;
+  const query: QueryFn = async (sql, params) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return await server.query(sql, params);
+    } finally {
+      inFlight--;
+    }
+  };
+  const optimizer = new QueryPlanOptimizer({ query });
+  let settle!: () => void;
+  const caller = new Promise<void>((resolve) => settle = resolve);
+  optimizer.inspect("select * from robots t where t.kind = 'grid'", [], caller);
+  // Scheduled once: a second inspect while waiting adds nothing.
+  optimizer.inspect("select * from robots t where t.kind = 'grid'", [], caller);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(server.log, [], 'nothing may run beside the caller query');
+  settle();
+  await settleBackground();
+  assert.equal(server.explains(), 1);
+  assert.equal(optimizer.size, 1);
+  // The plan, the table's statistics and its indexes, the catalog: never two at once, so a
+  // pool serves them all on the connection the caller query used.
+  assert.equal(most, 1);
+  assert.ok(server.log.length >= 4, server.log.join('\n'));
+});
+
+Deno.test('inspect: a caller query that fails still lets the analysis run afterwards', async () => {
+  const server = fakeServer();
+  const metrics = new Metrics();
+  const optimizer = new QueryPlanOptimizer({ query: server.query, metrics });
+  const failed = Promise.reject(new Error('origin down'));
+  failed.catch(() => {});
+  optimizer.inspect("select * from robots t where t.kind = 'grid'", [], failed);
+  await settleBackground();
+  assert.equal(server.explains(), 1);
+  assert.equal(metrics.snapshot().counters['queryplan.errors'] ?? 0, 0);
+});

@@ -5,13 +5,29 @@
  *
  * @module
  */
-import { Ratelimit } from '@upstash/ratelimit';
+import type { Ratelimit } from '@upstash/ratelimit';
 import type { KeyValueStore } from '../../store/mod.ts';
 import type { UpstashStore } from '../../store/upstash.ts';
 import { type Metrics, metrics as isolateMetrics } from '../../optimizer/metrics.ts';
 import { MemorySlidingWindow } from './memory.ts';
 import type { RateLimitSettings } from './settings.ts';
 import type { CallerRateLimiter, CallerTier, RateLimitDecision, RateLimitReason } from './types.ts';
+
+type RatelimitClass = typeof Ratelimit;
+let RatelimitLoaded: RatelimitClass | undefined;
+
+/**
+ * `@upstash/ratelimit`, loaded on the first Upstash rate check (a string-literal `import()` the
+ * deploy bundles): an isolate on the memory store never loads it.
+ */
+async function loadRatelimit(): Promise<RatelimitClass> {
+  return RatelimitLoaded ??= (await import('@upstash/ratelimit')).Ratelimit;
+}
+
+/** Whether this isolate has loaded `@upstash/ratelimit` through this module. */
+export function upstashRatelimitLoaded(): boolean {
+  return RatelimitLoaded !== undefined;
+}
 
 /** Options of {@link UpstashCallerLimiter}. */
 export interface UpstashCallerLimiterOptions {
@@ -68,7 +84,7 @@ export class UpstashCallerLimiter implements CallerRateLimiter {
     });
   }
 
-  #limiter(tier: CallerTier, limit: number): Ratelimit {
+  #limiter(Ratelimit: RatelimitClass, tier: CallerTier, limit: number): Ratelimit {
     const name = `${tier}:${limit}`;
     let limiter = this.#limiters.get(name);
     if (!limiter) {
@@ -92,7 +108,8 @@ export class UpstashCallerLimiter implements CallerRateLimiter {
     }
     let reason: RateLimitReason;
     try {
-      const result = await this.#limiter(tier, limit).limit(identifier);
+      const Ratelimit = RatelimitLoaded ?? await loadRatelimit();
+      const result = await this.#limiter(Ratelimit, tier, limit).limit(identifier);
       if (result.reason !== 'timeout') {
         // Keep the memory window warm so a fallback starts from what this isolate has seen.
         if (result.success) this.#fallback.limitSync(`${tier}:${identifier}`, limit);

@@ -111,13 +111,19 @@ export class QueryPlansByClient {
    * On an origin call with a SQL client, the table and equality filters become
    * `select * from <table> where <col> = $n`, analysed in the background at most once per
    * `queryPlan.analysisCacheTtlMs` (index scan or sequential scan, advice for a hot filter that
-   * scans). Names that are not plain identifiers are skipped.
+   * scans). Names that are not plain identifiers are skipped. With `after` (the origin call),
+   * the analysis waits for it and its answer (`QueryPlanOptimizer.inspect`).
    */
-  inspectFilters(client: unknown, table?: string, filters?: Record<string, unknown>): void {
+  inspectFilters(
+    client: unknown,
+    table?: string,
+    filters?: Record<string, unknown>,
+    after?: PromiseLike<unknown>,
+  ): void {
     if (!table || !this.#config.enableQueryPlanOptimization) return;
     const analyser = this.for(client);
     if (!analyser) return;
     const probe = filterProbe(table, filters);
-    if (probe) analyser.inspect(probe.sql, probe.params);
+    if (probe) analyser.inspect(probe.sql, probe.params, after);
   }
 }

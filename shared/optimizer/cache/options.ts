@@ -10,73 +10,135 @@
  */
 import { z } from 'zod';
 import type { EnvBinding } from '../env.ts';
+import { countSchemaBuild, setsOnlyDefaults } from '../options_defaults.ts';
 
-/** Schema of `OptimizationConfig.cache`; every field documents its default. */
-export const cacheOptionsSchema = z.object({
-  /** Entries the memory tier holds at most. @default 5000 */
-  memoryMaxEntries: z.number().int().min(1).default(5000),
-  /** Estimated bytes (JSON length x 2) the memory tier holds at most. @default 33554432 (32 MiB) */
-  memoryMaxBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
-  /**
-   * Longest time a memory-tier entry is served without re-checking the Redis tier: the bound on
-   * how long this isolate may serve a value another isolate has invalidated. `0` re-checks on
-   * every read (no memory-only hits). @default 2000
-   */
-  memoryStalenessMs: z.number().int().min(0).default(2000),
-  /** Lowest TTL, as a factor of `predictiveCacheTTL` (unpopular keys). @default 0.5 */
-  ttlFloorFactor: z.number().positive().max(1).default(0.5),
-  /** Highest TTL, as a factor of `predictiveCacheTTL` (very popular keys). @default 4 */
-  ttlCeilingFactor: z.number().min(1).max(100).default(4),
-  /**
-   * Decayed access count at which the TTL is halfway between floor and ceiling
-   * (`ttl = floor + (ceiling - floor) * p / (p + popularityHalfSaturation)`). @default 20
-   */
-  popularityHalfSaturation: z.number().positive().default(20),
-  /** Half-life of the access counts' time decay. @default 600000 (10 min) */
-  popularityHalfLifeMs: z.number().int().min(1000).default(600_000),
-  /** How often aggregated access counts are flushed to the store (background). @default 5000 */
-  popularityFlushMs: z.number().int().min(0).default(5000),
-  /** After the fresh window, how long a stale entry is served while one revalidation runs. @default 60000 */
-  staleWhileRevalidateMs: z.number().int().min(0).default(60_000),
-  /** After the fresh window, how long a stale entry replaces an origin error. @default 300000 */
-  staleIfErrorMs: z.number().int().min(0).default(300_000),
-  /**
-   * Refresh ahead (in the background) a read entry whose remaining fresh time is below this
-   * fraction of its TTL, when popular enough (see `refreshAheadMinPopularity`). @default 0.2
-   */
-  refreshAheadRatio: z.number().min(0).max(1).default(0.2),
-  /** Decayed access count from which an entry near expiry is refreshed ahead. @default 3 */
-  refreshAheadMinPopularity: z.number().min(0).default(3),
-  /** Co-access window: key B "follows" key A when read within this time after A. @default 2000 */
-  predictionWindowMs: z.number().int().min(1).default(2000),
-  /** Learned P(next = B | A) from which B is pre-warmed after A is read. @default 0.4 */
-  predictionThreshold: z.number().gt(0).max(1).default(0.4),
-  /** Observations of A needed before its successors are predicted. @default 5 */
-  predictionMinSamples: z.number().int().min(1).default(5),
-  /** Keys whose successors are learned (oldest forgotten first). @default 5000 */
-  predictionMaxKeys: z.number().int().min(1).default(5000),
-  /** Longest wait for one store round trip before the cache fails open. @default 150 */
-  storeTimeoutMs: z.number().int().min(1).default(150),
-  /** After a store failure, how long the store is skipped (memory and origin only). @default 1000 */
-  storeRetryAfterMs: z.number().int().min(0).default(1000),
-  /** Lifetime of the cross-isolate load lease (`SET NX PX`). @default 5000 */
-  leaseMs: z.number().int().min(10).default(5000),
-  /** Longest time a lease loser polls the cache before loading itself. @default 1000 */
-  leaseWaitMs: z.number().int().min(0).default(1000),
-  /** Interval between a lease loser's polls. @default 25 */
-  leasePollMs: z.number().int().min(1).default(25),
-  /**
-   * Interval between retries of an invalidation the store did not confirm (store down during a
-   * write). Memory copies are re-checked this much sooner than `memoryStalenessMs`, so that
-   * bound holds for such writes too (see {@link memoryRecheckMs}). @default 250
-   */
-  invalidationRetryMs: z.number().int().min(1).default(250),
-  /** Prefix of every key the cache writes to the store. @default 'qf:cache:' */
-  keyPrefix: z.string().min(1).default('qf:cache:'),
-}).strict();
+/**
+ * The cache options' defaults (what `cacheOptionsSchema.parse({})` yields; the schema takes its
+ * defaults from here). Frozen: copy it to change a value.
+ */
+export const CACHE_OPTION_DEFAULTS = Object.freeze({
+  memoryMaxEntries: 5000,
+  memoryMaxBytes: 32 * 1024 * 1024,
+  memoryStalenessMs: 2000,
+  ttlFloorFactor: 0.5,
+  ttlCeilingFactor: 4,
+  popularityHalfSaturation: 20,
+  popularityHalfLifeMs: 600_000,
+  popularityFlushMs: 5000,
+  staleWhileRevalidateMs: 60_000,
+  staleIfErrorMs: 300_000,
+  refreshAheadRatio: 0.2,
+  refreshAheadMinPopularity: 3,
+  predictionWindowMs: 2000,
+  predictionThreshold: 0.4,
+  predictionMinSamples: 5,
+  predictionMaxKeys: 5000,
+  storeTimeoutMs: 150,
+  storeRetryAfterMs: 1000,
+  leaseMs: 5000,
+  leaseWaitMs: 1000,
+  leasePollMs: 25,
+  invalidationRetryMs: 250,
+  keyPrefix: 'qf:cache:',
+});
+
+/**
+ * Schema of `OptimizationConfig.cache`; every field documents its default. Built on its first
+ * use (`z.lazy`): the defaults need no schema (see {@link parseCacheOptions}).
+ */
+export const cacheOptionsSchema = z.lazy(() => {
+  countSchemaBuild();
+  return z.object({
+    /** Entries the memory tier holds at most. @default 5000 */
+    memoryMaxEntries: z.number().int().min(1).default(CACHE_OPTION_DEFAULTS.memoryMaxEntries),
+    /** Estimated bytes (JSON length x 2) the memory tier holds at most. @default 33554432 (32 MiB) */
+    memoryMaxBytes: z.number().int().min(1024).default(CACHE_OPTION_DEFAULTS.memoryMaxBytes),
+    /**
+     * Longest time a memory-tier entry is served without re-checking the Redis tier: the bound on
+     * how long this isolate may serve a value another isolate has invalidated. `0` re-checks on
+     * every read (no memory-only hits). @default 2000
+     */
+    memoryStalenessMs: z.number().int().min(0).default(CACHE_OPTION_DEFAULTS.memoryStalenessMs),
+    /** Lowest TTL, as a factor of `predictiveCacheTTL` (unpopular keys). @default 0.5 */
+    ttlFloorFactor: z.number().positive().max(1).default(CACHE_OPTION_DEFAULTS.ttlFloorFactor),
+    /** Highest TTL, as a factor of `predictiveCacheTTL` (very popular keys). @default 4 */
+    ttlCeilingFactor: z.number().min(1).max(100).default(CACHE_OPTION_DEFAULTS.ttlCeilingFactor),
+    /**
+     * Decayed access count at which the TTL is halfway between floor and ceiling
+     * (`ttl = floor + (ceiling - floor) * p / (p + popularityHalfSaturation)`). @default 20
+     */
+    popularityHalfSaturation: z.number().positive().default(
+      CACHE_OPTION_DEFAULTS.popularityHalfSaturation,
+    ),
+    /** Half-life of the access counts' time decay. @default 600000 (10 min) */
+    popularityHalfLifeMs: z.number().int().min(1000).default(
+      CACHE_OPTION_DEFAULTS.popularityHalfLifeMs,
+    ),
+    /** How often aggregated access counts are flushed to the store (background). @default 5000 */
+    popularityFlushMs: z.number().int().min(0).default(CACHE_OPTION_DEFAULTS.popularityFlushMs),
+    /** After the fresh window, how long a stale entry is served while one revalidation runs. @default 60000 */
+    staleWhileRevalidateMs: z.number().int().min(0).default(
+      CACHE_OPTION_DEFAULTS.staleWhileRevalidateMs,
+    ),
+    /** After the fresh window, how long a stale entry replaces an origin error. @default 300000 */
+    staleIfErrorMs: z.number().int().min(0).default(CACHE_OPTION_DEFAULTS.staleIfErrorMs),
+    /**
+     * Refresh ahead (in the background) a read entry whose remaining fresh time is below this
+     * fraction of its TTL, when popular enough (see `refreshAheadMinPopularity`). @default 0.2
+     */
+    refreshAheadRatio: z.number().min(0).max(1).default(CACHE_OPTION_DEFAULTS.refreshAheadRatio),
+    /** Decayed access count from which an entry near expiry is refreshed ahead. @default 3 */
+    refreshAheadMinPopularity: z.number().min(0).default(
+      CACHE_OPTION_DEFAULTS.refreshAheadMinPopularity,
+    ),
+    /** Co-access window: key B "follows" key A when read within this time after A. @default 2000 */
+    predictionWindowMs: z.number().int().min(1).default(CACHE_OPTION_DEFAULTS.predictionWindowMs),
+    /** Learned P(next = B | A) from which B is pre-warmed after A is read. @default 0.4 */
+    predictionThreshold: z.number().gt(0).max(1).default(CACHE_OPTION_DEFAULTS.predictionThreshold),
+    /** Observations of A needed before its successors are predicted. @default 5 */
+    predictionMinSamples: z.number().int().min(1).default(
+      CACHE_OPTION_DEFAULTS.predictionMinSamples,
+    ),
+    /** Keys whose successors are learned (oldest forgotten first). @default 5000 */
+    predictionMaxKeys: z.number().int().min(1).default(CACHE_OPTION_DEFAULTS.predictionMaxKeys),
+    /** Longest wait for one store round trip before the cache fails open. @default 150 */
+    storeTimeoutMs: z.number().int().min(1).default(CACHE_OPTION_DEFAULTS.storeTimeoutMs),
+    /** After a store failure, how long the store is skipped (memory and origin only). @default 1000 */
+    storeRetryAfterMs: z.number().int().min(0).default(CACHE_OPTION_DEFAULTS.storeRetryAfterMs),
+    /** Lifetime of the cross-isolate load lease (`SET NX PX`). @default 5000 */
+    leaseMs: z.number().int().min(10).default(CACHE_OPTION_DEFAULTS.leaseMs),
+    /** Longest time a lease loser polls the cache before loading itself. @default 1000 */
+    leaseWaitMs: z.number().int().min(0).default(CACHE_OPTION_DEFAULTS.leaseWaitMs),
+    /** Interval between a lease loser's polls. @default 25 */
+    leasePollMs: z.number().int().min(1).default(CACHE_OPTION_DEFAULTS.leasePollMs),
+    /**
+     * Interval between retries of an invalidation the store did not confirm (store down during a
+     * write). Memory copies are re-checked this much sooner than `memoryStalenessMs`, so that
+     * bound holds for such writes too (see {@link memoryRecheckMs}). @default 250
+     */
+    invalidationRetryMs: z.number().int().min(1).default(CACHE_OPTION_DEFAULTS.invalidationRetryMs),
+    /** Prefix of every key the cache writes to the store. @default 'qf:cache:' */
+    keyPrefix: z.string().min(1).default(CACHE_OPTION_DEFAULTS.keyPrefix),
+  }).strict();
+});
 
 /** The cache options, defaults applied. */
 export type CacheOptions = z.infer<typeof cacheOptionsSchema>;
+
+/**
+ * Validates cache options, defaults applied: `cacheOptionsSchema.parse(input)`, except that an
+ * input setting only default values returns a copy of {@link CACHE_OPTION_DEFAULTS} without
+ * building the schema. Throws zod's error as `parse` does.
+ *
+ * @example
+ * ```ts
+ * parseCacheOptions({ leaseMs: 2000 }).leasePollMs; // 25
+ * ```
+ */
+export function parseCacheOptions(input: unknown = {}): CacheOptions {
+  if (setsOnlyDefaults(input, CACHE_OPTION_DEFAULTS)) return { ...CACHE_OPTION_DEFAULTS };
+  return cacheOptionsSchema.parse(input, { jitless: true });
+}
 
 const n = (env: string, path: string): EnvBinding => ({
   env,
@@ -161,6 +223,6 @@ export function defaultPredictiveCacheConfig(): PredictiveCacheConfig {
   return {
     enablePredictiveCaching: true,
     predictiveCacheTTL: DEFAULT_PREDICTIVE_CACHE_TTL_MS,
-    cache: cacheOptionsSchema.parse({}),
+    cache: { ...CACHE_OPTION_DEFAULTS },
   };
 }

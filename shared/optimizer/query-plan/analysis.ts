@@ -124,10 +124,9 @@ export async function readAnalysis(
     const schema = scan.schema ?? 'public';
     const name = `${schema}.${scan.relation}`;
     if (relations.has(name)) continue;
-    const [table, indexes] = await Promise.all([
-      stats.readTableStats(query, schema, scan.relation),
-      stats.readIndexes(query, schema, scan.relation),
-    ]);
+    // One after the other: side by side they held two connections (a cold isolate opened both).
+    const table = await stats.readTableStats(query, schema, scan.relation);
+    const indexes = await stats.readIndexes(query, schema, scan.relation);
     relations.set(name, { stats: table, indexes });
   }
   let statement: stats.StatementStats | undefined;

@@ -12,7 +12,7 @@ import { runInBackground } from '../../runtime/background.ts';
 import type { IndexAdvice } from './advice.ts';
 import { CatalogProbe, type QueryPlanAnalysis, readAnalysis } from './analysis.ts';
 import { normalizeSql } from './normalize.ts';
-import { type QueryPlanOptions, queryPlanOptionsSchema } from './options.ts';
+import { parseQueryPlanOptions, type QueryPlanOptions } from './options.ts';
 import type { QueryFn } from './stats.ts';
 import {
   chooseCountStrategy,
@@ -103,6 +103,8 @@ export class QueryPlanOptimizer {
   #cache = new Map<string, CacheEntry>();
   #calls = new Map<string, number>();
   #flight = new SingleFlight();
+  /** Analyses `inspect` scheduled that wait for their caller's query (see `after`). */
+  #scheduled = new Set<string>();
   #catalog: CatalogProbe;
 
   constructor(init: QueryPlanOptimizerInit) {
@@ -111,7 +113,7 @@ export class QueryPlanOptimizer {
         `'query' must be a function (sql, params) => rows: received ${typeof init?.query}`,
       );
     }
-    this.options = queryPlanOptionsSchema.parse(init.options ?? {});
+    this.options = parseQueryPlanOptions(init.options ?? {});
     this.enabled = init.enabled ?? true;
     this.#query = init.query;
     this.#metrics = init.metrics ?? sharedMetrics;
@@ -180,13 +182,16 @@ export class QueryPlanOptimizer {
   /**
    * Hot-path hook: makes sure `sql` gets analysed (in the background, at most once per TTL) so
    * its advice shows up in {@link advice}. Never throws, never waits; a no-op when disabled.
+   * With `after` (the caller's own query), the analysis starts once that settled and the task
+   * that answered has run: it adds nothing to that answer and its statements, one at a time,
+   * reuse the connection that query used.
    *
    * @example
    * ```ts
    * optimizer.inspect(text, params); // then run the query as usual
    * ```
    */
-  inspect(sql: string, params: readonly unknown[] = []): void {
+  inspect(sql: string, params: readonly unknown[] = [], after?: PromiseLike<unknown>): void {
     if (!this.enabled) return;
     const key = `plan:${normalizeSql(sql)}`;
     const cached = this.#cache.get(key);
@@ -195,9 +200,22 @@ export class QueryPlanOptimizer {
       this.#calls.set(normalized, (this.#calls.get(normalized) ?? 0) + 1);
       return;
     }
-    if (this.#flight.has(key)) return;
+    if (this.#flight.has(key) || this.#scheduled.has(key)) return;
+    this.#scheduled.add(key);
     runInBackground(
-      () => this.analyze(sql, params),
+      async () => {
+        try {
+          if (after) {
+            // After the caller's own query and its answer: the analysis's statements then take
+            // the connection that query used instead of opening more (a cold isolate opened 3).
+            await Promise.resolve(after).catch(() => {});
+            await new Promise((resolve) => setTimeout(resolve, 0));
+          }
+        } finally {
+          this.#scheduled.delete(key);
+        }
+        return await this.analyze(sql, params);
+      },
       'query plan analysis',
       () => this.#metrics.increment('queryplan.errors'),
     );
