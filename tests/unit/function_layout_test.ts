@@ -10,6 +10,19 @@ const functionsDir = new URL('supabase/functions/', root);
 /** Functions whose index.ts loads app.ts on first use (warm-up pings answer without it). */
 const LAZY_FUNCTIONS = ['optimizer', 'warmup'];
 
+/** `deno info --json` of a function's `index.ts` with its own import map (its deployed graph). */
+async function functionGraph(name: string) {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
+    cwd: new URL(`${name}/`, functionsDir).pathname,
+    env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
+    stdout: 'piped',
+    stderr: 'piped',
+  }).output();
+  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+  return JSON.parse(new TextDecoder().decode(result.stdout));
+}
+
 async function functionNames(): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(functionsDir)) {
@@ -70,16 +83,7 @@ Deno.test('functions: each function type-checks with only its own import map', a
 
 Deno.test('functions: no dev-only module (PGlite, the local auth server) is in a deployed graph', async () => {
   for (const name of await functionNames()) {
-    const dir = new URL(`${name}/`, functionsDir);
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
-      cwd: dir.pathname,
-      env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
-      stdout: 'piped',
-      stderr: 'piped',
-    }).output();
-    assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
-    const graph = JSON.parse(new TextDecoder().decode(result.stdout));
+    const graph = await functionGraph(name);
     const specifiers: string[] = [
       ...graph.modules.map((m: { specifier: string }) => m.specifier),
       ...Object.keys(graph.npmPackages ?? {}),
@@ -90,15 +94,7 @@ Deno.test('functions: no dev-only module (PGlite, the local auth server) is in a
 });
 
 Deno.test('functions: health loads no repository, schema or zod it does not use (cold start, issue 11)', async () => {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
-    cwd: new URL('health/', functionsDir).pathname,
-    env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
-    stdout: 'piped',
-    stderr: 'piped',
-  }).output();
-  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
-  const graph = JSON.parse(new TextDecoder().decode(result.stdout));
+  const graph = await functionGraph('health');
   const specifiers: string[] = graph.modules.map((m: { specifier: string }) => m.specifier);
   const unused = specifiers.filter((s) =>
     /shared\/db\/(robots\/|strategies\.ts|mod\.ts|pagination\.ts)|shared\/http\/(auth|validate)|^npm:\/?zod@/
@@ -109,15 +105,7 @@ Deno.test('functions: health loads no repository, schema or zod it does not use 
 
 Deno.test('functions: optimizer and warmup answer pings before loading a driver, zod or the manager (cold start, issue 11)', async () => {
   for (const name of LAZY_FUNCTIONS) {
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: ['info', '--json', '--config', 'deno.json', '--no-lock', 'index.ts'],
-      cwd: new URL(`${name}/`, functionsDir).pathname,
-      env: { DENO_NO_PACKAGE_JSON: '1', NO_COLOR: '1' },
-      stdout: 'piped',
-      stderr: 'piped',
-    }).output();
-    assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
-    const graph = JSON.parse(new TextDecoder().decode(result.stdout));
+    const graph = await functionGraph(name);
     type Dependency = { code?: { specifier?: string }; isDynamic?: boolean };
     const modules = new Map<string, { dependencies?: Dependency[] }>(
       graph.modules.map((m: { specifier: string }) => [m.specifier, m]),
