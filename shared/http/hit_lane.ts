@@ -164,11 +164,12 @@ export class HitLane {
   wrap<F extends Fetch>(fetch: F): F {
     return ((request: Request, env?: unknown, ctx?: unknown) => {
       if (request.method !== 'GET') return fetch(request, env, ctx);
-      return this.#serve(request, env).then((answer) => {
-        if (answer) return answer;
+      const full = () => {
         laneOfRequest.set(request, this);
         return fetch(request, env, ctx);
-      });
+      };
+      // Whatever goes wrong in the lane, the full path answers (and says what went wrong).
+      return this.#serve(request, env).then((answer) => answer ?? full(), full);
     }) as F;
   }
 

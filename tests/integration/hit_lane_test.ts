@@ -267,3 +267,39 @@ Deno.test('hit lane: strategies reads take it too (listing and search)', async (
     assert.equal(laneHits(), 2);
   });
 });
+
+Deno.test('hit lane: a failure inside the lane is answered by the full path', async () => {
+  let fail = false;
+  const lane = new HitLane({
+    resolveCaller: () => {
+      if (fail) return Promise.reject(new TypeError('lane bug'));
+      return Promise.resolve({ role: 'anon', claims: {}, isService: false, authMode: 'none' });
+    },
+    rateLimit: callerRateLimit({ enabled: false }),
+  });
+  const value = {};
+  let full = 0;
+  const fetch = lane.wrap((request: Request) => {
+    full++;
+    HitLane.remember(request, { role: 'anon', claims: {}, isService: false, authMode: 'none' }, {
+      optimizer: {
+        memoryHit: () => {
+          throw new Error('optimizer bug');
+        },
+        metrics: new Metrics(),
+      },
+      cacheKey: 'k',
+      tags: [],
+      value,
+    });
+    return new Response('full');
+  });
+  await (await fetch(new Request('http://x/r'))).body?.cancel();
+  // serializedOf(value) is unknown here, so the lane stops before memoryHit: make it known.
+  const { serializeOnce } = await import('../../shared/http/json_response.ts');
+  await serializeOnce(value);
+  assert.equal(await (await fetch(new Request('http://x/r'))).text(), 'full');
+  fail = true;
+  assert.equal(await (await fetch(new Request('http://x/r'))).text(), 'full');
+  assert.equal(full, 3);
+});
