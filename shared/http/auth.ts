@@ -139,7 +139,22 @@ export function signLocalJwt(
 export function authenticate(
   options: AuthOptions = {},
 ): MiddlewareHandler<{ Variables: AuthVariables }> {
-  const resolve = callerResolver(options);
+  return authenticateWith(callerResolver(options));
+}
+
+/**
+ * {@link authenticate} with a resolver of your own ({@link callerResolver}): the resource apps
+ * share one between the middleware and the hit lane (`hit_lane.ts`).
+ *
+ * @example
+ * ```ts
+ * const resolve = callerResolver({ auth: 'user' });
+ * app.use('*', authenticateWith(resolve));
+ * ```
+ */
+export function authenticateWith(
+  resolve: (headers: Headers) => Promise<AuthContext>,
+): MiddlewareHandler<{ Variables: AuthVariables }> {
   return createMiddleware<{ Variables: AuthVariables }>(async function authenticate(c, next) {
     c.set('auth', await resolve(c.req.raw.headers));
     await next();

@@ -23,14 +23,13 @@ import type { AdvancedBackendOptimizer } from '../optimizer/mod.ts';
 import { type KeyPart, scopedKey, userKey } from '../optimizer/keys.ts';
 import type { ListingFilters } from './resource_reads.ts';
 import { createFunctionApp, type FunctionEnv } from './app.ts';
-import { type AuthOptions, type AuthVariables, callerResolver } from './auth.ts';
+import { authenticateWith, type AuthOptions, type AuthVariables, callerResolver } from './auth.ts';
 import { callerOf, writesNeedUser } from './caller.ts';
 import { ApiError } from './errors.ts';
 import type { OptimizedResource } from './optimized.ts';
 import { callerRateLimit, type RateLimitOptions } from './rate_limit.ts';
 import { HitLane } from './hit_lane.ts';
 import { processEnv } from '../runtime/env.ts';
-import { createMiddleware } from 'hono/factory';
 import type { FieldMap } from '../db/pagination.ts';
 import { bodyLimitOf, idParams, listingQuerySchemas, validParams } from './validate.ts';
 
@@ -42,7 +41,10 @@ export interface ResourceAppDependencies {
   db?: () => Promise<Database>;
   /** The optimizer reads go through. @default advancedBackendOptimizer */
   optimizer?: AdvancedBackendOptimizer;
-  /** Authentication options (the JWT secret's environment, a verifier of its own). @default process environment */
+  /**
+   * Authentication options: the JWT secret's environment, a verifier of its own (tests).
+   * @default the process environment and the isolate's verifier
+   */
   auth?: Pick<AuthOptions, 'env' | 'verifier'>;
   /**
    * Largest request body, bytes.
@@ -82,13 +84,7 @@ export function createResourceApp(
   const app = createFunctionApp<ResourceEnv>(name);
   const resolveCaller = callerResolver({ env: deps.auth?.env, verifier: deps.auth?.verifier });
   const rateLimit = callerRateLimit(deps.rateLimit);
-  app.use(
-    '*',
-    createMiddleware<ResourceEnv>(async function authenticate(c, next) {
-      c.set('auth', await resolveCaller(c.req.raw.headers));
-      await next();
-    }) as never,
-  );
+  app.use('*', authenticateWith(resolveCaller) as never);
   // Per caller (user id, else client address): one caller's flood never starves another.
   app.use('*', rateLimit.middleware as never);
   app.use('*', writesNeedUser as never);
