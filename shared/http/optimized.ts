@@ -78,6 +78,16 @@ export interface OptimizedResource<R> {
     operation: (repo: R) => Promise<T>,
     options: Omit<ReadOptions<T>, 'whenMissing'>,
   ): Promise<T>;
+  /**
+   * The answer of a cached read's value ({@link readValue}): JSON with ETag (or 304), the hit
+   * lane told, and a value that cannot be serialized dropped from the cache. `dependencies`
+   * gives the keys the read declares at each later hit.
+   */
+  respond(
+    c: Context,
+    value: unknown,
+    read: { cacheKey: string; tags: string[]; dependencies?: () => string[] | undefined },
+  ): Promise<Response>;
   /** A write: once, uncached; stale tags invalidated after the commit. */
   write<T, Row>(
     operation: (repo: R, hooks: Required<WriteHooks<Row>>) => Promise<T>,
@@ -148,33 +158,39 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
     return result.value;
   };
 
+  const respond: OptimizedResource<R>['respond'] = async (c, value, read) => {
+    try {
+      const response = conditionalJson(c, value);
+      if (value !== null && typeof value === 'object') {
+        // The next identical request may be answered by the hit lane (`hit_lane.ts`).
+        HitLane.remember(c.req.raw, c.get('auth') as AuthContext | undefined, {
+          optimizer,
+          cacheKey: read.cacheKey,
+          tags: read.tags,
+          dependencies: read.dependencies,
+          value,
+        });
+      }
+      return response;
+    } catch (error) {
+      // A value that cannot be serialized must not stay cached and fail every later request
+      // (the schemas bound what users store; this is the last guard): drop it, answer 500 once.
+      await optimizer.invalidate(read.cacheKey).catch(() => false);
+      throw error;
+    }
+  };
+
   return {
     open,
     readValue,
+    respond,
     async read(c, operation, read) {
       const value = await readValue(c, operation, read);
       if ((value === null || value === undefined) && read.whenMissing) {
         throw read.whenMissing(value);
       }
-      try {
-        const response = conditionalJson(c, value);
-        if (value !== null && typeof value === 'object') {
-          // The next identical request may be answered by the hit lane (`hit_lane.ts`).
-          HitLane.remember(c.req.raw, c.get('auth') as AuthContext | undefined, {
-            optimizer,
-            cacheKey: read.cacheKey,
-            tags: read.tags,
-            dependencies: read.dependencies && (() => read.dependencies),
-            value,
-          });
-        }
-        return response;
-      } catch (error) {
-        // A value that cannot be serialized must not stay cached and fail every later request
-        // (the schemas bound what users store; this is the last guard): drop it, answer 500 once.
-        await optimizer.invalidate(read.cacheKey).catch(() => false);
-        throw error;
-      }
+      const declared = read.dependencies;
+      return await respond(c, value, { ...read, dependencies: declared && (() => declared) });
     },
     async write<T, Row>(
       operation: (repo: R, hooks: Required<WriteHooks<Row>>) => Promise<T>,

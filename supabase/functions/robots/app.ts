@@ -27,10 +27,9 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import { requireUser } from '@shared/http/caller.ts';
 import { ApiError } from '@shared/http/errors.ts';
-import { conditionalJson, jsonResponse } from '@shared/http/json_response.ts';
+import { jsonResponse } from '@shared/http/json_response.ts';
 import { runInBackground } from '@shared/runtime/background.ts';
 import { optimizedResource } from '@shared/http/optimized.ts';
-import { HitLane } from '@shared/http/hit_lane.ts';
 import {
   callerScopedReads,
   createResourceApp,
@@ -203,23 +202,10 @@ export function createRobotsApp(deps: RobotsDependencies = {}) {
         if (started > 0) optimizer.metrics.increment('cache.prewarm.dependency', started);
       }, 'robots dependency pre-warm');
     }
-    try {
-      const response = conditionalJson(c, page);
-      if (page) {
-        // The next identical request may be answered by the hit lane.
-        HitLane.remember(c.req.raw, c.get('auth'), {
-          optimizer,
-          cacheKey: read.cacheKey,
-          tags: read.tags,
-          dependencies: () => remembered.get(read.cacheKey),
-          value: page,
-        });
-      }
-      return response;
-    } catch (error) {
-      await optimizer.invalidate(read.cacheKey).catch(() => false);
-      throw error;
-    }
+    return await robots.respond(c, page, {
+      ...read,
+      dependencies: () => remembered.get(read.cacheKey),
+    });
   };
 
   // A batch carries up to 100 robots: its own, larger bound.
