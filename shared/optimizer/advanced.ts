@@ -22,7 +22,6 @@
  */
 import type { KeyValueStore } from '../store/types.ts';
 import { getStore } from '../store/mod.ts';
-import { runInBackground } from '../runtime/background.ts';
 import {
   type OptimizationConfig,
   type OptimizationConfigInput,
@@ -54,6 +53,7 @@ import {
 } from './resilience/mod.ts';
 import { countsAgainstResource, ResultCarrier, throughLayers } from './advanced/layers.ts';
 import { QueryPlansByClient } from './advanced/query_plans.ts';
+import { OperationAccounting } from './advanced/accounting.ts';
 import { optimizerMetricsOf } from './advanced/spec_metrics.ts';
 import type {
   AdvancedBackendOptimizerOptions,
@@ -89,8 +89,7 @@ export class AdvancedBackendOptimizer {
   readonly pools: BulkheadRegistry;
   readonly dedup: Deduplicator;
   #queryPlans: QueryPlansByClient;
-  #flushIntervalMs: number;
-  #nextFlushAt: number;
+  #accounting: OperationAccounting;
   #settings: SettingsOverrides | undefined;
   /** What rides in the cache read before an origin call (issue 11: cold miss in 2 requests). */
   #companions: LoadCompanions;
@@ -120,8 +119,11 @@ export class AdvancedBackendOptimizer {
     this.pools = new BulkheadRegistry(this.config, { metrics: this.metrics, settings });
     this.dedup = new Deduplicator({ metrics: this.metrics });
     this.#queryPlans = new QueryPlansByClient(this.config, this.metrics);
-    this.#flushIntervalMs = options.metricsFlushIntervalMs ?? 10_000;
-    this.#nextFlushAt = Date.now() + this.#flushIntervalMs;
+    this.#accounting = new OperationAccounting(
+      this.metrics,
+      this.store,
+      options.metricsFlushIntervalMs ?? 10_000,
+    );
     this.#settings = options.settings;
   }
 
@@ -267,14 +269,12 @@ export class AdvancedBackendOptimizer {
     } catch (error) {
       if (!(error instanceof ResultCarrier)) {
         this.metrics.increment('optimizer.errors');
-        this.#operationDone();
+        this.#accounting.ended();
         throw error;
       }
       value = error.result as T;
     }
-    this.#operationDone();
-    const durationMs = performance.now() - started;
-    this.metrics.observe('optimizer.operation.ms', durationMs);
+    const durationMs = this.#accounting.answered(started);
     return { value, cache: cacheMeta, throttle: admission, originCalled, durationMs };
   }
 
@@ -308,9 +308,7 @@ export class AdvancedBackendOptimizer {
     );
     if (!result) return undefined;
     recordCacheAccess(this.metrics, cacheKey, true, 0);
-    this.#operationDone();
-    const durationMs = performance.now() - started;
-    this.metrics.observe('optimizer.operation.ms', durationMs);
+    const durationMs = this.#accounting.answered(started);
     // `cache` is the cache's result itself (its `value` too): no copy on the hot path.
     return {
       value: result.value,
@@ -319,12 +317,6 @@ export class AdvancedBackendOptimizer {
       originCalled: false,
       durationMs,
     };
-  }
-
-  /** Every operation's end, answered or failed: counted, metrics flushed when due. */
-  #operationDone(): void {
-    this.metrics.increment('optimizer.operations');
-    this.#maybeFlush();
   }
 
   /**
@@ -439,18 +431,6 @@ export class AdvancedBackendOptimizer {
   /** Flushes metrics and access counts, waits for background work (shutdown, tests). */
   async close(): Promise<void> {
     await this.cache.close();
-    try {
-      await this.metrics.flushTo(this.store);
-    } catch {
-      // A store that is down loses nothing: the counts stay for the next flush.
-    }
-  }
-
-  #maybeFlush(): void {
-    if (this.#flushIntervalMs <= 0 || !this.metrics.hasPending) return;
-    const now = Date.now();
-    if (now < this.#nextFlushAt) return;
-    this.#nextFlushAt = now + this.#flushIntervalMs;
-    runInBackground(() => this.metrics.flushTo(this.store), 'metrics flush');
+    await this.#accounting.flush();
   }
 }
