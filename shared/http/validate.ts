@@ -181,12 +181,13 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
 }
 
 /**
- * Plain-input parsers of query schemas ({@link listingQuerySchemas}): for a query whose every
- * parameter is plainly valid, the output the schema gives, computed without zod; `undefined`
- * for anything else, which the schema then parses (and words the error). A cold start's first
- * listing request (`?limit=5`) so builds and compiles no zod schema.
+ * Plain-input parsers of query and parameter schemas ({@link listingQuerySchemas}'s `list` and
+ * `detail`, {@link idParams}): for input whose every parameter is plainly valid, the output the
+ * schema gives, computed without zod; `undefined` for anything else, which the schema then parses
+ * (and words the error). A cold start's first listing (`?limit=5`) or read by id so builds and
+ * compiles no zod schema.
  */
-const plainParsers = new WeakMap<object, (query: Record<string, string>) => object | undefined>();
+const plainParsers = new WeakMap<object, (input: Record<string, string>) => object | undefined>();
 
 type Validated<T extends keyof ValidationTargets, S extends z.ZodType> = MiddlewareHandler<
   // deno-lint-ignore no-explicit-any
@@ -235,7 +236,9 @@ export function validParams<S extends z.ZodType>(
 ): Validated<'param', S> {
   return validator(
     'param',
-    (value) => parseWith(schema, value, 'invalid_id', what),
+    (value) =>
+      plainParsers.get(schema)?.(value as Record<string, string>) ??
+        parseWith(schema, value, 'invalid_id', what),
   ) as unknown as Validated<'param', S>;
 }
 
@@ -262,6 +265,18 @@ export function validJson<S extends z.ZodType>(schema: S): Validated<'json', S> 
 export const idParams: z.ZodObject<{ id: typeof canonicalUuid }> = lazySchema(
   'idParams',
   () => z.object({ id: canonicalUuid }),
+);
+
+/** What `z.guid()` accepts (zod's own pattern): any version, any case. */
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+// `{ id }` of a uuid: its canonical form, as the schema outputs it, without zod.
+plainParsers.set(
+  idParams,
+  (params) =>
+    Object.keys(params).length === 1 && typeof params.id === 'string' && GUID.test(params.id)
+      ? { id: params.id.toLowerCase() }
+      : undefined,
 );
 
 /** A search text: trimmed, 2..100 characters, no NUL or lone surrogate. Built on first use. */

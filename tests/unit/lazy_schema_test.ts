@@ -5,13 +5,18 @@
  * A lazy schema behaves as the schema it stands for; the plain paths yield exactly what the
  * schemas yield (same keys in the same order) and leave everything else to them (same errors).
  * In a fresh process, importing robots or strategies builds no schema, nor does their first
- * listing request.
+ * listing request or read by id.
  */
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { lazySchema, lazySchemasBuilt } from '../../shared/db/validate.ts';
-import { listingQuerySchemas, validQuery } from '../../shared/http/validate.ts';
+import {
+  idParams,
+  listingQuerySchemas,
+  validParams,
+  validQuery,
+} from '../../shared/http/validate.ts';
 import { ApiError } from '../../shared/http/errors.ts';
 import { ROBOT_FIELDS } from '../../shared/db/mod.ts';
 import {
@@ -122,6 +127,36 @@ Deno.test('listing query: the plain path yields what the schema yields, and refu
   }
 });
 
+Deno.test('id parameter: the plain path yields what the schema yields, and refuses what it refuses', async () => {
+  const app = new Hono();
+  app.onError((error) =>
+    error instanceof ApiError
+      ? Response.json({ code: error.code, message: error.message }, { status: error.status })
+      : Response.json({ code: 'internal' }, { status: 500 })
+  );
+  app.get('/:id', validParams(idParams, 'robot id'), (c) => c.json(c.req.valid('param')));
+  for (
+    const id of [
+      '0f8fad5b-d9cb-469f-a165-70867728950e',
+      '0F8FAD5B-D9CB-469F-A165-70867728950E',
+      '00000000-0000-0000-0000-000000000000',
+      'ffffffff-ffff-9fff-ffff-ffffffffffff',
+      '0f8fad5b-d9cb-469f-a165-70867728950',
+      '0f8fad5b-d9cb-469f-a165-70867728950ef',
+      '0f8fad5bd9cb469fa16570867728950e',
+      'g f8fad5b-d9cb-469f-a165-70867728950e',
+      'nope',
+    ]
+  ) {
+    const res = await app.request(`/${encodeURIComponent(id)}`);
+    const expected = idParams.safeParse({ id });
+    assert.equal(res.status, expected.success ? 200 : 400, id);
+    const body = await res.json();
+    if (expected.success) assert.deepEqual(body, expected.data, id);
+    else assert.equal(body.code, 'invalid_id', id);
+  }
+});
+
 Deno.test('rate limit settings: the plain path yields what the schema yields', () => {
   const env = (values: Record<string, string>) => (name: string) => values[name];
   const cases: Record<string, string>[] = [
@@ -190,7 +225,7 @@ async function fresh(fn: string, request: string) {
 }
 
 for (const fn of ['robots', 'strategies']) {
-  Deno.test(`lazy schemas: ${fn} builds none at import nor for its first listing`, async () => {
+  Deno.test(`lazy schemas: ${fn} builds none at import nor for its first listing or read by id`, async () => {
     const first = await fresh(fn, `/${fn}/public?limit=5`);
     assert.equal(first.status, 200);
     assert.deepEqual(first.atImport, []);
@@ -199,5 +234,9 @@ for (const fn of ['robots', 'strategies']) {
     const fields = await fresh(fn, `/${fn}/public?limit=2&fields=id,name`);
     assert.equal(fields.status, 200);
     assert.deepEqual(fields.afterFirst, ['listingQuery.list']);
+    // A read by id (here of no row: 404) neither.
+    const byId = await fresh(fn, `/${fn}/0F8FAD5B-D9CB-469F-A165-70867728950E`);
+    assert.equal(byId.status, 404);
+    assert.deepEqual(byId.afterFirst, []);
   });
 }
