@@ -14,6 +14,8 @@
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path/cold.ts --baseline=/tmp/before --runs=7
  * ```
  *
+ * `--only=health,robots` starts those functions only (and bare Hono once per round).
+ *
  * @module
  */
 import { benchEnv, freePort, median, waitFor } from './load.ts';
@@ -176,7 +178,12 @@ export async function devServerStart(runs: number) {
  * const rows = await compareColdStart(pg.url, 7, '/tmp/before');
  * ```
  */
-export async function compareColdStart(url: string, runs: number, baseline: string) {
+export async function compareColdStart(
+  url: string,
+  runs: number,
+  baseline: string,
+  only?: readonly string[],
+) {
   const env = benchEnv({ SUPABASE_DB_URL: url });
   // Several checkouts, comma-separated: each labelled by its folder's name.
   const dirs = baseline.split(',').map((dir) => dir.endsWith('/') ? dir : `${dir}/`);
@@ -192,7 +199,11 @@ export async function compareColdStart(url: string, runs: number, baseline: stri
   };
   for (let i = 0; i < runs; i++) {
     record('bare', await once('bare', env));
-    for (const name of Object.keys(COLD_TARGETS).filter((n) => n !== 'bare')) {
+    for (
+      const name of Object.keys(COLD_TARGETS).filter((n) =>
+        n !== 'bare' && (!only || only.includes(n))
+      )
+    ) {
       for (const [tree, dir] of Object.entries(trees)) {
         record(`${name} ${tree}`, await once(name, env, dir));
       }
@@ -212,9 +223,18 @@ if (import.meta.main) {
   // deno run -A bench/hot_path/cold.ts --baseline=<checkout> [--runs=7]: this tree against another.
   const baseline = Deno.args.find((a) => a.startsWith('--baseline='))?.slice(11);
   const runs = Number(Deno.args.find((a) => a.startsWith('--runs='))?.slice(7) ?? 7);
+  // --only=robots,strategies: those functions only (bare Hono still once per round).
+  const only = Deno.args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  if (only?.some((name) => !(name in COLD_TARGETS))) {
+    throw new Error(
+      `--only names functions of ${Object.keys(COLD_TARGETS).join(', ')}: received ${only}`,
+    );
+  }
   if (!baseline || !Number.isInteger(runs) || runs < 1) {
     throw new Error(
-      `usage: cold.ts --baseline=<checkout> [--runs=N]: received ${Deno.args.join(' ')}`,
+      `usage: cold.ts --baseline=<checkout> [--runs=N] [--only=fn,...]: received ${
+        Deno.args.join(' ')
+      }`,
     );
   }
   const { startPostgres, applyMigrations } = await import('../../scripts/services/postgres.ts');
@@ -223,7 +243,7 @@ if (import.meta.main) {
   try {
     await applyMigrations(pg.url);
     const before = await loadAverage();
-    const rows = await compareColdStart(pg.url, runs, baseline);
+    const rows = await compareColdStart(pg.url, runs, baseline, only);
     console.log(`| case | wall median (min-max) | CPU median (min) |\n|---|---:|---:|`);
     for (const r of rows) {
       console.log(
