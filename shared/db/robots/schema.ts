@@ -35,7 +35,10 @@ export const ROBOT_FIELDS = listingFields([
   'updated_at',
 ]);
 
-/** `name`, `description` and `strategy_params` (bounded by {@link PARAMS_LIMITS}: depth, keys, sizes; no NUL). */
+/**
+ * `name`, `description` and `strategy_params` (bounded by {@link PARAMS_LIMITS}: depth, keys,
+ * sizes; no NUL), made for each schema as it is built.
+ */
 const fields = () => ({
   name: safeString(120).trim().min(1),
   description: safeString(2000),

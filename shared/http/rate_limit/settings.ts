@@ -9,7 +9,7 @@ import { type EnvReader, processEnv } from '../../runtime/env.ts';
 import { lazySchema } from '../../db/validate.ts';
 import { ConfigError, type EnvBinding, readEnvBindings } from '../../optimizer/env.ts';
 
-/** The numeric settings' bounds (integers, inclusive) and defaults: the schema's and the fast path's. */
+/** The numeric settings' bounds (integers, inclusive) and defaults (schema and plain path). */
 const NUMBER_SETTINGS = {
   anonLimit: { min: 1, max: 1_000_000, default: 300 },
   userLimit: { min: 1, max: 1_000_000, default: 600 },
@@ -30,8 +30,9 @@ const DEFAULT_SETTINGS = Object.freeze({
 }) as Readonly<RateLimitSettings>;
 
 /**
- * The settings, defaults applied. Built on first use (`lazySchema`): {@link rateLimitSettingsFromEnv}
- * needs it only for values it cannot accept at a glance (to word the error).
+ * The settings, defaults applied. Built on first use (`lazySchema`):
+ * {@link rateLimitSettingsFromEnv} needs it only for values it cannot accept at a glance (to word
+ * the error). Its bounds are `NUMBER_SETTINGS` and `PREFIX_LENGTH`, which the plain path checks.
  */
 export const rateLimitSettingsSchema = lazySchema('rateLimitSettings', () => {
   const int = (name: keyof typeof NUMBER_SETTINGS) =>
