@@ -143,9 +143,11 @@ export async function throughput(options: ThroughputOptions) {
     const portOf = { bare: barePort, robots: robotsPort, gateway: gatewayPort };
     const prefix = { bare: '', robots: '', gateway: '/functions/v1' };
     const cases: CaseDef[] = [
+      // The app and the dev server of one case run back to back (one bare run between them):
+      // target 1c is read from these adjacent pairs.
       { name: 'robots_anon', server: 'robots', path: PUBLIC_PATH, jwt: false },
-      { name: 'robots_jwt', server: 'robots', path: PUBLIC_PATH, jwt: true },
       { name: 'gateway_anon', server: 'gateway', path: PUBLIC_PATH, jwt: false },
+      { name: 'robots_jwt', server: 'robots', path: PUBLIC_PATH, jwt: true },
       { name: 'gateway_jwt', server: 'gateway', path: PUBLIC_PATH, jwt: true },
     ];
     const results: Record<string, WrkResult[]> = { bare: [] };
@@ -182,6 +184,24 @@ export async function throughput(options: ThroughputOptions) {
     }
     const gw = (n: string) => summary[`gateway_${n}`].rpsMedian;
     const rb = (n: string) => summary[`robots_${n}`].rpsMedian;
+    // Per round, the dev server's run over the app's run next to it: requests per second, and the
+    // app's CPU per request over the dev server's (what each would reach on a core of its own).
+    const pairs = (n: string) => {
+      const app = results[`robots_${n}`];
+      const dev = results[`gateway_${n}`];
+      const rps = app.map((a, i) => Number((dev[i].rps / a.rps).toFixed(3)));
+      const cpu = app.flatMap((a, i) =>
+        a.cpuUsPerRequest && dev[i].cpuUsPerRequest
+          ? [Number((a.cpuUsPerRequest / dev[i].cpuUsPerRequest!).toFixed(3))]
+          : []
+      );
+      return {
+        rounds: rps,
+        median: median(rps),
+        cpuRounds: cpu,
+        ...(cpu.length ? { cpuMedian: median(cpu) } : {}),
+      };
+    };
     return {
       rounds,
       secondsPerRun: seconds,
@@ -191,10 +211,13 @@ export async function throughput(options: ThroughputOptions) {
       cacheHeaders,
       summary,
       cpuRatioToBare: cpuRatio,
+      // Ratio of the medians (all rounds), kept for comparison with earlier runs.
       gatewayToApp: {
         anon: Number((gw('anon') / rb('anon')).toFixed(3)),
         jwt: Number((gw('jwt') / rb('jwt')).toFixed(3)),
       },
+      // Target 1c's figure: the median of the adjacent pairs' ratios.
+      gatewayToAppPaired: { anon: pairs('anon'), jwt: pairs('jwt') },
       profileDir: profDir,
     };
   } finally {
