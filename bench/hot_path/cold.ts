@@ -14,6 +14,11 @@
  * DENO_NO_PACKAGE_JSON=1 ./node_modules/.bin/deno run -A bench/hot_path/cold.ts --baseline=/tmp/before --runs=7
  * ```
  *
+ * `--only=health,robots` starts those functions only (and bare Hono once per round). `--split`
+ * shows instead where each function's start goes, in-process: Deno's start, the import of its
+ * `app.ts` and its first request, CPU medians per tree (health, robots and strategies unless
+ * `--only` says otherwise).
+ *
  * @module
  */
 import { benchEnv, freePort, median, waitFor } from './load.ts';
@@ -36,7 +41,7 @@ export const COLD_TARGETS: Record<string, string> = {
  * CPU-bound on this machine (the server is pinned to one core), and CPU time varies far less with
  * the load of other processes than the wall time does.
  */
-async function cpuMs(pid: number): Promise<number | undefined> {
+async function cpuMs(pid: number | 'self'): Promise<number | undefined> {
   let ns = 0;
   try {
     for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
@@ -176,7 +181,12 @@ export async function devServerStart(runs: number) {
  * const rows = await compareColdStart(pg.url, 7, '/tmp/before');
  * ```
  */
-export async function compareColdStart(url: string, runs: number, baseline: string) {
+export async function compareColdStart(
+  url: string,
+  runs: number,
+  baseline: string,
+  only?: readonly string[],
+) {
   const env = benchEnv({ SUPABASE_DB_URL: url });
   // Several checkouts, comma-separated: each labelled by its folder's name.
   const dirs = baseline.split(',').map((dir) => dir.endsWith('/') ? dir : `${dir}/`);
@@ -192,7 +202,11 @@ export async function compareColdStart(url: string, runs: number, baseline: stri
   };
   for (let i = 0; i < runs; i++) {
     record('bare', await once('bare', env));
-    for (const name of Object.keys(COLD_TARGETS).filter((n) => n !== 'bare')) {
+    for (
+      const name of Object.keys(COLD_TARGETS).filter((n) =>
+        n !== 'bare' && (!only || only.includes(n))
+      )
+    ) {
       for (const [tree, dir] of Object.entries(trees)) {
         record(`${name} ${tree}`, await once(name, env, dir));
       }
@@ -208,13 +222,114 @@ export async function compareColdStart(url: string, runs: number, baseline: stri
   }));
 }
 
+/**
+ * In a fresh process started with a function's import map (`--probe=<tree>|<fn>|<path>`): CPU
+ * time before importing `<tree>/supabase/functions/<fn>/app.ts` (Deno's own start and this
+ * module), of the import, and of its first request (`app.fetch`, through the first answer's
+ * body), printed as JSON. Only the main thread runs JavaScript here; `/proc` run time is updated
+ * at scheduler ticks, so each figure is good to a few ms, and medians of several runs are read.
+ */
+async function probe(spec: string): Promise<void> {
+  const [tree, fn, path] = spec.split('|');
+  const start = (await cpuMs('self'))!;
+  const { app } = await import(`${tree}/supabase/functions/${fn}/app.ts`);
+  const imported = (await cpuMs('self'))!;
+  const res: Response = await app.fetch(new Request(`http://localhost${path}`));
+  await res.arrayBuffer();
+  const answered = (await cpuMs('self'))!;
+  console.log(JSON.stringify({
+    status: res.status,
+    startMs: start,
+    importMs: imported - start,
+    firstRequestMs: answered - imported,
+  }));
+  Deno.exit(0);
+}
+
+/**
+ * Where each function's start goes, this tree against others, alternated run by run: medians of
+ * {@link probe}'s three parts (start, import of `app.ts`, first request) over `runs`.
+ *
+ * @example
+ * ```ts
+ * const rows = await splitColdStart(pg.url, 9, '/tmp/before', ['robots']);
+ * ```
+ */
+export async function splitColdStart(
+  url: string,
+  runs: number,
+  baseline: string,
+  only: readonly string[] = ['health', 'robots', 'strategies'],
+) {
+  const env = benchEnv({ SUPABASE_DB_URL: url });
+  const trees = [...baseline.split(','), root].map((dir) => dir.endsWith('/') ? dir : `${dir}/`);
+  const parts: Record<string, { start: number[]; import: number[]; first: number[] }> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const fn of only) {
+      for (const tree of trees) {
+        const out = await new Deno.Command('taskset', {
+          args: [
+            '-c',
+            '0',
+            Deno.execPath(),
+            'run',
+            '-A',
+            '--unstable-no-legacy-abort',
+            '--config',
+            `supabase/functions/${fn}/deno.json`,
+            new URL(import.meta.url).pathname,
+            `--probe=${tree}|${fn}|${COLD_TARGETS[fn]}`,
+          ],
+          cwd: tree,
+          env: { ...env, DENO_NO_PACKAGE_JSON: '1' },
+          stdout: 'piped',
+          stderr: 'piped',
+        }).output();
+        const text = new TextDecoder().decode(out.stdout).trim();
+        if (out.code !== 0) {
+          throw new Error(`${fn} in ${tree}: ${new TextDecoder().decode(out.stderr)}`);
+        }
+        const run = JSON.parse(text);
+        if (run.status !== 200) throw new Error(`${fn} in ${tree}: first answer ${run.status}`);
+        const label = `${fn} ${tree === `${root}` ? 'current' : tree}`;
+        parts[label] ??= { start: [], import: [], first: [] };
+        parts[label].start.push(run.startMs);
+        parts[label].import.push(run.importMs);
+        parts[label].first.push(run.firstRequestMs);
+      }
+    }
+  }
+  return Object.entries(parts).map(([label, v]) => ({
+    label,
+    startMs: Math.round(median(v.start)),
+    importMs: Math.round(median(v.import)),
+    importMinMs: Math.round(Math.min(...v.import)),
+    firstRequestMs: Math.round(median(v.first)),
+    firstRequestMinMs: Math.round(Math.min(...v.first)),
+    totalMs: Math.round(median(v.start.map((s, i) => s + v.import[i] + v.first[i]))),
+  }));
+}
+
+const probeSpec = Deno.args.find((a) => a.startsWith('--probe='))?.slice(8);
+if (import.meta.main && probeSpec) await probe(probeSpec);
+
 if (import.meta.main) {
   // deno run -A bench/hot_path/cold.ts --baseline=<checkout> [--runs=7]: this tree against another.
+  // With --split: where each start goes (start, import of app.ts, first request), in-process.
   const baseline = Deno.args.find((a) => a.startsWith('--baseline='))?.slice(11);
   const runs = Number(Deno.args.find((a) => a.startsWith('--runs='))?.slice(7) ?? 7);
+  // --only=robots,strategies: those functions only (bare Hono still once per round).
+  const only = Deno.args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  if (only?.some((name) => !(name in COLD_TARGETS))) {
+    throw new Error(
+      `--only names functions of ${Object.keys(COLD_TARGETS).join(', ')}: received ${only}`,
+    );
+  }
   if (!baseline || !Number.isInteger(runs) || runs < 1) {
     throw new Error(
-      `usage: cold.ts --baseline=<checkout> [--runs=N]: received ${Deno.args.join(' ')}`,
+      `usage: cold.ts --baseline=<checkout> [--runs=N] [--only=fn,...]: received ${
+        Deno.args.join(' ')
+      }`,
     );
   }
   const { startPostgres, applyMigrations } = await import('../../scripts/services/postgres.ts');
@@ -223,12 +338,24 @@ if (import.meta.main) {
   try {
     await applyMigrations(pg.url);
     const before = await loadAverage();
-    const rows = await compareColdStart(pg.url, runs, baseline);
-    console.log(`| case | wall median (min-max) | CPU median (min) |\n|---|---:|---:|`);
-    for (const r of rows) {
+    if (Deno.args.includes('--split')) {
+      const split = await splitColdStart(pg.url, runs, baseline, only);
       console.log(
-        `| ${r.label} | ${r.medianMs} (${r.minMs}-${r.maxMs}) | ${r.cpuMedianMs} (${r.cpuMinMs}) |`,
+        `| case | start | import app.ts (min) | first request (min) | total |\n|---|---:|---:|---:|---:|`,
       );
+      for (const r of split) {
+        console.log(
+          `| ${r.label} | ${r.startMs} | ${r.importMs} (${r.importMinMs}) | ${r.firstRequestMs} (${r.firstRequestMinMs}) | ${r.totalMs} |`,
+        );
+      }
+    } else {
+      const rows = await compareColdStart(pg.url, runs, baseline, only);
+      console.log(`| case | wall median (min-max) | CPU median (min) |\n|---|---:|---:|`);
+      for (const r of rows) {
+        console.log(
+          `| ${r.label} | ${r.medianMs} (${r.minMs}-${r.maxMs}) | ${r.cpuMedianMs} (${r.cpuMinMs}) |`,
+        );
+      }
     }
     console.log(`load average before / after: ${before} / ${await loadAverage()}`);
   } finally {

@@ -1,11 +1,76 @@
 /**
- * zod parsing that throws the data layer's typed {@link DbValidationError}.
+ * zod parsing that throws the data layer's typed {@link DbValidationError}, the building blocks
+ * of the write schemas, and {@link lazySchema}: a schema built on its first use, so that a cold
+ * start builds only the schemas its first request needs.
  *
  * @module
  */
 import { z } from 'zod';
 import { DbValidationError } from './errors.ts';
 import { isUuid } from './claims.ts';
+
+const built: string[] = [];
+
+/**
+ * `build()`'s schema, built on first use: the value returned stands for it (every property,
+ * method, `in` and `instanceof` reach the built schema), so that it is used as the schema itself
+ * (nested in another, `.omit`, `.shape`, `.safeParse`). Building zod schemas at module load cost
+ * robots' and strategies' cold start about 10 ms of CPU, most for routes its first request does
+ * not take (docs/performance.md, "Cold start, third pass"); `name` is recorded when it is built
+ * ({@link lazySchemasBuilt}).
+ *
+ * @example
+ * ```ts
+ * export const robotCreateSchema = lazySchema('robotCreate', () => z.object({ ... }).strict());
+ * robotCreateSchema.safeParse(body); // built here, once
+ * ```
+ */
+export function lazySchema<T extends object>(name: string, build: () => T): T {
+  let schema: T | undefined;
+  const real = (): T => {
+    if (schema === undefined) {
+      schema = build();
+      built.push(name);
+    }
+    return schema;
+  };
+  // Methods are bound to the built schema (zod's read `this` or close over the instance).
+  const bound = new Map<PropertyKey, { of: unknown; fn: unknown }>();
+  return new Proxy(Object.create(null) as T, {
+    get(_, key) {
+      const target = real();
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== 'function') return value;
+      const known = bound.get(key);
+      if (known?.of === value) return known.fn;
+      const fn = value.bind(target);
+      bound.set(key, { of: value, fn });
+      return fn;
+    },
+    set: (_, key, value) => Reflect.set(real(), key, value),
+    has: (_, key) => Reflect.has(real(), key),
+    ownKeys: () => Reflect.ownKeys(real()),
+    getOwnPropertyDescriptor(_, key) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(real(), key);
+      // The proxy's own target is empty: a property it reports must be configurable.
+      return descriptor && { ...descriptor, configurable: true };
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+  });
+}
+
+/**
+ * The names of the {@link lazySchema}s this isolate has built so far, in order (tests: what a
+ * cold start builds).
+ *
+ * @example
+ * ```ts
+ * lazySchemasBuilt(); // ['listingQuery.list'] after a first GET of a listing
+ * ```
+ */
+export function lazySchemasBuilt(): readonly string[] {
+  return [...built];
+}
 
 /**
  * Parses `value` with `schema`; the first issue becomes a {@link DbValidationError} naming the
@@ -91,8 +156,9 @@ export function parseTimestamp(field: string, value: unknown): string {
  * canonicalUuid.parse('0F8FAD5B-D9CB-469F-A165-70867728950E'); // '0f8fad5b-d9cb-469f-...'
  * ```
  */
-export const canonicalUuid = z.guid({ message: 'must be a uuid' }).transform((id) =>
-  id.toLowerCase()
+export const canonicalUuid = lazySchema(
+  'canonicalUuid',
+  () => z.guid({ message: 'must be a uuid' }).transform((id) => id.toLowerCase()),
 );
 
 /**

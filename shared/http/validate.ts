@@ -10,7 +10,7 @@ import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { validator } from 'hono/validator';
 import { z } from 'zod';
-import { canonicalUuid, safeString } from '../db/validate.ts';
+import { canonicalUuid, lazySchema, safeString } from '../db/validate.ts';
 import {
   decodeCursor,
   encodeCursor,
@@ -180,6 +180,15 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
   return body as Record<string, unknown>;
 }
 
+/**
+ * Plain-input parsers of query and parameter schemas ({@link listingQuerySchemas}'s `list` and
+ * `detail`, {@link idParams}): for input whose every parameter is plainly valid, the output the
+ * schema gives, computed without zod; `undefined` for anything else, which the schema then parses
+ * (and words the error). A cold start's first listing (`?limit=5`) or read by id so builds and
+ * compiles no zod schema.
+ */
+const plainParsers = new WeakMap<object, (input: Record<string, string>) => object | undefined>();
+
 type Validated<T extends keyof ValidationTargets, S extends z.ZodType> = MiddlewareHandler<
   // deno-lint-ignore no-explicit-any
   any,
@@ -202,7 +211,11 @@ type Validated<T extends keyof ValidationTargets, S extends z.ZodType> = Middlew
 export function validQuery<S extends z.ZodType>(schema: S): Validated<'query', S> {
   return validator(
     'query',
-    (_value, c) => parseWith(schema, queryObject(c), 'invalid_query', 'query'),
+    (_value, c) => {
+      const query = queryObject(c);
+      return plainParsers.get(schema)?.(query) ??
+        parseWith(schema, query, 'invalid_query', 'query');
+    },
   ) as unknown as Validated<
     'query',
     S
@@ -223,7 +236,9 @@ export function validParams<S extends z.ZodType>(
 ): Validated<'param', S> {
   return validator(
     'param',
-    (value) => parseWith(schema, value, 'invalid_id', what),
+    (value) =>
+      plainParsers.get(schema)?.(value as Record<string, string>) ??
+        parseWith(schema, value, 'invalid_id', what),
   ) as unknown as Validated<'param', S>;
 }
 
@@ -246,11 +261,29 @@ export function validJson<S extends z.ZodType>(schema: S): Validated<'json', S> 
   return middleware as unknown as Validated<'json', S>;
 }
 
-/** Route parameters `{ id }` with the id canonical (lowercase uuid). */
-export const idParams: z.ZodObject<{ id: typeof canonicalUuid }> = z.object({ id: canonicalUuid });
+/** Route parameters `{ id }` with the id canonical (lowercase uuid). Built on first use. */
+export const idParams: z.ZodObject<{ id: typeof canonicalUuid }> = lazySchema(
+  'idParams',
+  () => z.object({ id: canonicalUuid }),
+);
 
-/** A search text: trimmed, 2..100 characters, no NUL or lone surrogate. */
-export const searchText: z.ZodString = safeString(100).trim().min(2);
+/** What `z.guid()` accepts (zod's own pattern): any version, any case. */
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+// `{ id }` of a uuid: its canonical form, as the schema outputs it, without zod.
+plainParsers.set(
+  idParams,
+  (params) =>
+    Object.keys(params).length === 1 && typeof params.id === 'string' && GUID.test(params.id)
+      ? { id: params.id.toLowerCase() }
+      : undefined,
+);
+
+/** A search text: trimmed, 2..100 characters, no NUL or lone surrogate. Built on first use. */
+export const searchText: z.ZodString = lazySchema(
+  'searchText',
+  () => safeString(100).trim().min(2),
+);
 
 /**
  * The query schemas of a listing resource (robots, strategies), over its field whitelist:
@@ -265,6 +298,75 @@ export const searchText: z.ZodString = safeString(100).trim().min(2);
  * ```
  */
 export function listingQuerySchemas(fields: FieldMap) {
+  // Each schema is built on its first use (lazySchema): a cold start builds only its first
+  // request's. The parameters' schemas are shared by the three once built.
+  let params: ReturnType<typeof listingParams> | undefined;
+  const shared = () => params ??= listingParams(fields);
+  const list = lazySchema('listingQuery.list', () => {
+    const { limitParam, cursorParam, fieldsParam } = shared();
+    return z.object({
+      limit: limitParam.optional(),
+      cursor: cursorParam.optional(),
+      fields: fieldsParam.optional(),
+      strategy_type: z.enum(STRATEGY_TYPES).optional(),
+      total: z.enum(['exact', 'estimated', 'none']).optional(),
+    }).strict();
+  });
+  plainParsers.set(list, plainListQuery);
+  const detail = lazySchema(
+    'listingQuery.detail',
+    () => z.object({ fields: shared().fieldsParam.optional() }).strict(),
+  );
+  plainParsers.set(detail, (query) => Object.keys(query).length === 0 ? {} : undefined);
+  return {
+    list,
+    search: lazySchema('listingQuery.search', () => {
+      const { limitParam, fieldsParam } = shared();
+      return z.object({
+        q: searchText,
+        limit: limitParam.optional(),
+        fields: fieldsParam.optional(),
+        strategy_type: z.enum(STRATEGY_TYPES).optional(),
+      }).strict();
+    }),
+    detail,
+  };
+}
+
+/** `total`'s values. */
+const TOTAL_MODES: readonly string[] = ['exact', 'estimated', 'none'];
+
+/**
+ * A listing query of `limit`, `strategy_type` and `total` only, each valid, as the `list` schema
+ * outputs it (its keys in the schema's order, `limit` a number); `undefined` for anything else
+ * (a cursor, fields, an unknown or invalid parameter: the schema decides).
+ */
+function plainListQuery(query: Record<string, string>): object | undefined {
+  if (Object.getPrototypeOf(query) !== Object.prototype) return undefined;
+  for (const name of Object.keys(query)) {
+    if (name !== 'limit' && name !== 'strategy_type' && name !== 'total') return undefined;
+  }
+  const out: { limit?: number; strategy_type?: string; total?: string } = {};
+  const { limit, strategy_type, total } = query;
+  if (limit !== undefined) {
+    if (!/^\d{1,3}$/.test(limit)) return undefined;
+    const n = Number(limit);
+    if (n < 1 || n > MAX_PAGE_LIMIT) return undefined;
+    out.limit = n;
+  }
+  if (strategy_type !== undefined) {
+    if (!(STRATEGY_TYPES as readonly string[]).includes(strategy_type)) return undefined;
+    out.strategy_type = strategy_type;
+  }
+  if (total !== undefined) {
+    if (!TOTAL_MODES.includes(total)) return undefined;
+    out.total = total;
+  }
+  return out;
+}
+
+/** The parameters of {@link listingQuerySchemas}' schemas over `fields`. */
+function listingParams(fields: FieldMap) {
   const fieldsParam = z.string().max(500).superRefine((value, ctx) => {
     try {
       selectFields(fields, value);
@@ -282,22 +384,7 @@ export function listingQuerySchemas(fields: FieldMap) {
       return z.NEVER;
     }
   });
-  return {
-    list: z.object({
-      limit: limitParam.optional(),
-      cursor: cursorParam.optional(),
-      fields: fieldsParam.optional(),
-      strategy_type: z.enum(STRATEGY_TYPES).optional(),
-      total: z.enum(['exact', 'estimated', 'none']).optional(),
-    }).strict(),
-    search: z.object({
-      q: searchText,
-      limit: limitParam.optional(),
-      fields: fieldsParam.optional(),
-      strategy_type: z.enum(STRATEGY_TYPES).optional(),
-    }).strict(),
-    detail: z.object({ fields: fieldsParam.optional() }).strict(),
-  };
+  return { fieldsParam, limitParam, cursorParam };
 }
 
 /**

@@ -91,8 +91,8 @@ const ROBOTS: ListingTable = {
   filters: ['ownerId', 'isPublic', 'strategyType', 'strategyId', 'createdAfter', 'createdBefore'],
   searchFunction: 'public.search_robots',
 };
-/** The columns a write sets: the fields an update may change. */
-const WRITE_COLUMNS = Object.keys(robotUpdateSchema.shape);
+/** The columns a write sets: the fields an update may change (read on first write: lazy schema). */
+const writeColumns = (): string[] => Object.keys(robotUpdateSchema.shape);
 
 /** What a delete's `afterWrite` hook receives: the row as it was, to know which reads it staled. */
 export interface DeletedRobot {
@@ -327,7 +327,7 @@ async function upsertRows(
 ): Promise<Partial<Robot>[]> {
   const conflict = upsert
     ? `on conflict (id) do update set ${
-      WRITE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')
+      writeColumns().map((c) => `${c} = excluded.${c}`).join(', ')
     }`
     : '';
   return await tx.query<Partial<Robot>>(

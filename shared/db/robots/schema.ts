@@ -7,7 +7,13 @@
 import { z } from 'zod';
 import { listingFields, type ListingRow } from '../listing_row.ts';
 import { STRATEGY_TYPES } from '../strategies/schema.ts';
-import { boundedJsonObject, canonicalUuid, PARAMS_LIMITS, safeString } from '../validate.ts';
+import {
+  boundedJsonObject,
+  canonicalUuid,
+  lazySchema,
+  PARAMS_LIMITS,
+  safeString,
+} from '../validate.ts';
 
 /** A robot as the API returns it (timestamps as UTC ISO strings with microseconds). */
 export interface Robot extends ListingRow {
@@ -29,32 +35,46 @@ export const ROBOT_FIELDS = listingFields([
   'updated_at',
 ]);
 
-const name = safeString(120).trim().min(1);
-const description = safeString(2000);
-/** `strategy_params`: bounded by {@link PARAMS_LIMITS} (depth, keys, sizes; no NUL). */
-const params = boundedJsonObject(PARAMS_LIMITS);
+/**
+ * `name`, `description` and `strategy_params` (bounded by {@link PARAMS_LIMITS}: depth, keys,
+ * sizes; no NUL), made for each schema as it is built.
+ */
+const fields = () => ({
+  name: safeString(120).trim().min(1),
+  description: safeString(2000),
+  params: boundedJsonObject(PARAMS_LIMITS),
+});
 
-/** A new robot. `user_id` is taken from the caller's JWT for users; required for the service. */
-export const robotCreateSchema = z.object({
-  id: canonicalUuid.optional(),
-  user_id: canonicalUuid.optional(),
-  strategy_id: canonicalUuid.nullable().optional(),
-  name,
-  description: description.optional(),
-  strategy_type: z.enum(STRATEGY_TYPES),
-  strategy_params: params.optional(),
-  is_public: z.boolean().optional(),
-}).strict();
+/**
+ * A new robot. `user_id` is taken from the caller's JWT for users; required for the service.
+ * Built on first use ({@link lazySchema}).
+ */
+export const robotCreateSchema = lazySchema('robotCreate', () => {
+  const { name, description, params } = fields();
+  return z.object({
+    id: canonicalUuid.optional(),
+    user_id: canonicalUuid.optional(),
+    strategy_id: canonicalUuid.nullable().optional(),
+    name,
+    description: description.optional(),
+    strategy_type: z.enum(STRATEGY_TYPES),
+    strategy_params: params.optional(),
+    is_public: z.boolean().optional(),
+  }).strict();
+});
 
-/** Changes to a robot (owner and id are immutable). */
-export const robotUpdateSchema = z.object({
-  strategy_id: canonicalUuid.nullable().optional(),
-  name: name.optional(),
-  description: description.optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-  strategy_params: params.optional(),
-  is_public: z.boolean().optional(),
-}).strict();
+/** Changes to a robot (owner and id are immutable). Built on first use ({@link lazySchema}). */
+export const robotUpdateSchema = lazySchema('robotUpdate', () => {
+  const { name, description, params } = fields();
+  return z.object({
+    strategy_id: canonicalUuid.nullable().optional(),
+    name: name.optional(),
+    description: description.optional(),
+    strategy_type: z.enum(STRATEGY_TYPES).optional(),
+    strategy_params: params.optional(),
+    is_public: z.boolean().optional(),
+  }).strict();
+});
 
 /** Input of create. */
 export type RobotCreate = z.input<typeof robotCreateSchema>;

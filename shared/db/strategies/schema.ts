@@ -7,7 +7,13 @@
  */
 import { z } from 'zod';
 import { listingFields, type ListingRow } from '../listing_row.ts';
-import { boundedJsonObject, canonicalUuid, PARAMS_LIMITS, safeString } from '../validate.ts';
+import {
+  boundedJsonObject,
+  canonicalUuid,
+  lazySchema,
+  PARAMS_LIMITS,
+  safeString,
+} from '../validate.ts';
 
 /** The strategy types the database's check constraint accepts (strategies and robots alike). */
 export const STRATEGY_TYPES = [
@@ -44,28 +50,30 @@ export const STRATEGY_FIELDS = listingFields([
   'updated_at',
 ]);
 
-/** A new strategy. */
-export const strategyCreateSchema = z.object({
-  id: canonicalUuid.optional(),
-  user_id: canonicalUuid.optional(),
-  name: safeString(120).trim().min(1),
-  description: safeString(2000).optional(),
-  strategy_type: z.enum(STRATEGY_TYPES),
-  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
-  is_public: z.boolean().optional(),
-}).strict();
+/** A new strategy. Built on first use ({@link lazySchema}). */
+export const strategyCreateSchema = lazySchema('strategyCreate', () =>
+  z.object({
+    id: canonicalUuid.optional(),
+    user_id: canonicalUuid.optional(),
+    name: safeString(120).trim().min(1),
+    description: safeString(2000).optional(),
+    strategy_type: z.enum(STRATEGY_TYPES),
+    parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
+    is_public: z.boolean().optional(),
+  }).strict());
 
 /** Input of `StrategiesRepository.create`. */
 export type StrategyCreate = z.input<typeof strategyCreateSchema>;
 
-/** Changes to a strategy (owner and id are immutable). */
-export const strategyUpdateSchema = z.object({
-  name: safeString(120).trim().min(1).optional(),
-  description: safeString(2000).optional(),
-  strategy_type: z.enum(STRATEGY_TYPES).optional(),
-  parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
-  is_public: z.boolean().optional(),
-}).strict();
+/** Changes to a strategy (owner and id are immutable). Built on first use ({@link lazySchema}). */
+export const strategyUpdateSchema = lazySchema('strategyUpdate', () =>
+  z.object({
+    name: safeString(120).trim().min(1).optional(),
+    description: safeString(2000).optional(),
+    strategy_type: z.enum(STRATEGY_TYPES).optional(),
+    parameters: boundedJsonObject(PARAMS_LIMITS).optional(),
+    is_public: z.boolean().optional(),
+  }).strict());
 
 /** Input of `StrategiesRepository.update`. */
 export type StrategyUpdate = z.input<typeof strategyUpdateSchema>;

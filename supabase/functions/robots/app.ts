@@ -41,6 +41,7 @@ import {
 } from '@shared/http/resource_app.ts';
 import { pageOf } from '@shared/http/resource_reads.ts';
 import { bodyLimitOf, issuesMessage, validJson, validQuery } from '@shared/http/validate.ts';
+import { lazySchema } from '@shared/db/validate.ts';
 import {
   getDatabase,
   type Robot,
@@ -106,14 +107,26 @@ const {
   notFound,
 } = resourceRequests('robot', ROBOT_FIELDS);
 
-/** Body of `POST /robots`: the owner is the caller, the id is the database's. */
-export const createBodySchema = robotCreateSchema.omit({ id: true, user_id: true }).strict();
+/**
+ * Body of `POST /robots`: the owner is the caller, the id is the database's. Built on first use,
+ * as every schema here (`lazySchema`: a cold start builds only what its first request needs).
+ */
+export const createBodySchema = lazySchema(
+  'robots.createBody',
+  () => robotCreateSchema.omit({ id: true, user_id: true }).strict(),
+);
 
 /** Body of `PATCH /robots/:id`: at least one field. */
-export const updateBodySchema = nonEmptyPatch(robotUpdateSchema);
+export const updateBodySchema = lazySchema(
+  'robots.updateBody',
+  () => nonEmptyPatch(robotUpdateSchema),
+);
 
 /** Body of `POST /robots/batch`: the items are checked one by one (their index named). */
-const batchBodySchema = z.object({ robots: z.array(z.unknown()).min(1) }).strict();
+const batchBodySchema = lazySchema(
+  'robots.batchBody',
+  () => z.object({ robots: z.array(z.unknown()).min(1) }).strict(),
+);
 
 /** The batch's items, each validated as a `POST /robots` body: 413 past the bound, 400 naming the index. */
 function batchItems(items: unknown[]): z.output<typeof createBodySchema>[] {

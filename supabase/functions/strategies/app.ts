@@ -31,6 +31,7 @@ import {
 } from '@shared/http/resource_app.ts';
 import { pageOf } from '@shared/http/resource_reads.ts';
 import { validJson, validQuery } from '@shared/http/validate.ts';
+import { lazySchema } from '@shared/db/validate.ts';
 import {
   getDatabase,
   StrategiesRepository,
@@ -89,11 +90,20 @@ const {
   notFound,
 } = resourceRequests('strategy', STRATEGY_FIELDS);
 
-/** Body of `POST /strategies`: the owner is the caller, the id is the database's. */
-export const createBodySchema = strategyCreateSchema.omit({ id: true, user_id: true }).strict();
+/**
+ * Body of `POST /strategies`: the owner is the caller, the id is the database's. Built on first
+ * use, as every schema here (`lazySchema`: a cold start builds only what its first request needs).
+ */
+export const createBodySchema = lazySchema(
+  'strategies.createBody',
+  () => strategyCreateSchema.omit({ id: true, user_id: true }).strict(),
+);
 
 /** Body of `PATCH /strategies/:id`: at least one field. */
-export const updateBodySchema = nonEmptyPatch(strategyUpdateSchema);
+export const updateBodySchema = lazySchema(
+  'strategies.updateBody',
+  () => nonEmptyPatch(strategyUpdateSchema),
+);
 
 // ---------------------------------------------------------------------------------------------
 
