@@ -21,8 +21,10 @@ import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 
 /** What the shared middleware prepared for one request's answer. */
 interface Answer {
-  /** The base headers (ids, CORS, `timing-allow-origin`), in their order. */
-  base: [string, string][];
+  /** The request's `x-request-id`. */
+  requestId: string;
+  /** The other base headers (instance id, CORS, `timing-allow-origin`), alike for every request. */
+  base: readonly (readonly [string, string])[];
   /** Headers added with {@link answerHeader} before the answer. */
   pending: [string, string][];
   /** Whether something called `c.header` before the answer (Hono prepared headers). */
@@ -40,16 +42,21 @@ type WithAnswer = Context & { [ANSWER]?: Answer };
 const answerOf = (c: Context): Answer | undefined => (c as WithAnswer)[ANSWER];
 
 /**
- * Opens the answer of the request `c` with its base headers (the shared middleware, before the
- * handler). `c.header` still works as Hono's and marks the answer as prepared.
+ * Opens the answer of the request `c` with its base headers, `x-request-id` then `base` (the
+ * shared middleware, before the handler). `c.header` still works as Hono's and marks the answer
+ * as prepared.
  *
  * @example
  * ```ts
- * openAnswer(c, [['x-request-id', id], ['access-control-allow-origin', '*']]);
+ * openAnswer(c, id, [['access-control-allow-origin', '*']]);
  * ```
  */
-export function openAnswer(c: Context, base: [string, string][]): void {
-  const answer: Answer = { base, pending: [], prepared: false, built: false };
+export function openAnswer(
+  c: Context,
+  requestId: string,
+  base: readonly (readonly [string, string])[],
+): void {
+  const answer: Answer = { requestId, base, pending: [], prepared: false, built: false };
   (c as WithAnswer)[ANSWER] = answer;
   const header = c.header;
   c.header = ((name: string, value?: string, options?: { append?: boolean }) => {
@@ -73,6 +80,7 @@ export function closeAnswer(c: Context, add: (name: string, value: string) => vo
   // A copy of the built answer (a later `c.header`, Hono's `set res`) carries its headers too,
   // but is checked as any other answer.
   if (!answer || (answer.built && c.res === answer.response)) return;
+  if (!c.res.headers.has('x-request-id')) add('x-request-id', answer.requestId);
   for (const [name, value] of answer.base) if (!c.res.headers.has(name)) add(name, value);
   for (const [name, value] of answer.pending) if (!c.res.headers.has(name)) add(name, value);
 }
@@ -127,6 +135,7 @@ export function answerBody(
   const out = response.headers;
   // `set`: a text body comes with a default `text/plain` type, replaced here.
   if (contentType) out.set('content-type', contentType);
+  out.append('x-request-id', answer.requestId);
   for (const [name, value] of answer.base) out.append(name, value);
   for (const [name, value] of answer.pending) {
     if (!headers.some(([given]) => given === name)) out.append(name, value);

@@ -56,6 +56,13 @@ const corsPreflight = cors({
 });
 /** `access-control-expose-headers` of every answer. */
 export const EXPOSED_HEADERS_VALUE: string = EXPOSED_HEADERS.join(',');
+/** The headers every answer carries after its `x-request-id`, alike for every request. */
+const SHARED_HEADERS: readonly (readonly [string, string])[] = [
+  ['x-instance-id', instanceId],
+  ['timing-allow-origin', '*'],
+  ['access-control-allow-origin', '*'],
+  ['access-control-expose-headers', EXPOSED_HEADERS_VALUE],
+];
 /** What Hono's `requestId` accepts from a caller (longer or other characters: a new id). */
 const CALLER_REQUEST_ID = /^[\w\-=]{1,255}$/;
 
@@ -131,13 +138,7 @@ const baseHeaders = createMiddleware<FunctionEnv>(async function baseHeaders(c, 
     }
   } else {
     // Written once onto the answer (`answer.ts`), not prepared for Hono to copy into it.
-    openAnswer(c, [
-      ['x-request-id', id],
-      ['x-instance-id', instanceId],
-      ['timing-allow-origin', '*'],
-      ['access-control-allow-origin', '*'],
-      ['access-control-expose-headers', EXPOSED_HEADERS_VALUE],
-    ]);
+    openAnswer(c, id, SHARED_HEADERS);
     await next();
     closeAnswer(c, (name, value) => addHeader(c, name, value));
   }
