@@ -248,12 +248,27 @@ export async function missPath(options: MissPathOptions) {
     const results: Record<'bare' | 'app', WrkResult[]> = { bare: [], app: [] };
     await runWrk(`http://127.0.0.1:${barePort}`, 1, [], script);
     await runWrk(`http://127.0.0.1:${appPort}`, 1, [], script);
+    // Each round also records the server's CPU time per request answered (/proc): it moves far
+    // less with the machine's load than requests per second.
+    const roundCpu: Record<'bare' | 'app', (number | null)[]> = { bare: [], app: [] };
+    const measured = async (kind: 'bare' | 'app', port: number, pid: number) => {
+      const before = await cpuMs(pid);
+      const run = await runWrk(`http://127.0.0.1:${port}`, seconds, [], script);
+      const after = await cpuMs(pid);
+      results[kind].push(run);
+      roundCpu[kind].push(
+        before === null || after === null || run.requests === 0
+          ? null
+          : Math.round((after - before) * 1000 / run.requests),
+      );
+    };
     for (let round = 0; round < rounds; round++) {
-      results.bare.push(await runWrk(`http://127.0.0.1:${barePort}`, seconds, [], script));
-      results.app.push(await runWrk(`http://127.0.0.1:${appPort}`, seconds, [], script));
+      await measured('bare', barePort, pair.servers[0].child.pid);
+      await measured('app', appPort, pair.servers[1].child.pid);
       console.error(
         `miss round ${round + 1}/${rounds}: app ${Math.round(results.app.at(-1)!.rps)} rps` +
-          ` (bare + repository ${Math.round(results.bare.at(-1)!.rps)})`,
+          ` (bare + repository ${Math.round(results.bare.at(-1)!.rps)}); CPU per request app ` +
+          `${roundCpu.app.at(-1)} us, bare ${roundCpu.bare.at(-1)} us`,
       );
     }
     for (const server of pair.servers) await server.stop();
@@ -311,6 +326,14 @@ export async function missPath(options: MissPathOptions) {
       },
       pairRatios,
       pairRatioMedian: median(pairRatios),
+      roundCpuUsPerRequest: roundCpu,
+      // Each app round's CPU per request over the bare round's just before it.
+      cpuRatioMedian: median(
+        roundCpu.app.flatMap((app, i) => {
+          const bare = roundCpu.bare[i];
+          return app && bare ? [Number((app / bare).toFixed(3))] : [];
+        }),
+      ),
       perRequest,
     };
   } finally {

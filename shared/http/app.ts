@@ -12,6 +12,7 @@ import { getPath } from 'hono/utils/url';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { TimingVariables } from 'hono/timing';
 import { instanceId, markRequest } from '../runtime/instance.ts';
+import { closeAnswer, openAnswer } from './answer.ts';
 import { onError, onNotFound } from './errors.ts';
 import { warmupPing } from './warmup_ping.ts';
 
@@ -55,6 +56,13 @@ const corsPreflight = cors({
 });
 /** `access-control-expose-headers` of every answer. */
 export const EXPOSED_HEADERS_VALUE: string = EXPOSED_HEADERS.join(',');
+/** The headers every answer carries after its `x-request-id`, alike for every request. */
+const SHARED_HEADERS: readonly (readonly [string, string])[] = [
+  ['x-instance-id', instanceId],
+  ['timing-allow-origin', '*'],
+  ['access-control-allow-origin', '*'],
+  ['access-control-expose-headers', EXPOSED_HEADERS_VALUE],
+];
 /** What Hono's `requestId` accepts from a caller (longer or other characters: a new id). */
 const CALLER_REQUEST_ID = /^[\w\-=]{1,255}$/;
 
@@ -95,15 +103,16 @@ function addHeader(c: Context, name: string, value: string): void {
  *
  * - `x-request-id` (the caller's when it is 1-255 of `[A-Za-z0-9_=-]`, as Hono's `requestId`
  *   accepts, else a new UUID) and `x-instance-id`;
- * - CORS: `access-control-allow-origin: *` and the exposed headers, prepared with `c.header`
- *   before the handler (Hono's `cors` writes `c.res.headers` first, which creates a placeholder
- *   response that Hono then copies header by header into the handler's, twice). Preflights
- *   (OPTIONS) go to Hono's `cors`;
+ * - CORS: `access-control-allow-origin: *` and the exposed headers. Preflights (OPTIONS) go to
+ *   Hono's `cors`;
  * - `Server-Timing` (`hono/timing`'s format: the handler's `setMetric` entries, then `total`) and
  *   `Timing-Allow-Origin: *`.
  *
- * A handler answering a raw `Response` (not through `c.json`/`c.body`) does not see prepared
- * headers: the check after `next()` adds the CORS and id headers to it.
+ * Outside preflights these headers are not prepared with `c.header` (Hono would copy them into
+ * the handler's response, and Deno validate them twice): they are written onto the answer once,
+ * by `answerBody` when a read builds it, else after `next()`, each unless the handler's answer
+ * already has it (`answer.ts`). Hono's `cors` on every request cost more still: it writes
+ * `c.res.headers` first, a placeholder response copied header by header into the handler's.
  */
 const baseHeaders = createMiddleware<FunctionEnv>(async function baseHeaders(c, next) {
   const started = performance.now();
@@ -112,25 +121,26 @@ const baseHeaders = createMiddleware<FunctionEnv>(async function baseHeaders(c, 
   const id = requestIdOf(c.req.header('x-request-id'));
   c.set('requestId', id);
   c.set('coldStart', markRequest());
-  c.header('x-request-id', id);
-  c.header('x-instance-id', instanceId);
-  c.header('timing-allow-origin', '*');
   if (c.req.method === 'OPTIONS') {
+    c.header('x-request-id', id);
+    c.header('x-instance-id', instanceId);
+    c.header('timing-allow-origin', '*');
     // Hono's cors answers a preflight itself (a Response it returns), else calls next().
     const preflight = await corsPreflight(c, next);
     if (preflight) c.res = preflight;
+    // Prepared headers reach every answer built by Hono; only a raw Response lacks them.
+    if (!c.res.headers.has('access-control-allow-origin')) {
+      addHeader(c, 'access-control-allow-origin', '*');
+      addHeader(c, 'access-control-expose-headers', EXPOSED_HEADERS_VALUE);
+      addHeader(c, 'timing-allow-origin', '*');
+      if (!c.res.headers.has('x-request-id')) addHeader(c, 'x-request-id', id);
+      if (!c.res.headers.has('x-instance-id')) addHeader(c, 'x-instance-id', instanceId);
+    }
   } else {
-    c.header('access-control-allow-origin', '*');
-    c.header('access-control-expose-headers', EXPOSED_HEADERS_VALUE);
+    // Written once onto the answer (`answer.ts`), not prepared for Hono to copy into it.
+    openAnswer(c, id, SHARED_HEADERS);
     await next();
-  }
-  // Prepared headers reach every answer built by Hono; only a raw Response lacks them.
-  if (!c.res.headers.has('access-control-allow-origin')) {
-    addHeader(c, 'access-control-allow-origin', '*');
-    addHeader(c, 'access-control-expose-headers', EXPOSED_HEADERS_VALUE);
-    addHeader(c, 'timing-allow-origin', '*');
-    if (!c.res.headers.has('x-request-id')) addHeader(c, 'x-request-id', id);
-    if (!c.res.headers.has('x-instance-id')) addHeader(c, 'x-instance-id', instanceId);
+    closeAnswer(c, (name, value) => addHeader(c, name, value));
   }
   metric.headers.push(totalTiming(started));
   addHeader(c, 'server-timing', metric.headers.join(','));

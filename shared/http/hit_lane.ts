@@ -168,6 +168,8 @@ export class HitLane {
         laneOfRequest.set(request, this);
         return fetch(request, env, ctx);
       };
+      // Nothing to answer from (caching off, or nothing cached yet): no promise, no extra turn.
+      if (this.#entries.size === 0) return full();
       // Whatever goes wrong in the lane, the full path answers (and says what went wrong).
       return this.#serve(request, env).then((answer) => answer ?? full(), full);
     }) as F;

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { answerBody } from './answer.ts';
 import { ApiError } from './errors.ts';
 
 /** A serialized body and its strong entity tag. */
@@ -43,14 +44,16 @@ export function stringifyGuarded(value: unknown): string {
 }
 
 /**
- * `value` serialized with its strong ETag (`"<sha-256 base64url>"`), computed once per object.
+ * `value` serialized with its strong ETag (`"<sha-256 base64url>"`), computed once per object;
+ * `remember: false` for a value no later request will answer again (caching off): it is not
+ * kept (a `WeakMap` entry per answer is work for the collector).
  *
  * @example
  * ```ts
  * const { text, etag } = serializeOnce(page);
  * ```
  */
-export function serializeOnce(value: unknown): SerializedBody {
+export function serializeOnce(value: unknown, remember = true): SerializedBody {
   const cacheable = value !== null && typeof value === 'object';
   if (cacheable) {
     const known = serialized.get(value);
@@ -63,7 +66,7 @@ export function serializeOnce(value: unknown): SerializedBody {
     text,
     etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 32)}"`,
   };
-  if (cacheable) serialized.set(value, body);
+  if (cacheable && remember) serialized.set(value, body);
   return body;
 }
 
@@ -95,20 +98,24 @@ export function ifNoneMatchHits(header: string | undefined, etag: string): boole
 
 /**
  * A JSON response of a cacheable read: `ETag`, and `304` with no body when the caller's
- * `If-None-Match` matches. Headers set on `c` before (x-cache, cache-control) are kept.
+ * `If-None-Match` matches. Headers set before (`answerHeader`: x-cache, cache-control; or
+ * `c.header`) are kept. `remember`: as {@link serializeOnce}'s.
  *
  * @example
  * ```ts
  * return conditionalJson(c, page);
  * ```
  */
-export function conditionalJson(c: Context, value: unknown): Response {
-  const { text, etag } = serializeOnce(value);
-  c.header('etag', etag);
-  if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) return c.body(null, 304);
-  c.header('content-type', 'application/json; charset=UTF-8');
-  return c.body(text, 200);
+export function conditionalJson(c: Context, value: unknown, remember = true): Response {
+  const { text, etag } = serializeOnce(value, remember);
+  if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) {
+    return answerBody(c, null, 304, [['etag', etag]]);
+  }
+  return answerBody(c, text, 200, [['etag', etag]], JSON_CONTENT_TYPE);
 }
+
+/** The `content-type` of every JSON answer. */
+const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
 
 /**
  * A JSON response whose serialization is guarded (writes, uncached answers): no ETag.
@@ -123,7 +130,5 @@ export function jsonResponse(
   value: unknown,
   status: ContentfulStatusCode = 200,
 ): Response {
-  const text = stringifyGuarded(value);
-  c.header('content-type', 'application/json; charset=UTF-8');
-  return c.body(text, status);
+  return answerBody(c, stringifyGuarded(value), status, [], JSON_CONTENT_TYPE);
 }

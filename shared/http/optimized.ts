@@ -25,6 +25,7 @@ import { getDatabase } from '../db/mod.ts';
 import { enqueueInvalidation, MAX_OUTBOX_TAGS } from '../optimizer/cache/outbox.ts';
 import type { ApiError } from './errors.ts';
 import { conditionalJson } from './json_response.ts';
+import { answerHeader } from './answer.ts';
 import type { AuthContext } from './auth.ts';
 import { HitLane } from './hit_lane.ts';
 
@@ -98,7 +99,8 @@ export interface OptimizedResource<R> {
 /** `x-cache`, `Server-Timing` and `cache-control` of a read. */
 function cacheHeaders(c: Context, result: OptimizedResult<unknown>): void {
   const cache = result.cache;
-  c.header(
+  answerHeader(
+    c,
     'x-cache',
     cache ? `${cache.status}; tier=${cache.tier}; reason=${cache.reason}` : 'bypass',
   );
@@ -110,7 +112,7 @@ function cacheHeaders(c: Context, result: OptimizedResult<unknown>): void {
   );
   // The optimizer is the cache: browsers and CDNs would not see its invalidations. ETags still
   // let a client revalidate for free (304).
-  c.header('cache-control', 'private, no-store');
+  answerHeader(c, 'cache-control', 'private, no-store');
 }
 
 /**
@@ -160,8 +162,12 @@ export function optimizedResource<R>(options: OptimizedResourceOptions<R>): Opti
 
   const respond: OptimizedResource<R>['respond'] = async (c, value, read) => {
     try {
-      const response = conditionalJson(c, value);
-      if (value !== null && typeof value === 'object') {
+      // With caching off no later request answers this value again: its text is not kept, and
+      // the hit lane, which could never answer (`memoryHit` is always undefined), gets no entry
+      // (docs/performance.md, the miss path's third pass).
+      const caching = optimizer.config.enablePredictiveCaching;
+      const response = conditionalJson(c, value, caching);
+      if (caching && value !== null && typeof value === 'object') {
         // The next identical request may be answered by the hit lane (`hit_lane.ts`).
         HitLane.remember(c.req.raw, c.get('auth') as AuthContext | undefined, {
           optimizer,

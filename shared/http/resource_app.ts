@@ -15,6 +15,7 @@
  * @module
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import type { z } from 'zod';
 import type { Caller } from '../db/caller.ts';
 import type { WriteHooks } from '../db/hooks.ts';
@@ -85,10 +86,25 @@ export function createResourceApp(
   const resolveCaller = callerResolver({ env: deps.auth?.env, verifier: deps.auth?.verifier });
   const rateLimit = callerRateLimit(deps.rateLimit);
   app.use('*', authenticateWith(resolveCaller) as never);
-  // Per caller (user id, else client address): one caller's flood never starves another.
-  app.use('*', rateLimit.middleware as never);
-  app.use('*', writesNeedUser as never);
-  app.use('*', bodyLimit as never);
+  // Per caller (user id, else client address): one caller's flood never starves another. Turned
+  // off (QF_RATELIMIT_ENABLED=false), its middleware only passes on: not registered at all.
+  if (rateLimit.enabled) app.use('*', rateLimit.middleware as never);
+  // `writesNeedUser` then `bodyLimit`, in one dispatch; a read without a body passes both
+  // unchanged (a GET or HEAD needs no user, and a missing body is within any limit), so it
+  // skips them (docs/performance.md, the miss path's third pass).
+  app.use(
+    '*',
+    createMiddleware(async function writeChecks(c, next) {
+      const method = c.req.method;
+      if ((method === 'GET' || method === 'HEAD') && c.req.raw.body === null) return await next();
+      // What bodyLimit returns is the chain's answer, as when it had a dispatch of its own.
+      let answered: Response | void = undefined;
+      await writesNeedUser(c, async () => {
+        answered = await bodyLimit(c, next);
+      });
+      return answered;
+    }) as never,
+  );
   if (deps.hitLane ?? processEnv('QF_HIT_LANE') !== 'false') {
     // Repeated cached reads are answered before the chain above, with the same admission.
     app.fetch = new HitLane({ resolveCaller, rateLimit }).wrap(app.fetch);

@@ -227,8 +227,9 @@ export class AdvancedBackendOptimizer {
 
     let admission: OptimizedResult<T>['throttle'] = 'disabled';
 
-    // Layers 2-6: throttle, breaker, retry, bulkhead, origin.
-    const origin = async (): Promise<T> => {
+    // Layers 2-6: throttle, breaker, retry, bulkhead, origin. Not an async frame of its own:
+    // every frame and promise held across the query is more for the collector to move.
+    const origin = (): Promise<T> => {
       originCalled = true;
       const called = throughLayers(this, operation, {
         resourceKey,
@@ -238,7 +239,7 @@ export class AdvancedBackendOptimizer {
       });
       // The plan inspection runs after this call and its answer, on the connection it used.
       this.#queryPlans.inspectFilters(_client, options.table, options.filters, called);
-      return await called;
+      return called;
     };
 
     // Layer 1: cache with deduplication.

@@ -123,7 +123,50 @@ export class QueryPlansByClient {
     if (!table || !this.#config.enableQueryPlanOptimization) return;
     const analyser = this.for(client);
     if (!analyser) return;
-    const probe = filterProbe(table, filters);
+    const probe = this.#probe(table, filters);
     if (probe) analyser.inspect(probe.sql, probe.params, after);
   }
+
+  // Probe SQL by the call's shape (table, filter names, which values are scalars): every read of
+  // one route has the same shape, so its SQL is built and checked once, not on every miss.
+  #probes = new Map<string, { sql: string; columns: string[] } | null>();
+
+  #probe(
+    table: string,
+    filters: Record<string, unknown> | undefined,
+  ): { sql: string; params: unknown[] } | undefined {
+    // Length-prefixed parts: no two shapes spell the same key.
+    let shape = `${table.length}:${table}`;
+    for (const column in filters) {
+      const value = filters[column];
+      const scalar = value !== null &&
+        (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean');
+      shape += `${scalar ? 's' : 'o'}${column.length}:${column}`;
+    }
+    let known = this.#probes.get(shape);
+    if (known === undefined) {
+      const probe = filterProbe(table, filters);
+      known = probe ? { sql: probe.sql, columns: probeColumns(filters) } : null;
+      if (this.#probes.size >= MAX_PROBE_SHAPES) this.#probes.clear();
+      this.#probes.set(shape, known);
+    }
+    if (known === null) return undefined;
+    const params: unknown[] = [];
+    for (const column of known.columns) params.push(filters![column]);
+    return { sql: known.sql, params };
+  }
+}
+
+/** Most distinct probe shapes remembered (a few per route in practice). */
+const MAX_PROBE_SHAPES = 256;
+
+/** The filters {@link filterProbe} turned into conditions, in its order. */
+function probeColumns(filters: Record<string, unknown> | undefined): string[] {
+  const columns: string[] = [];
+  for (const [column, value] of Object.entries(filters ?? {})) {
+    if (!IDENTIFIER.test(column) || NOT_FILTERS.includes(column)) continue;
+    if (value === null || !['string', 'number', 'boolean'].includes(typeof value)) continue;
+    columns.push(column);
+  }
+  return columns;
 }

@@ -105,6 +105,8 @@ export class QueryPlanOptimizer {
   #flight = new SingleFlight();
   /** Analyses `inspect` scheduled that wait for their caller's query (see `after`). */
   #scheduled = new Set<string>();
+  /** The analysis key of each statement text `inspect` saw (bounded). */
+  #keys = new Map<string, string>();
   #catalog: CatalogProbe;
 
   constructor(init: QueryPlanOptimizerInit) {
@@ -193,7 +195,12 @@ export class QueryPlanOptimizer {
    */
   inspect(sql: string, params: readonly unknown[] = [], after?: PromiseLike<unknown>): void {
     if (!this.enabled) return;
-    const key = `plan:${normalizeSql(sql)}`;
+    // One statement text per route: normalised once, not on every call (miss path, third pass).
+    let key = this.#keys.get(sql);
+    if (key === undefined) {
+      if (this.#keys.size >= 1024) this.#keys.clear();
+      this.#keys.set(sql, key = `plan:${normalizeSql(sql)}`);
+    }
     const cached = this.#cache.get(key);
     if (cached && cached.expiresAt > this.#now()) {
       const normalized = key.slice(5);
