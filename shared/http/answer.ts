@@ -145,3 +145,29 @@ export function answerBody(
   answer.response = response;
   return response;
 }
+
+/**
+ * Sets headers on the answer already made (`c.res`, after `next()`), in place: Hono's `c.header`
+ * on a finished answer copies the whole response for each header (the rate limit's three
+ * `RateLimit-*` headers made three copies of every limited answer). An immutable answer (a
+ * redirect, a fetched response) is copied once, as Hono would.
+ *
+ * @example
+ * ```ts
+ * await next();
+ * setAnswerHeaders(c, { 'ratelimit-limit': '300' });
+ * ```
+ */
+export function setAnswerHeaders(c: Context, headers: Readonly<Record<string, string>>): void {
+  const names = Object.keys(headers);
+  if (names.length === 0) return;
+  let out = c.res.headers;
+  try {
+    out.set(names[0], headers[names[0]]);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    out = c.res.headers;
+    out.set(names[0], headers[names[0]]);
+  }
+  for (let i = 1; i < names.length; i++) out.set(names[i], headers[names[i]]);
+}

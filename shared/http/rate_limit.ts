@@ -32,6 +32,7 @@ import { getStore } from '../store/mod.ts';
 import { type EnvReader, processEnv } from '../runtime/env.ts';
 import { type Metrics, metrics as isolateMetrics } from '../optimizer/metrics.ts';
 import type { AuthContext } from './auth.ts';
+import { setAnswerHeaders } from './answer.ts';
 import { ApiError, errorResponse } from './errors.ts';
 import { rateLimitSettingsFromEnv } from './rate_limit/settings.ts';
 import type { CallerRateLimiter, CallerTier, RateLimitDecision } from './rate_limit/types.ts';
@@ -261,7 +262,7 @@ export function callerRateLimit(options: RateLimitOptions = {}): CallerRateLimit
       if (!result.admitted) return errorResponse(c, result.error);
       if (result.decision) c.set('rateLimit', result.decision);
       await next();
-      for (const [name, value] of Object.entries(result.headers)) c.header(name, value);
+      setAnswerHeaders(c, result.headers);
     },
   );
 

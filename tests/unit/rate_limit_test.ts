@@ -52,6 +52,34 @@ Deno.test('rate limit: the memory window allows the limit, then 429 with JSON an
   assert.equal(other.status, 200);
 });
 
+Deno.test('rate limit: its headers are written onto the answer itself, not onto copies', async () => {
+  // Hono's c.header on a finished answer copied the whole response once per header (three).
+  const app = createFunctionApp<FunctionEnv & { Variables: AuthVariables }>('demo');
+  app.use('*', authenticate({ env: noEnv }) as never);
+  app.use('*', rateLimitByCaller({ env: noEnv, store: new MemoryStore(), anonLimit: 5 }) as never);
+  const made: Response[] = [];
+  app.use('*', async (c, next) => {
+    await next();
+    made.push(c.res);
+  });
+  app.get('/ok', (c) => c.json({ ok: true }));
+  app.get('/redirect', () => Response.redirect('https://example.com/', 302));
+  const res = await app.request('/demo/ok', { headers: { 'x-forwarded-for': '203.0.113.9' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('ratelimit-limit'), '5');
+  assert.equal(res.headers.get('ratelimit-remaining'), '4');
+  assert.equal(res, made[0], 'the answer the handler made is the one sent');
+  assert.deepEqual(await res.json(), { ok: true });
+  // An immutable answer (a redirect) is copied once and keeps its status and location.
+  const moved = await app.request('/demo/redirect', {
+    headers: { 'x-forwarded-for': '203.0.113.9' },
+  });
+  assert.equal(moved.status, 302);
+  assert.equal(moved.headers.get('location'), 'https://example.com/');
+  assert.equal(moved.headers.get('ratelimit-remaining'), '3');
+  assert.ok(moved.headers.get('x-request-id'));
+});
+
 Deno.test('rate limit: headers on every limited answer, errors included', async () => {
   const app = limitedApp({ anonLimit: 10 });
   const headers = { 'x-forwarded-for': '203.0.113.8' };
