@@ -115,7 +115,7 @@ export const SCRIPTS: ScriptSpec[] = [
     owner: 'hotpath',
     sections: ['hot_path', 'miss_path', 'cold_start'],
     needsDb: true,
-    budget: [360, 60],
+    budget: [420, 60],
   },
   {
     script: 'bench/reliability.ts',
