@@ -26,6 +26,7 @@ import {
 } from '../../shared/http/rate_limit/settings.ts';
 import { readEnvBindings } from '../../shared/optimizer/env.ts';
 import { databaseUrl } from '../support/services.ts';
+import { runInFunction } from '../support/fresh_process.ts';
 
 const root = new URL('../../', import.meta.url);
 
@@ -190,10 +191,8 @@ Deno.test('rate limit settings: the plain path yields what the schema yields', (
 });
 
 async function fresh(fn: string, request: string) {
-  const config = new URL(`supabase/functions/${fn}/deno.json`, root).pathname;
-  const probe = await Deno.makeTempFile({ suffix: '.ts' });
-  await Deno.writeTextFile(
-    probe,
+  const out = await runInFunction(
+    fn,
     `
     const { app } = await import('${new URL(`supabase/functions/${fn}/app.ts`, root)}');
     const { lazySchemasBuilt } = await import('${new URL('shared/db/validate.ts', root)}');
@@ -203,25 +202,10 @@ async function fresh(fn: string, request: string) {
     console.log(JSON.stringify({ status: res.status, items: body.items?.length, atImport, afterFirst: lazySchemasBuilt() }));
     Deno.exit(0);
   `,
+    { SUPABASE_DB_URL: databaseUrl() },
   );
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ['run', '-A', '--no-lock', '--config', config, probe],
-      env: {
-        DENO_NO_PACKAGE_JSON: '1',
-        NO_COLOR: '1',
-        SUPABASE_DB_URL: databaseUrl(),
-        LOCAL_CRON: 'off',
-        UPSTASH_REDIS_REST_URL: '',
-        UPSTASH_REDIS_REST_TOKEN: '',
-      },
-    }).output();
-    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
-    assert.equal(out.code, 0, text(out.stderr));
-    return JSON.parse(text(out.stdout));
-  } finally {
-    await Deno.remove(probe);
-  }
+  assert.equal(out.code, 0, out.stderr);
+  return JSON.parse(out.stdout);
 }
 
 for (const fn of ['robots', 'strategies']) {

@@ -7,6 +7,7 @@
  * port; the integration tests run them on the bridge).
  */
 import assert from 'node:assert/strict';
+import { runInFunction } from '../support/fresh_process.ts';
 
 const root = new URL('../../', import.meta.url);
 const functions = ['health', 'robots', 'strategies', 'optimizer', 'warmup'];
@@ -51,29 +52,12 @@ async function staticGraph(fn: string): Promise<Map<string, string[]>> {
   return importers;
 }
 
-async function run(fn: string, code: string, env: Record<string, string>) {
-  const config = new URL(`supabase/functions/${fn}/deno.json`, root).pathname;
-  const probe = await Deno.makeTempFile({ suffix: '.ts' });
-  await Deno.writeTextFile(probe, code);
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ['run', '-A', '--no-lock', '--config', config, probe],
-      env: {
-        DENO_NO_PACKAGE_JSON: '1',
-        NO_COLOR: '1',
-        // Nothing listens there: importing the app must not need the database.
-        SUPABASE_DB_URL: 'postgres://postgres:postgres@127.0.0.1:9/postgres',
-        LOCAL_CRON: 'off',
-        UPSTASH_REDIS_REST_URL: '',
-        UPSTASH_REDIS_REST_TOKEN: '',
-        ...env,
-      },
-    }).output();
-    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
-    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-  } finally {
-    await Deno.remove(probe);
-  }
+function run(fn: string, code: string, env: Record<string, string>) {
+  // Nothing listens there: importing the app must not need the database.
+  return runInFunction(fn, code, {
+    SUPABASE_DB_URL: 'postgres://postgres:postgres@127.0.0.1:9/postgres',
+    ...env,
+  });
 }
 
 const flags = `
