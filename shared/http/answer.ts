@@ -67,22 +67,25 @@ export function openAnswer(
 
 /**
  * Adds the base and pending headers the answer `c.res` lacks (the shared middleware, after the
- * handler); nothing when {@link answerBody} built it. `add` appends one header to `c.res`.
+ * handler), in place ({@link appendAnswerHeader}); nothing when {@link answerBody} built it.
  *
  * @example
  * ```ts
  * await next();
- * closeAnswer(c, (name, value) => c.res.headers.append(name, value));
+ * closeAnswer(c);
  * ```
  */
-export function closeAnswer(c: Context, add: (name: string, value: string) => void): void {
+export function closeAnswer(c: Context): void {
   const answer = answerOf(c);
   // A copy of the built answer (a later `c.header`, Hono's `set res`) carries its headers too,
   // but is checked as any other answer.
   if (!answer || (answer.built && c.res === answer.response)) return;
-  if (!c.res.headers.has('x-request-id')) add('x-request-id', answer.requestId);
-  for (const [name, value] of answer.base) if (!c.res.headers.has(name)) add(name, value);
-  for (const [name, value] of answer.pending) if (!c.res.headers.has(name)) add(name, value);
+  const add = (name: string, value: string) => {
+    if (!c.res.headers.has(name)) appendAnswerHeader(c, name, value);
+  };
+  add('x-request-id', answer.requestId);
+  for (const [name, value] of answer.base) add(name, value);
+  for (const [name, value] of answer.pending) add(name, value);
 }
 
 /**
@@ -147,10 +150,38 @@ export function answerBody(
 }
 
 /**
+ * Writes one header onto the answer already made (`c.res`), in place; an immutable answer (a
+ * redirect, a fetched response) is copied once first, as Hono's setter would.
+ */
+function writeOnAnswer(c: Context, name: string, value: string, append: boolean): void {
+  try {
+    if (append) c.res.headers.append(name, value);
+    else c.res.headers.set(name, value);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    if (append) c.res.headers.append(name, value);
+    else c.res.headers.set(name, value);
+  }
+}
+
+/**
+ * Appends a header to the answer already made (`c.res`, after `next()`), in place (the shared
+ * middleware's headers, `Server-Timing`).
+ *
+ * @example
+ * ```ts
+ * await next();
+ * appendAnswerHeader(c, 'server-timing', 'total;dur=1.2');
+ * ```
+ */
+export function appendAnswerHeader(c: Context, name: string, value: string): void {
+  writeOnAnswer(c, name, value, true);
+}
+
+/**
  * Sets headers on the answer already made (`c.res`, after `next()`), in place: Hono's `c.header`
  * on a finished answer copies the whole response for each header (the rate limit's three
- * `RateLimit-*` headers made three copies of every limited answer). An immutable answer (a
- * redirect, a fetched response) is copied once, as Hono would.
+ * `RateLimit-*` headers made three copies of every limited answer).
  *
  * @example
  * ```ts
@@ -159,15 +190,5 @@ export function answerBody(
  * ```
  */
 export function setAnswerHeaders(c: Context, headers: Readonly<Record<string, string>>): void {
-  const names = Object.keys(headers);
-  if (names.length === 0) return;
-  let out = c.res.headers;
-  try {
-    out.set(names[0], headers[names[0]]);
-  } catch {
-    c.res = new Response(c.res.body, c.res);
-    out = c.res.headers;
-    out.set(names[0], headers[names[0]]);
-  }
-  for (let i = 1; i < names.length; i++) out.set(names[i], headers[names[i]]);
+  for (const name in headers) writeOnAnswer(c, name, headers[name], false);
 }

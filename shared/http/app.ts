@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import { getPath } from 'hono/utils/url';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { TimingVariables } from 'hono/timing';
 import { instanceId, markRequest } from '../runtime/instance.ts';
-import { closeAnswer, openAnswer } from './answer.ts';
+import { appendAnswerHeader, closeAnswer, openAnswer } from './answer.ts';
 import { onError, onNotFound } from './errors.ts';
 import { warmupPing } from './warmup_ping.ts';
 
@@ -85,17 +85,6 @@ interface TimingMetric {
   timers: Map<string, { description?: string; start: number }>;
 }
 
-/** Adds a header to a response a handler returned, copying it first when it is immutable. */
-function addHeader(c: Context, name: string, value: string): void {
-  try {
-    c.res.headers.append(name, value);
-  } catch {
-    // An immutable response (Response.redirect, fetch): Hono's setter copies it.
-    c.res = new Response(c.res.body, c.res);
-    c.res.headers.append(name, value);
-  }
-}
-
 /**
  * The shared headers of every answer, in one middleware (it was four: Hono's `requestId`,
  * `timing` and `cors`, and one for the instance id; each cost a dispatch and its own header
@@ -130,20 +119,20 @@ const baseHeaders = createMiddleware<FunctionEnv>(async function baseHeaders(c, 
     if (preflight) c.res = preflight;
     // Prepared headers reach every answer built by Hono; only a raw Response lacks them.
     if (!c.res.headers.has('access-control-allow-origin')) {
-      addHeader(c, 'access-control-allow-origin', '*');
-      addHeader(c, 'access-control-expose-headers', EXPOSED_HEADERS_VALUE);
-      addHeader(c, 'timing-allow-origin', '*');
-      if (!c.res.headers.has('x-request-id')) addHeader(c, 'x-request-id', id);
-      if (!c.res.headers.has('x-instance-id')) addHeader(c, 'x-instance-id', instanceId);
+      appendAnswerHeader(c, 'access-control-allow-origin', '*');
+      appendAnswerHeader(c, 'access-control-expose-headers', EXPOSED_HEADERS_VALUE);
+      appendAnswerHeader(c, 'timing-allow-origin', '*');
+      if (!c.res.headers.has('x-request-id')) appendAnswerHeader(c, 'x-request-id', id);
+      if (!c.res.headers.has('x-instance-id')) appendAnswerHeader(c, 'x-instance-id', instanceId);
     }
   } else {
     // Written once onto the answer (`answer.ts`), not prepared for Hono to copy into it.
     openAnswer(c, id, SHARED_HEADERS);
     await next();
-    closeAnswer(c, (name, value) => addHeader(c, name, value));
+    closeAnswer(c);
   }
   metric.headers.push(totalTiming(started));
-  addHeader(c, 'server-timing', metric.headers.join(','));
+  appendAnswerHeader(c, 'server-timing', metric.headers.join(','));
 });
 
 /** The public URL's prefix of every function (`/functions/v1/<name>/...`). */
